@@ -1,0 +1,62 @@
+# directmail: `make run` to try it, `make test` to check it. See README.md.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BASE_STAMP := $(VENV)/.installed-base
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint format lock browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(BASE_STAMP): requirements/base.lock | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements/base.lock
+	touch $@
+
+$(TEST_STAMP): requirements/test.lock $(BASE_STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements/test.lock
+	touch $@
+
+## run: install, migrate, create the demo login, then web (127.0.0.1:8000) + worker in the foreground.
+run: export DEBUG ?= true
+run: $(BASE_STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_demo
+	$(PY) manage.py runall
+
+## test: install the test dependencies (and Chromium from Debian when missing), run the whole suite.
+test: $(TEST_STAMP) browser
+	$(PY) -m pytest
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here) with CJK fonts.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "Chromium is missing: install the Debian packages chromium and fonts-noto-cjk (as root)."; \
+	  fi; \
+	fi
+
+## lint: ruff check and format check, as CI runs them.
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(TEST_STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## lock: re-pin requirements/*.lock from pyproject.toml.
+lock: | $(PY)
+	$(PY) -m pip install -q pip-tools
+	$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	  -o requirements/base.lock pyproject.toml
+	$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	  --extra test -o requirements/test.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

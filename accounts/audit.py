@@ -1,0 +1,85 @@
+"""The audit log: who (a user or an access key) did what to which object, when and from where."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, AuditEntry, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, passed to every service that writes. `system` acts for the platform itself."""
+
+    user: User | None = None
+    key_id: str = ""
+    ip: str | None = None
+
+    @classmethod
+    def from_request(cls, request) -> "Actor":
+        user = request.user if request.user.is_authenticated else None
+        return cls(user=user, ip=client_ip(request))
+
+    @property
+    def label(self) -> str:
+        if self.key_id:
+            return f"key {self.key_id}"
+        if self.user is not None:
+            return self.user.email
+        return "system"
+
+
+SYSTEM = Actor()
+
+
+def client_ip(request) -> str | None:
+    """The socket's peer address. (Proxies and X-Forwarded-For come with TRUSTED_PROXIES, later.)"""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    account: Account | None = None,
+    target: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Write one audit entry; call it inside the service's transaction so the log and the change agree."""
+    return AuditEntry.objects.create(
+        account=account,
+        actor_user=actor.user,
+        actor_key_id=actor.key_id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(getattr(target, "public_id", None) or getattr(target, "pk", "")) if target else "",
+        target_repr=str(target)[:200] if target is not None else "",
+        details=details or {},
+        ip=actor.ip,
+    )
+
+
+# How the audit log page names each action; apps add theirs with `register_action_labels`.
+ACTION_LABELS: dict[str, str] = {
+    "user.signup": _("Signed up"),
+    "account.create": _("Created the account"),
+    "account.update": _("Changed account settings"),
+    "account.staff_update": _("Staff changed limits or settings"),
+    "member.invite": _("Invited a member"),
+    "member.invite_revoke": _("Revoked an invitation"),
+    "member.add": _("Added a member"),
+    "member.role_change": _("Changed a member's role"),
+    "member.remove": _("Removed a member"),
+    "member.leave": _("Left the account"),
+}
+
+
+def register_action_labels(labels: dict[str, str]) -> None:
+    ACTION_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))

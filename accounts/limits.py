@@ -1,0 +1,58 @@
+"""Account limits as members see them: "used / limit" per limit.
+
+The counts live in other apps (domains in `sending`, templates in `templates_app`), and `accounts` imports
+none of them: an app registers a counter for its limit in its AppConfig.ready() with `register_usage`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account
+
+
+@dataclass(frozen=True)
+class LimitRow:
+    key: str
+    label: str
+    used: int | None  # None: nothing in this install counts it yet
+    limit: int
+
+    @property
+    def percent(self) -> int:
+        if self.used is None or not self.limit:
+            return 0
+        return min(100, round(100 * self.used / self.limit))
+
+
+# In the order the settings page shows them.
+LIMIT_LABELS = {
+    "max_domains": _("Sending domains"),
+    "max_sender_addresses": _("Sender addresses"),
+    "sender_address_deletions": _("Sender address deletions this month"),
+    "max_tags": _("Tags"),
+    "max_recipient_lists": _("Recipient lists"),
+    "max_recipients_per_list": _("Addresses per recipient list"),
+    "max_templates": _("Templates"),
+    "daily_quota": _("Daily quota"),
+    "monthly_quota": _("Monthly quota"),
+    "free_daily_sends": _("Free sends today"),
+}
+
+_usage_counters: dict[str, Callable[[Account], int]] = {}
+
+
+def register_usage(key: str, counter: Callable[[Account], int]) -> None:
+    """Tell the limits page how to count what an account uses against `key`."""
+    if key not in LIMIT_LABELS:
+        raise KeyError(f"unknown limit {key!r}")
+    _usage_counters[key] = counter
+
+
+def account_limits(account: Account) -> list[LimitRow]:
+    rows = []
+    for key, label in LIMIT_LABELS.items():
+        counter = _usage_counters.get(key)
+        rows.append(LimitRow(key, label, counter(account) if counter else None, account.limit(key)))
+    return rows

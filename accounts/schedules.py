@@ -1,0 +1,9 @@
+"""Recurring tasks of `accounts` (see directmail.queue for how schedules are registered)."""
+
+from directmail.queue import ScheduleSpec
+
+SCHEDULES = [
+    ScheduleSpec(
+        name="purge_expired_invitations", func="accounts.tasks.purge_expired_invitations", minutes=24 * 60
+    ),
+]

@@ -1,0 +1,265 @@
+"""directmail settings, read from the environment with django-environ.
+
+Every knob is an environment variable (README lists them). A `.env` file in the project root is read when
+present. `<NAME>_FILE` variants are accepted for secrets (SECRET_KEY_FILE, DATABASE_URL_FILE, ...).
+
+Embedded default: SQLite in DATA_DIR and the django-q2 ORM broker. At scale: DATABASE_URL=postgres://...
+and REDIS_URL=redis://... (broker and cache).
+"""
+
+import json
+import secrets
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+
+def _secret(name: str, default: str | None = None) -> str | None:
+    """Read NAME, or the contents of the file named by NAME_FILE (container and systemd secrets)."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default=default)
+
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _persistent_secret_key() -> str:
+    """A self-hosted install gets a random key kept in DATA_DIR, so nobody runs on a published default."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret("SECRET_KEY") or _persistent_secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The public address of the web process, used in links inside emails (invitations, tracking, unsubscribe).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_q",
+    "directmail.apps.DirectmailConfig",
+    "accounts",
+    "templates_app",
+    "sending",
+    "stats",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "directmail.urls"
+WSGI_APPLICATION = "directmail.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.console",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db_url_config(
+        _secret("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+    )
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Durable and lock-free under web + worker + smtpd: WAL, fsync on commit, writers take the lock at BEGIN
+    # (no "database is locked" from a read lock upgraded mid-transaction), and wait rather than fail.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"),
+    }
+# Persistent connections: the django-q2 ORM broker was ten times slower without them.
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASE_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and task queue -----------------------------------------------------------------------------------
+
+REDIS_URL = _secret("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # Shared by every process (web, worker, smtpd); process memory would not be.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "directmail_cache"}
+    }
+
+Q_CLUSTER = {
+    "name": "directmail",
+    "label": _("Task queue"),
+    "workers": env.int("Q_WORKERS", default=2),
+    # A task is killed after `timeout` seconds; the broker hands an unacknowledged task out again after
+    # `retry` seconds. retry <= timeout would run a slow task twice at once: a system check refuses that.
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    "retry": env.int("Q_RETRY", default=360),
+    # A task that keeps killing its worker is given up after this many attempts (django-q2 issue #327).
+    "max_attempts": env.int("Q_MAX_ATTEMPTS", default=5),
+    "ack_failures": True,
+    # Schedules missed while the cluster was down run once, not once per missed slot.
+    "catch_up": False,
+    # Several clusters on one SQLite database: run the scheduler in one (Q_SCHEDULER=false in the others).
+    "scheduler": env.bool("Q_SCHEDULER", default=True),
+    "save_limit": env.int("Q_SAVE_LIMIT", default=1000),
+    "sync": env.bool("Q_SYNC", default=False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = env.float("Q_POLL", default=0.5)
+
+# --- Accounts and auth ------------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Invitations to join an account stay valid this long.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+
+# Account limits and quotas: DirectMail's defaults, overridable as JSON, e.g.
+# DIRECTMAIL_DEFAULT_LIMITS='{"daily_quota": 5000}'. Staff edit them per account in Django admin.
+DIRECTMAIL_DEFAULT_LIMITS = {
+    "max_domains": 5,
+    "max_sender_addresses": 10,
+    "sender_address_deletions_personal": 5,
+    "sender_address_deletions_enterprise": 10,
+    "max_tags": 10,
+    "max_recipient_lists": 10,
+    "max_recipients_per_list": 10_000,
+    "max_templates": 10,
+    "daily_quota": 2_000,
+    "free_daily_sends": 200,
+}
+DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS", default="{}")))
+
+# --- Sending (used by the delivery engine) ----------------------------------------------------------------
+
+DELIVERY_MODE = env.str("DELIVERY_MODE", default="capture")
+SMTP_RELAY_URL = _secret("SMTP_RELAY_URL", default="")
+
+# --- Email the console itself sends (invitations, password reset, alerts) ------------------------------
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="directmail <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Internationalization ---------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+# The time zone a new account starts in; each account has its own and every time is shown in it.
+DEFAULT_ACCOUNT_TIME_ZONE = env.str("DEFAULT_ACCOUNT_TIME_ZONE", default="Asia/Shanghai")
+
+# --- Static files -----------------------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"  # filled by `manage.py collectstatic` for production
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Security ---------------------------------------------------------------------------------------------
+# In production (DEBUG=false) HTTPS is assumed: behind a proxy, set SECURE_PROXY_SSL_HEADER_NAME (usually
+# HTTP_X_FORWARDED_PROTO) so Django knows the original scheme. `manage.py check --deploy` is clean.
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER_NAME", default="")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = (_proxy_header, "https")
+
+# --- Logging ----------------------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,1 @@
+"""Models of sending: filled in by the issue that builds this area."""

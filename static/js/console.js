@@ -1,0 +1,20 @@
+// Small behaviours of the console, no framework: copy buttons and confirmation prompts.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    const target = document.querySelector(button.getAttribute("data-copy-target"));
+    if (!target) return;
+    const text = target.value !== undefined ? target.value : target.textContent;
+    navigator.clipboard.writeText(text.trim()).then(function () {
+      const original = button.textContent;
+      button.textContent = button.getAttribute("data-copied-label") || original;
+      setTimeout(function () { button.textContent = original; }, 1500);
+    });
+  });
+  document.addEventListener("submit", function (event) {
+    const message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+})();

@@ -1,0 +1,1 @@
+"""Models of stats: filled in by the issue that builds this area."""

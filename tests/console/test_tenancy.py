@@ -1,0 +1,88 @@
+"""Tenant isolation: every account-scoped URL answers 404 to someone who is not a member of the account.
+
+The test walks the URL map, so a page added later is covered the day it lands. Object ids in the URL are real
+ids of the victim account's objects: the outsider must not learn that they exist.
+"""
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Invitation
+from accounts.roles import Role
+from tests.base import AccountTestCase
+
+
+def account_patterns(resolver=None, prefix=""):
+    """(namespaced name, URL kwargs) of every pattern whose URL contains <account_id>."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from account_patterns(entry, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            converters = entry.pattern.converters
+            if "account_id" in converters:
+                yield prefix + entry.name, list(converters)
+
+
+class OutsiderTests(AccountTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.invitation = Invitation.objects.create(
+            account=cls.account, email="pending@example.com", role=Role.VIEWER, invited_by=cls.owner
+        )
+
+    def object_ids(self) -> dict[str, str]:
+        """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
+        return {
+            "account_id": self.account.public_id,
+            "member_id": self.membership(self.owner).public_id,
+            "invitation_id": self.invitation.public_id,
+        }
+
+    def test_every_account_url_is_404_for_an_outsider(self):
+        self.client.force_login(self.outsider)
+        ids = self.object_ids()
+        patterns = list(account_patterns())
+        self.assertGreaterEqual(len(patterns), 8)
+        for name, kwargs in patterns:
+            missing = [k for k in kwargs if k not in ids]
+            self.assertFalse(missing, f"{name}: add a real id for {missing} to object_ids()")
+            url = reverse(name, kwargs={k: ids[k] for k in kwargs})
+            for method in ("get", "post"):
+                with self.subTest(url=url, method=method):
+                    response = getattr(self.client, method)(url)
+                    self.assertEqual(response.status_code, 404)
+        # Nothing was changed by the attempts.
+        self.assertEqual(self.account.memberships.count(), 5)
+        self.assertEqual(self.invitation.status, "pending")
+
+    def test_anonymous_visitors_are_sent_to_log_in(self):
+        ids = self.object_ids()
+        for name, kwargs in account_patterns():
+            url = reverse(name, kwargs={k: ids[k] for k in kwargs})
+            with self.subTest(url=url):
+                response = self.client.get(url)
+                self.assertEqual(response.status_code, 302)
+                self.assertTrue(response.url.startswith(reverse("login")))
+
+    def test_every_account_view_declares_its_permission(self):
+        resolver = get_resolver()
+        for name, _kwargs in account_patterns():
+            view = resolver.resolve(reverse(name, kwargs=dict.fromkeys(_kwargs, "x"))).func
+            with self.subTest(name=name):
+                self.assertTrue(hasattr(view, "account_perm"), f"{name} is not wrapped in account_view()")
+
+    def test_a_member_of_both_accounts_sees_each_only_through_its_own_url(self):
+        self.client.force_login(self.outsider)
+        page = self.client.get(reverse("accounts:overview", args=[self.other_account.public_id]))
+        self.assertContains(page, "Other Co")
+        self.assertNotContains(page, "Acme")
+
+
+class ForbiddenPageTests(AccountTestCase):
+    def test_insufficient_role_gets_a_clear_403_page(self):
+        self.client.force_login(self.viewer)
+        response = self.client.get(self.url("accounts:audit_log"))
+        self.assertEqual(response.status_code, 403)
+        self.assertContains(response, "Your role (Viewer) does not allow this.", status_code=403)
