@@ -11,11 +11,12 @@ from accounts.models import Account, AuditEntry, User
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, passed to every service that writes. `system` acts for the platform itself."""
+    """Who is acting, passed to every service that writes: a user, an API key, or a named process."""
 
     user: User | None = None
     key_id: str = ""
     ip: str | None = None
+    name: str = ""  # for actors that are neither, e.g. "system" or a management command
 
     @classmethod
     def from_request(cls, request) -> "Actor":
@@ -28,10 +29,10 @@ class Actor:
             return f"key {self.key_id}"
         if self.user is not None:
             return self.user.email
-        return "system"
+        return self.name or "anonymous"
 
 
-SYSTEM = Actor()
+SYSTEM = Actor(name="system")
 
 
 def client_ip(request) -> str | None:
@@ -65,6 +66,8 @@ def audit_record(
 # How the audit log page names each action; apps add theirs with `register_action_labels`.
 ACTION_LABELS: dict[str, str] = {
     "user.signup": _("Signed up"),
+    "user.password_change": _("Changed their password"),
+    "user.password_reset": _("Reset their password by email"),
     "account.create": _("Created the account"),
     "account.update": _("Changed account settings"),
     "account.staff_update": _("Staff changed limits or settings"),

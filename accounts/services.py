@@ -60,12 +60,12 @@ def user_signup(
     created = user is None
     if user is not None and not reuse_existing_user:
         raise ServiceError(_("An account with this email address already exists. Log in instead."))
+    acting = actor
     if user is None:
         user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
-        acting = Actor(user=user, key_id=actor.key_id, ip=actor.ip) if actor.user is None else actor
+        if actor.user is None and not actor.name:  # someone signing themselves up on the web
+            acting = Actor(user=user, ip=actor.ip)
         audit_record(actor=acting, action="user.signup", target=user)
-    else:
-        acting = actor
     account = account_create(name=account_name, kind=kind, owner=user, actor=acting)
     return user, account, created
 

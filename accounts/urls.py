@@ -5,9 +5,7 @@ from django.urls import path
 
 from accounts import views
 from accounts.forms import (
-    CrispyPasswordChangeForm,
     CrispyPasswordResetForm,
-    CrispySetPasswordForm,
     EmailAuthenticationForm,
 )
 
@@ -42,7 +40,7 @@ auth_urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/change/",
-        auth_views.PasswordChangeView.as_view(form_class=CrispyPasswordChangeForm),
+        views.PasswordChangeView.as_view(),
         name="password_change",
     ),
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -58,7 +56,7 @@ auth_urlpatterns = [
     path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(form_class=CrispySetPasswordForm, post_reset_login=True),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -9,6 +9,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,11 +21,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.audit import Actor, action_label
+from accounts.audit import Actor, action_label, audit_record, client_ip
 from accounts.forms import (
     AccountCreateForm,
     AccountSettingsForm,
     AuditFilterForm,
+    CrispyPasswordChangeForm,
+    CrispySetPasswordForm,
     InvitationSignupForm,
     InviteForm,
     RoleForm,
@@ -330,3 +333,26 @@ def audit_log(request):
     for entry in page:
         entry.action_label = action_label(entry.action)
     return render(request, "accounts/audit_log.html", {"form": form, "page": page})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = CrispyPasswordChangeForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record(actor=Actor.from_request(self.request), action="user.password_change", target=form.user)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = CrispySetPasswordForm
+    post_reset_login = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record(
+            actor=Actor(user=form.user, ip=client_ip(self.request)),
+            action="user.password_reset",
+            target=form.user,
+        )
+        return response
