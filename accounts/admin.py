@@ -28,6 +28,8 @@ class UserAdmin(DjangoUserAdmin):
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
     autocomplete_fields = ["user"]
 
 
@@ -59,6 +61,31 @@ class AccountAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def save_formset(self, request, form, formset, change):
+        """Memberships edited by staff are audited like members' own changes."""
+        instances = formset.save(commit=False)
+        actor = Actor.from_request(request)
+        for membership in formset.deleted_objects:
+            audit_record(
+                actor=actor,
+                action="member.remove",
+                account=form.instance,
+                target=membership,
+                details={"email": membership.user.email, "role": membership.role, "by_staff": True},
+            )
+            membership.delete()
+        for membership in instances:
+            is_new = membership.pk is None
+            membership.save()
+            audit_record(
+                actor=actor,
+                action="member.add" if is_new else "member.role_change",
+                account=form.instance,
+                target=membership,
+                details={"role": membership.role, "by_staff": True},
+            )
+        formset.save_m2m()
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
