@@ -162,10 +162,27 @@ class RoleForm(forms.Form):
 class AuditFilterForm(forms.Form):
     """Filters of the audit log page; every field is optional."""
 
-    action = forms.ChoiceField(label=_("Action"), required=False)
-    actor = forms.CharField(label=_("Who"), required=False, max_length=254)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+    actor = forms.CharField(
+        label=_("Who"),
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(
+            attrs={"class": "form-control form-control-sm", "placeholder": _("email or key")}
+        ),
+    )
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+    )
 
     def __init__(self, *args, account: Account, **kwargs):
         super().__init__(*args, **kwargs)

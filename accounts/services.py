@@ -62,11 +62,18 @@ def user_signup(
         raise ServiceError(_("An account with this email address already exists. Log in instead."))
     acting = actor
     if user is None:
-        user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
+        except IntegrityError as exc:  # the same address signed up a moment ago
+            raise ServiceError(
+                _("An account with this email address already exists. Log in instead.")
+            ) from exc
         if actor.user is None and not actor.name:  # someone signing themselves up on the web
             acting = Actor(user=user, ip=actor.ip)
-        audit_record(actor=acting, action="user.signup", target=user)
     account = account_create(name=account_name, kind=kind, owner=user, actor=acting)
+    if created:
+        audit_record(actor=acting, action="user.signup", account=account, target=user)
     return user, account, created
 
 
