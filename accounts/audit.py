@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, AuditEntry, User
+from accounts.network import client_ip
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,6 @@ class Actor:
 
 
 SYSTEM = Actor(name="system")
-
-
-def client_ip(request) -> str | None:
-    """The socket's peer address. (Proxies and X-Forwarded-For come with TRUSTED_PROXIES, later.)"""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(
@@ -77,6 +73,12 @@ ACTION_LABELS: dict[str, str] = {
     "member.role_change": _("Changed a member's role"),
     "member.remove": _("Removed a member"),
     "member.leave": _("Left the account"),
+    "access_key.create": _("Created an access key"),
+    "access_key.enable": _("Enabled an access key"),
+    "access_key.disable": _("Disabled an access key"),
+    "access_key.delete": _("Deleted an access key"),
+    "ip_filter.add": _("Allowed an address (IP protection)"),
+    "ip_filter.delete": _("Removed an address (IP protection)"),
 }
 
 

@@ -22,6 +22,8 @@ NAVIGATION = [
 SETTINGS_NAVIGATION = [
     ("settings", _("Account"), "accounts:settings", Perm.VIEW),
     ("members", _("Members"), "accounts:members", Perm.VIEW),
+    ("access_keys", _("Access keys"), "accounts:access_keys", Perm.MANAGE_KEYS),
+    ("ip_protection", _("IP protection"), "accounts:ip_protection", Perm.MANAGE_KEYS),
     ("audit_log", _("Audit log"), "accounts:audit_log", Perm.VIEW_AUDIT),
 ]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from accounts.errors import LimitReached
 from accounts.models import Account
 
 
@@ -56,3 +57,19 @@ def account_limits(account: Account) -> list[LimitRow]:
         counter = _usage_counters.get(key)
         rows.append(LimitRow(key, label, counter(account) if counter else None, account.limit(key)))
     return rows
+
+
+def enforce_limit(account: Account, key: str, used: int) -> None:
+    """Refuse one more of `key` when `used` already reaches the account's limit.
+
+    Call it inside the creating transaction after locking the account row (`lock_account`), so two
+    concurrent creations cannot both pass.
+    """
+    limit = account.limit(key)
+    if used >= limit:
+        raise LimitReached(what=str(LIMIT_LABELS[key]).lower(), used=used, limit=limit)
+
+
+def lock_account(account: Account) -> Account:
+    """Lock the account row for the rest of the transaction (serializes limit checks)."""
+    return Account.objects.select_for_update().get(pk=account.pk)

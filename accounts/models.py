@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.crypto import decrypt
 from accounts.ids import new_public_id
 from accounts.roles import Perm, Role, role_can
 
@@ -293,3 +294,57 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_repr}"
+
+
+class AccessKey(models.Model):
+    """An API key of an account: an AccessKey ID and a secret that signs requests (shown once, encrypted)."""
+
+    key_id = models.CharField(_("AccessKey ID"), max_length=32, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access_keys")
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    # The secret is needed in clear to verify signatures, so it is encrypted (accounts.crypto), not hashed.
+    secret_encrypted = models.TextField(editable=False)
+    is_active = models.BooleanField(_("enabled"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("access key")
+        verbose_name_plural = _("access keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+    @property
+    def public_id(self) -> str:
+        return self.key_id
+
+    def secret(self) -> str:
+        return decrypt(self.secret_encrypted)
+
+
+class IpFilter(models.Model):
+    """One entry of an account's IP protection allow-list: an address or a network in CIDR form."""
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ip_filters")
+    network = models.CharField(_("IP address or network"), max_length=64)  # normalized, e.g. 203.0.113.0/24
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("IP protection entry")
+        verbose_name_plural = _("IP protection")
+        ordering = ["network"]
+        constraints = [models.UniqueConstraint(fields=["account", "network"], name="ipfilter_unique")]
+
+    def __str__(self) -> str:
+        return self.network

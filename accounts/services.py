@@ -12,12 +12,9 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.audit import Actor, audit_record
+from accounts.errors import ServiceError
 from accounts.models import Account, AccountKind, Invitation, Membership, User
 from accounts.roles import Role, roles_assignable_by
-
-
-class ServiceError(Exception):
-    """A request the service refuses; the message is for the person who asked."""
 
 
 def _actor_membership(account: Account, actor: Actor) -> Membership | None:

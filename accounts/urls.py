@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import access_views, views
 from accounts.forms import (
     CrispyPasswordResetForm,
     EmailAuthenticationForm,
@@ -25,6 +25,24 @@ urlpatterns = [
     ),
     path("a/<str:account_id>/settings/", views.account_settings, name="settings"),
     path("a/<str:account_id>/audit/", views.audit_log, name="audit_log"),
+    path("a/<str:account_id>/access-keys/", access_views.access_keys, name="access_keys"),
+    path("a/<str:account_id>/access-keys/new/", access_views.access_key_create, name="access_key_create"),
+    path(
+        "a/<str:account_id>/access-keys/<str:key_id>/toggle/",
+        access_views.access_key_toggle,
+        name="access_key_toggle",
+    ),
+    path(
+        "a/<str:account_id>/access-keys/<str:key_id>/delete/",
+        access_views.access_key_delete,
+        name="access_key_delete",
+    ),
+    path("a/<str:account_id>/ip-protection/", access_views.ip_protection, name="ip_protection"),
+    path(
+        "a/<str:account_id>/ip-protection/<str:entry_id>/delete/",
+        access_views.ip_filter_delete,
+        name="ip_filter_delete",
+    ),
 ]
 
 # Log-in, sign-up and password pages keep Django's URL names (no namespace): Django's own views reverse them.
@@ -63,4 +81,5 @@ auth_urlpatterns = [
         "password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("confirm-password/", access_views.confirm_password, name="confirm_password"),
 ]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.audit import Actor, action_label, audit_record, client_ip
+from accounts.audit import Actor, action_label, audit_record
 from accounts.forms import (
     AccountCreateForm,
     AccountSettingsForm,
@@ -34,7 +34,8 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.limits import account_limits
-from accounts.models import AuditEntry, Invitation, Membership, User
+from accounts.models import Account, AuditEntry, Invitation, Membership, User
+from accounts.network import client_ip
 from accounts.roles import PERMISSIONS, Perm, Role, roles_assignable_by
 from accounts.tenancy import account_view, current_account_for, get_for_account
 
@@ -294,13 +295,14 @@ def invitation_accept(request, token: str):
 @account_view(Perm.VIEW)
 def account_settings(request):
     can_edit = request.membership.can(Perm.MANAGE_ACCOUNT)
-    form = AccountSettingsForm(request.POST or None, instance=request.account) if can_edit else None
+    # The form gets its own copy: an invalid POST must not leave bad values on request.account.
+    editable = Account.objects.get(pk=request.account.pk)
+    form = AccountSettingsForm(request.POST or None, instance=editable) if can_edit else None
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied(_("Only owners and admins can change account settings."))
         if form.is_valid():
-            # Take the values from the form but save through the service (audit log), not form.save().
-            request.account.refresh_from_db()
+            # Save through the service (audit log), not form.save().
             services.account_update(
                 account=request.account,
                 name=form.cleaned_data["name"],

@@ -45,6 +45,21 @@ def _persistent_secret_key() -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY") or _persistent_secret_key()
+
+
+def _persistent_encryption_key() -> str:
+    path = DATA_DIR / "encryption_key"
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Keys that encrypt secrets at rest (API key secrets, DKIM private keys): comma-separated Fernet keys, the
+# first encrypts, all decrypt. Generated once into DATA_DIR when unset. Back it up with the database.
+ENCRYPTION_KEYS = [k.strip() for k in (_secret("ENCRYPTION_KEYS") or _persistent_encryption_key()).split(",")]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public address of the web process, used in links inside emails (invitations, tracking, unsubscribe).
@@ -193,6 +208,18 @@ DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS",
 # --- Sending (used by the delivery engine) ----------------------------------------------------------------
 
 DELIVERY_MODE = env.str("DELIVERY_MODE", default="capture")
+# DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
+DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
+DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
+_public_host = PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+if not any(c.isalpha() for c in _public_host) or "." not in _public_host:
+    _public_host = "directmail.test"  # a development address (an IP or localhost) has no DNS of its own
+# What a sending domain's SPF record must include: a record the operator publishes listing the sending IPs.
+SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{_public_host}")
+# Where bounces for sending domains are received (their optional MX record points here).
+BOUNCE_MX_HOST = env.str("BOUNCE_MX_HOST", default=f"mx.{_public_host}")
+# Proxies whose X-Forwarded-For is believed when finding a client's IP (addresses or CIDRs).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SMTP_RELAY_URL = _secret("SMTP_RELAY_URL", default="")
 
 # --- Email the console itself sends (invitations, password reset, alerts) ------------------------------

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from accounts.urls import auth_urlpatterns
+from sending.urls import public_urlpatterns as sending_public_urlpatterns
 
 
 def healthz(request):
@@ -19,4 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include(auth_urlpatterns)),
     path("", include("accounts.urls")),
+    path("", include("sending.urls")),
+    path("", include(sending_public_urlpatterns)),
 ]

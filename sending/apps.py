@@ -7,3 +7,31 @@ class SendingConfig(AppConfig):
 
     name = "sending"
     verbose_name = _("Sending")
+
+    def ready(self) -> None:
+        from accounts.audit import register_action_labels
+        from accounts.limits import register_usage
+        from sending.services.senders import deletions_this_month
+
+        register_usage("max_domains", lambda account: account.domains.alive().count())
+        register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().count())
+        register_usage("sender_address_deletions", deletions_this_month)
+        register_usage("max_tags", lambda account: account.tags.count())
+        register_action_labels(
+            {
+                "domain.create": _("Added a domain"),
+                "domain.delete": _("Deleted a domain"),
+                "domain.status": _("Domain status changed"),
+                "domain.dkim_rotate": _("Started a DKIM key rotation"),
+                "domain.dkim_activate": _("New DKIM key started signing"),
+                "domain.dkim_retire": _("Retired a DKIM key"),
+                "sender.create": _("Created a sender address"),
+                "sender.delete": _("Deleted a sender address"),
+                "sender.reply_to": _("Changed a reply-to address"),
+                "sender.reply_to_verified": _("Reply-to address confirmed"),
+                "sender.smtp_password": _("Set an SMTP password"),
+                "tag.create": _("Created a tag"),
+                "tag.update": _("Changed a tag"),
+                "tag.delete": _("Deleted a tag"),
+            }
+        )

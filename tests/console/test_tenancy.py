@@ -6,9 +6,15 @@ ids of the victim account's objects: the outsider must not learn that they exist
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import Invitation
+from accounts.access import access_key_create, ip_filter_add
+from accounts.audit import SYSTEM
+from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
+from sending.models import Domain, SenderAddress, Tag
+from sending.services.senders import sender_address_create
+from sending.services.tags import tag_create
 from tests.base import AccountTestCase
+from tests.sending.helpers import verified_domain
 
 
 def account_patterns(resolver=None, prefix=""):
@@ -31,6 +37,13 @@ class OutsiderTests(AccountTestCase):
         cls.invitation = Invitation.objects.create(
             account=cls.account, email="pending@example.com", role=Role.VIEWER, invited_by=cls.owner
         )
+        cls.domain = verified_domain(cls.account)
+        cls.sender = sender_address_create(
+            account=cls.account, domain=cls.domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+        )
+        cls.tag = tag_create(account=cls.account, name="welcome", actor=SYSTEM)
+        cls.key, _secret = access_key_create(account=cls.account, actor=SYSTEM)
+        cls.ip_entry = ip_filter_add(account=cls.account, network="203.0.113.0/24", actor=SYSTEM)
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -38,6 +51,12 @@ class OutsiderTests(AccountTestCase):
             "account_id": self.account.public_id,
             "member_id": self.membership(self.owner).public_id,
             "invitation_id": self.invitation.public_id,
+            "domain_id": self.domain.public_id,
+            "selector": self.domain.active_dkim_key().selector,
+            "sender_id": self.sender.public_id,
+            "tag_id": self.tag.public_id,
+            "key_id": self.key.key_id,
+            "entry_id": self.ip_entry.public_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -55,7 +74,14 @@ class OutsiderTests(AccountTestCase):
                     self.assertEqual(response.status_code, 404)
         # Nothing was changed by the attempts.
         self.assertEqual(self.account.memberships.count(), 5)
+        self.invitation.refresh_from_db()
         self.assertEqual(self.invitation.status, "pending")
+        self.assertTrue(Domain.objects.alive().filter(pk=self.domain.pk).exists())
+        self.assertTrue(SenderAddress.objects.alive().filter(pk=self.sender.pk).exists())
+        self.assertTrue(Tag.objects.filter(pk=self.tag.pk).exists())
+        self.key.refresh_from_db()
+        self.assertTrue(self.key.is_active)
+        self.assertTrue(IpFilter.objects.filter(pk=self.ip_entry.pk).exists())
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()

@@ -1,0 +1,37 @@
+"""DKIM keys: generation (2048-bit RSA through OpenSSL, via `cryptography`) and selectors."""
+
+import base64
+import secrets
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.utils import timezone
+
+KEY_BITS = 2048
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """(private key PEM, public key as base64 DER SubjectPublicKeyInfo for the p= tag)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, base64.b64encode(public_der).decode()
+
+
+def new_selector() -> str:
+    """Like `dm2026113fa2`: dated, so a rotation's new selector sorts after the old one."""
+    return f"dm{timezone.now():%Y%m}{secrets.token_hex(2)}"
+
+
+def parse_tags(record: str) -> dict[str, str]:
+    """`v=DKIM1; k=rsa; p=...` -> {"v": "DKIM1", "k": "rsa", "p": "..."}; whitespace inside values dropped."""
+    tags = {}
+    for part in record.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            tags[name.strip().lower()] = "".join(value.split())
+    return tags

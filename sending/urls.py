@@ -1,0 +1,37 @@
+"""URLs of the sending area, under /a/<account_id>/."""
+
+from django.urls import path
+
+from sending.views import domains, senders, tags
+
+app_name = "sending"
+
+A = "a/<str:account_id>/"
+
+urlpatterns = [
+    path(A + "domains/", domains.domain_list, name="domains"),
+    path(A + "domains/new/", domains.domain_create, name="domain_create"),
+    path(A + "domains/<str:domain_id>/", domains.domain_detail, name="domain_detail"),
+    path(A + "domains/<str:domain_id>/check/", domains.domain_check, name="domain_check"),
+    path(A + "domains/<str:domain_id>/status/", domains.domain_status, name="domain_status"),
+    path(A + "domains/<str:domain_id>/dkim/rotate/", domains.dkim_rotate, name="dkim_rotate"),
+    path(A + "domains/<str:domain_id>/dkim/<str:selector>/retire/", domains.dkim_retire, name="dkim_retire"),
+    path(A + "domains/<str:domain_id>/delete/", domains.domain_delete, name="domain_delete"),
+    path(A + "senders/", senders.sender_list, name="sender_addresses"),
+    path(A + "senders/new/", senders.sender_create, name="sender_create"),
+    path(A + "senders/<str:sender_id>/", senders.sender_detail, name="sender_detail"),
+    path(
+        A + "senders/<str:sender_id>/smtp-password/",
+        senders.sender_smtp_password,
+        name="sender_smtp_password",
+    ),
+    path(A + "senders/<str:sender_id>/delete/", senders.sender_delete, name="sender_delete"),
+    path(A + "tags/", tags.tag_list, name="tags"),
+    path(A + "tags/<str:tag_id>/", tags.tag_edit, name="tag_edit"),
+    path(A + "tags/<str:tag_id>/delete/", tags.tag_delete, name="tag_delete"),
+]
+
+# Links that people follow from emails, without an account in the URL.
+public_urlpatterns = [
+    path("reply-to/verify/<str:token>/", senders.reply_to_verify, name="sending_reply_to_verify"),
+]

@@ -1,0 +1,164 @@
+"""Domain pages: the list, adding one, the verification wizard, DNS checks, DKIM rotation, deleting."""
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.audit import Actor
+from accounts.errors import ServiceError
+from accounts.paging import page_of
+from accounts.roles import Perm
+from accounts.tenancy import account_view, get_for_account
+from sending import domain_records
+from sending.forms import DomainForm
+from sending.models import DkimKey, DkimKeyStatus, DnsRecordCheck, Domain
+from sending.services import domains as service
+
+
+@account_view(Perm.VIEW)
+def domain_list(request):
+    domains = Domain.objects.alive().filter(account=request.account).order_by("name")
+    query = request.GET.get("q", "").strip()
+    if query:
+        domains = domains.filter(Q(name__icontains=query) | Q(status=query))
+    context = {
+        "page": page_of(request, domains),
+        "form": DomainForm() if request.membership.can(Perm.MANAGE_DOMAINS) else None,
+        "query": query,
+    }
+    return render(request, "sending/domain_list.html", context)
+
+
+@account_view(Perm.MANAGE_DOMAINS)
+@require_POST
+def domain_create(request):
+    form = DomainForm(request.POST)
+    if form.is_valid():
+        try:
+            domain = service.domain_create(
+                account=request.account, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+            )
+        except ServiceError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(
+                request,
+                _("%(name)s added. Publish its DNS records, then press Check now.") % {"name": domain},
+            )
+            return redirect(
+                "sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id
+            )
+    page = page_of(request, Domain.objects.alive().filter(account=request.account).order_by("name"))
+    return render(request, "sending/domain_list.html", {"page": page, "form": form}, status=400)
+
+
+def _get_domain(request, domain_id: str) -> Domain:
+    return get_for_account(Domain.objects.alive(), request.account, public_id=domain_id)
+
+
+@account_view(Perm.VIEW)
+def domain_detail(request, domain_id: str):
+    domain = _get_domain(request, domain_id)
+    checks = {(c.kind, c.dkim_key_id): c for c in DnsRecordCheck.objects.filter(domain=domain)}
+    rows = [
+        {"spec": spec, "check": checks.get((spec.kind, spec.dkim_key.pk if spec.dkim_key else None))}
+        for spec in domain_records.records_to_publish(domain)
+    ]
+    context = {
+        "domain": domain,
+        "rows": rows,
+        "keys": domain.dkim_keys.all(),
+        "can_manage": request.membership.can(Perm.MANAGE_DOMAINS),
+        "zone": domain_records.registrable_domain(domain.name),
+        "rotation_pending": domain.dkim_keys.filter(status=DkimKeyStatus.PENDING).exists(),
+    }
+    return render(request, "sending/domain_detail.html", context)
+
+
+@account_view(Perm.MANAGE_DOMAINS)
+@require_POST
+def domain_check(request, domain_id: str):
+    domain = _get_domain(request, domain_id)
+    service.domain_request_check(domain=domain)
+    return redirect("sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id)
+
+
+@account_view(Perm.VIEW)
+def domain_status(request, domain_id: str):
+    """Polled by the wizard while a check runs."""
+    domain = _get_domain(request, domain_id)
+    return JsonResponse(
+        {
+            "checking": domain.is_checking,
+            "status": domain.status,
+            "last_checked_at": domain.last_checked_at.isoformat() if domain.last_checked_at else None,
+        }
+    )
+
+
+@account_view(Perm.MANAGE_DOMAINS)
+@require_POST
+def dkim_rotate(request, domain_id: str):
+    domain = _get_domain(request, domain_id)
+    try:
+        key = service.dkim_rotate(domain=domain, actor=Actor.from_request(request))
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("New key %(selector)s created. Publish its record; it starts signing once a check finds it.")
+            % {"selector": key.selector},
+        )
+    return redirect("sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id)
+
+
+@account_view(Perm.MANAGE_DOMAINS)
+@require_POST
+def dkim_retire(request, domain_id: str, selector: str):
+    domain = _get_domain(request, domain_id)
+    key = get_object_or_404(DkimKey, domain=domain, selector=selector)
+    try:
+        service.dkim_retire(key=key, actor=Actor.from_request(request))
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Key %(selector)s retired: you may remove its DNS record.") % {"selector": selector}
+        )
+    return redirect("sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id)
+
+
+@account_view(Perm.MANAGE_DOMAINS)
+def domain_delete(request, domain_id: str):
+    domain = _get_domain(request, domain_id)
+    detail = redirect(
+        "sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id
+    )
+    if request.method == "POST":
+        try:
+            service.domain_delete(domain=domain, actor=Actor.from_request(request))
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+            return detail
+        messages.success(request, _("%(name)s deleted.") % {"name": domain})
+        return redirect("sending:domains", account_id=request.account.public_id)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": _("Delete domain"),
+            "question": _("Delete %(name)s?") % {"name": domain},
+            "explanation": _(
+                "Nothing can be sent from it any more, and its DKIM keys are destroyed. "
+                "You can add it again later, with new records to publish."
+            ),
+            "button": _("Delete domain"),
+            "cancel_url": detail.url,
+            "parent_url": detail.url,
+            "parent_label": str(domain),
+        },
+    )
