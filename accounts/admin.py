@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Account, AuditEntry, Invitation, Membership, User
+from accounts.models import AccessKey, Account, AuditEntry, Invitation, IpFilter, Membership, User
 
 
 @admin.register(User)
@@ -122,3 +122,18 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(admin.ModelAdmin):
+    list_display = ["key_id", "account", "description", "is_active", "last_used_at", "last_used_ip"]
+    list_filter = ["is_active"]
+    search_fields = ["key_id", "account__name"]
+    readonly_fields = ["key_id", "created_by", "created_at", "last_used_at", "last_used_ip"]
+    exclude = ["secret_encrypted"]
+
+
+@admin.register(IpFilter)
+class IpFilterAdmin(admin.ModelAdmin):
+    list_display = ["network", "account", "description", "created_at"]
+    search_fields = ["network", "account__name"]

@@ -36,6 +36,7 @@ from accounts.forms import (
 from accounts.limits import account_limits
 from accounts.models import Account, AuditEntry, Invitation, Membership, User
 from accounts.network import client_ip
+from accounts.onboarding import steps_for
 from accounts.roles import PERMISSIONS, Perm, Role, roles_assignable_by
 from accounts.tenancy import account_view, current_account_for, get_for_account
 
@@ -97,26 +98,7 @@ def account_new(request):
 @account_view(Perm.VIEW)
 def overview(request):
     account = request.account
-    # The onboarding steps are links once the areas they point to exist (later issues add them).
-    steps = [
-        {
-            "title": _("Verify a sending domain"),
-            "text": _(
-                "Add the domain you send from and publish the DNS records we show you (SPF, DKIM, DMARC)."
-            ),
-            "url_name": "sending:domains",
-        },
-        {
-            "title": _("Create a sender address"),
-            "text": _("Choose the From address, like noreply@mail.example.com, for trigger or batch mail."),
-            "url_name": "sending:sender_addresses",
-        },
-        {
-            "title": _("Send a first message"),
-            "text": _("Send from the console, from the DirectMail SDKs with an access key, or over SMTP."),
-            "url_name": "sending:messages",
-        },
-    ]
+    steps = steps_for(account)
     context = {
         "steps": steps,
         "members": account.memberships.count(),

@@ -11,12 +11,18 @@ class SendingConfig(AppConfig):
     def ready(self) -> None:
         from accounts.audit import register_action_labels
         from accounts.limits import register_usage
+        from accounts.onboarding import register_step_check
+        from sending.models import DomainStatus
         from sending.services.senders import deletions_this_month
 
         register_usage("max_domains", lambda account: account.domains.alive().count())
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().count())
         register_usage("sender_address_deletions", deletions_this_month)
         register_usage("max_tags", lambda account: account.tags.count())
+        register_step_check(
+            "domain", lambda a: a.domains.alive().filter(status=DomainStatus.VERIFIED).exists()
+        )
+        register_step_check("sender", lambda a: a.sender_addresses.alive().exists())
         register_action_labels(
             {
                 "domain.create": _("Added a domain"),

@@ -36,6 +36,13 @@ class RecordSpec:
     dkim_key: DkimKey | None = None
 
     @property
+    def split_value(self) -> str:
+        """A long TXT value as quoted strings of at most 255 characters, for DNS editors that need them."""
+        if self.type != "TXT" or len(self.value) <= 255:
+            return ""
+        return " ".join(f'"{self.value[i : i + 255]}"' for i in range(0, len(self.value), 255))
+
+    @property
     def label(self) -> str:
         return RecordKind(self.kind).label
 

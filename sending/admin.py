@@ -1,0 +1,45 @@
+"""Django admin for platform staff: look up domains, sender addresses and tags across accounts."""
+
+from django.contrib import admin
+
+from sending.models import DkimKey, DnsRecordCheck, Domain, SenderAddress, Tag
+
+
+class DkimKeyInline(admin.TabularInline):
+    model = DkimKey
+    extra = 0
+    fields = ["selector", "status", "created_at", "activated_at", "retired_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class DnsRecordCheckInline(admin.TabularInline):
+    model = DnsRecordCheck
+    extra = 0
+    fields = ["kind", "dkim_key", "status", "found", "error", "checked_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "status", "verified_at", "last_checked_at", "deleted_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "account__name", "account__public_id"]
+    readonly_fields = ["public_id", "ownership_token", "created_at", "verified_at", "last_checked_at"]
+    inlines = [DkimKeyInline, DnsRecordCheckInline]
+
+
+@admin.register(SenderAddress)
+class SenderAddressAdmin(admin.ModelAdmin):
+    list_display = ["address", "account", "send_type", "reply_to", "created_at", "deleted_at"]
+    list_filter = ["send_type"]
+    search_fields = ["address", "account__name"]
+    readonly_fields = ["public_id", "smtp_password_set_at", "created_at"]
+    exclude = ["smtp_password"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "created_at"]
+    search_fields = ["name", "account__name"]
