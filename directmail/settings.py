@@ -207,7 +207,21 @@ DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS",
 
 # --- Sending (used by the delivery engine) ----------------------------------------------------------------
 
-DELIVERY_MODE = env.str("DELIVERY_MODE", default="capture")
+DELIVERY_MODE = env.str("DELIVERY_MODE", default="capture")  # capture | relay | mx
+SMTP_RELAY_URL = _secret("SMTP_RELAY_URL", default="")
+SMTP_RELAY_VERIFY_TLS = env.bool("SMTP_RELAY_VERIFY_TLS", default=True)
+MX_PORT = env.int("MX_PORT", default=25)
+SMTP_TIMEOUT = env.float("SMTP_TIMEOUT", default=60)
+SMTP_HELO_NAME = env.str("SMTP_HELO_NAME", default="")  # the machine's FQDN when empty
+# Retries of temporary failures, like Postfix: 5 minutes doubling up to an hour, give up after 5 days.
+DELIVERY_RETRY_FIRST = env.int("DELIVERY_RETRY_FIRST", default=300)
+DELIVERY_RETRY_MAX = env.int("DELIVERY_RETRY_MAX", default=3600)
+DELIVERY_GIVE_UP = env.int("DELIVERY_GIVE_UP", default=5 * 24 * 3600)
+# A claimed batch must be delivered within the lease, or another worker takes it over.
+DELIVERY_LEASE = env.int("DELIVERY_LEASE", default=600)
+DELIVERY_BATCH = env.int("DELIVERY_BATCH", default=100)
+# A message whose lease ran out this often (its worker died each time) is failed instead of retried.
+DELIVERY_MAX_LOST_LEASES = env.int("DELIVERY_MAX_LOST_LEASES", default=3)
 # DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
@@ -220,7 +234,6 @@ SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{_public_host}")
 BOUNCE_MX_HOST = env.str("BOUNCE_MX_HOST", default=f"mx.{_public_host}")
 # Proxies whose X-Forwarded-For is believed when finding a client's IP (addresses or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-SMTP_RELAY_URL = _secret("SMTP_RELAY_URL", default="")
 
 # --- Email the console itself sends (invitations, password reset, alerts) ------------------------------
 

@@ -1,5 +1,6 @@
 """django-q2 tasks of `sending`: take ids, fetch, call a service."""
 
+from sending.delivery import worker
 from sending.models import Domain, SenderAddress
 from sending.services import domains, senders
 
@@ -19,3 +20,8 @@ def send_reply_to_verification(sender_pk: int) -> None:
     sender = SenderAddress.objects.alive().filter(pk=sender_pk).first()
     if sender is not None:
         senders.reply_to_send_verification(sender=sender)
+
+
+def deliver_due() -> dict[str, int]:
+    """Deliver what is due; started after each accepted message and every minute by the schedule."""
+    return worker.deliver_due()

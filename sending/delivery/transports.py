@@ -1,0 +1,284 @@
+"""Transports: how a signed message leaves. One small interface, chosen by settings.DELIVERY_MODE.
+
+    capture  keep the message in the local Outbox and call it delivered (the embedded default)
+    relay    hand everything to one smarthost (SMTP_RELAY_URL: smtp://user:pass@host:587 or smtps://...)
+    mx       look up the recipient domain's MX with our resolver and talk to it directly (port MX_PORT)
+
+A transport opens a session per destination domain; the worker sends that domain's messages through it, so
+one SMTP connection carries many messages. Failures are TransportError with a `permanent` flag; `invalid`
+marks a bad mailbox or a domain that does not exist, which puts the address on the suppression list.
+"""
+
+import ipaddress
+import smtplib
+import socket
+import ssl
+import time
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+
+from sending import dns
+from sending.models import CapturedMessage, Message
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    text: str
+    mx_host: str = ""
+
+
+class TransportError(Exception):
+    def __init__(
+        self,
+        text: str,
+        *,
+        code: int | None = None,
+        permanent: bool = False,
+        invalid: bool = False,
+        mx_host: str = "",
+    ):
+        super().__init__(text)
+        self.text, self.code, self.permanent, self.invalid, self.mx_host = (
+            text,
+            code,
+            permanent,
+            invalid,
+            mx_host,
+        )
+
+    @classmethod
+    def from_reply(cls, code: int, reply: bytes | str, mx_host: str) -> "TransportError":
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        enhanced = text.split(" ", 1)[0] if text[:2] in ("5.", "4.") else ""
+        permanent = code >= 500
+        # 5.1.x (bad mailbox or domain) and plain 550/551/553 "no such user" mean the address is invalid.
+        invalid = permanent and (enhanced.startswith("5.1.") or (not enhanced and code in (550, 551, 553)))
+        return cls(f"{code} {text}", code=code, permanent=permanent, invalid=invalid, mx_host=mx_host)
+
+
+class Session:
+    def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Transport:
+    @contextmanager
+    def session(self, domain: str):
+        raise NotImplementedError
+        yield
+
+
+# --- capture -------------------------------------------------------------------------------------------
+
+
+class CaptureSession(Session):
+    def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
+        CapturedMessage.objects.update_or_create(
+            message=message, defaults={"account_id": message.account_id, "mail_from": mail_from, "raw": raw}
+        )
+        return Result(250, "2.0.0 captured in the outbox", "outbox")
+
+
+class CaptureTransport(Transport):
+    @contextmanager
+    def session(self, domain: str):
+        yield CaptureSession()
+
+
+# --- SMTP (relay and mx) ---------------------------------------------------------------------------------
+
+
+def helo_name() -> str:
+    return settings.SMTP_HELO_NAME or socket.getfqdn()
+
+
+class SmtpSession(Session):
+    """One SMTP connection; a message that fails leaves the connection usable (RSET) unless it dropped."""
+
+    def __init__(self, smtp: smtplib.SMTP, host: str):
+        self.smtp, self.host = smtp, host
+
+    def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
+        try:
+            code, reply = self.smtp.mail(mail_from)
+            if code != 250:
+                raise self._refused(code, reply)
+            code, reply = self.smtp.rcpt(message.rcpt)
+            if code not in (250, 251):
+                raise self._refused(code, reply)
+            # smtplib.data() turns bare CR and LF into CRLF and dot-stuffs: nothing else leaves.
+            code, reply = self.smtp.data(raw)
+            if code != 250:
+                raise TransportError.from_reply(code, reply, self.host)
+            return Result(code, reply.decode("utf-8", "replace"), self.host)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(f"connection to {self.host} lost: {exc}", mx_host=self.host) from exc
+
+    def _refused(self, code: int, reply: bytes) -> TransportError:
+        with suppress(smtplib.SMTPException, OSError):
+            self.smtp.rset()
+        return TransportError.from_reply(code, reply, self.host)
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+
+
+def _connect(
+    host: str,
+    address: str,
+    port: int,
+    *,
+    implicit_tls: bool,
+    starttls: str,
+    username: str = "",
+    password: str = "",
+    verify: bool = True,
+) -> SmtpSession:
+    """starttls: "opportunistic" (use it when offered, no certificate check), "required" or "never"."""
+    timeout = settings.SMTP_TIMEOUT
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        if implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                address, port, local_hostname=helo_name(), timeout=timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(address, port, local_hostname=helo_name(), timeout=timeout)
+        smtp.ehlo()
+        if not implicit_tls and starttls != "never":
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            elif starttls == "required":
+                smtp.close()
+                raise TransportError(f"{host} does not offer STARTTLS", mx_host=host)
+        if username:
+            smtp.login(username, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise TransportError(
+            f"{host} refused our login: {exc.smtp_code}", code=exc.smtp_code, mx_host=host
+        ) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise TransportError.from_reply(exc.smtp_code, exc.smtp_error, host) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    return SmtpSession(smtp, host)
+
+
+class RelayTransport(Transport):
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("SMTP_RELAY_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        self.port = parts.port or (465 if self.implicit_tls else 587)
+        self.username = unquote(parts.username or "")
+        self.password = unquote(parts.password or "")
+
+    @contextmanager
+    def session(self, domain: str):
+        # Credentials never cross the network in clear: STARTTLS is required when there are any.
+        session = _connect(
+            self.host,
+            self.host,
+            self.port,
+            implicit_tls=self.implicit_tls,
+            starttls="required" if self.username else "opportunistic",
+            username=self.username,
+            password=self.password,
+            verify=settings.SMTP_RELAY_VERIFY_TLS,
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+class MxTransport(Transport):
+    @contextmanager
+    def session(self, domain: str):
+        errors = []
+        for host in self.mx_hosts(domain):
+            for address in self.addresses(host):
+                try:
+                    session = _connect(
+                        host,
+                        address,
+                        settings.MX_PORT,
+                        implicit_tls=False,
+                        starttls="opportunistic",
+                        verify=False,
+                    )
+                except TransportError as exc:
+                    if exc.permanent:
+                        raise
+                    errors.append(exc.text)
+                    continue
+                try:
+                    yield session
+                finally:
+                    session.close()
+                return
+        raise TransportError("; ".join(errors) or f"no mail server of {domain} answered")
+
+    @staticmethod
+    def mx_hosts(domain: str) -> list[str]:
+        result = dns.lookup(domain, "MX")
+        if result.outcome == dns.Outcome.NXDOMAIN:
+            raise TransportError(
+                f"5.1.2 domain {domain} does not exist", code=550, permanent=True, invalid=True
+            )
+        if result.outcome == dns.Outcome.TEMPORARY:
+            raise TransportError(f"4.4.3 {result.error}")
+        if result.outcome == dns.Outcome.NO_ANSWER:
+            return [domain]  # no MX: the domain itself is the mail server (RFC 5321 5.1)
+        records = sorted((int(pref), host) for pref, host in (r.split() for r in result.records))
+        if records and records[0][1] in ("", "."):
+            raise TransportError(
+                f"5.1.10 {domain} accepts no mail (null MX)", code=556, permanent=True, invalid=True
+            )
+        return [host for _pref, host in records]
+
+    @staticmethod
+    def addresses(host: str) -> list[str]:
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        found = []
+        for rdtype in ("A", "AAAA"):
+            result = dns.lookup(host, rdtype)
+            if result.outcome == dns.Outcome.TEMPORARY:
+                raise TransportError(f"4.4.3 {result.error}")
+            found.extend(result.records)
+        return found
+
+
+def get_transport() -> Transport:
+    mode = settings.DELIVERY_MODE
+    if mode == "capture":
+        return CaptureTransport()
+    if mode == "relay":
+        return RelayTransport(settings.SMTP_RELAY_URL)
+    if mode == "mx":
+        return MxTransport()
+    raise ValueError(f"DELIVERY_MODE must be capture, relay or mx, not {mode!r}")
+
+
+def elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,252 @@
+"""The delivery worker: claim due messages with a lease, deliver them one destination domain at a time over
+one connection, and record one result per message.
+
+A pipeline of small steps per message (Postal's outgoing processor in spirit): is the sending domain still
+allowed, is the recipient suppressed, build the MIME, sign it, hand it over, record what happened.
+Results are written only while the lease is still ours, so a worker that lost its lease cannot overwrite
+the newer owner's outcome.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
+from django.utils import timezone
+
+from sending.delivery import mime
+from sending.delivery import signing as dkim_signing
+from sending.delivery.transports import Result, TransportError, elapsed_ms, get_transport
+from sending.models import (
+    DeliveryAttempt,
+    EventType,
+    Message,
+    MessageEvent,
+    MessageState,
+    Suppression,
+    SuppressionReason,
+)
+
+log = logging.getLogger(__name__)
+
+RETURN_PATH_SALT = "sending.return_path"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    code: int | None
+    text: str
+    mx_host: str = ""
+    invalid: bool = False
+
+
+def _due() -> Q:
+    now = timezone.now()
+    waiting = Q(state__in=[MessageState.QUEUED, MessageState.DEFERRED], next_attempt_at__lte=now)
+    abandoned = Q(state=MessageState.SENDING, lease_until__lt=now)
+    return waiting | abandoned
+
+
+def claim(limit: int | None = None) -> tuple[str, list[Message]]:
+    """Lease up to `limit` due messages of one destination domain; returns (lease token, messages)."""
+    limit = limit or settings.DELIVERY_BATCH
+    due = _due()
+    domain = (
+        Message.objects.filter(due).order_by("next_attempt_at").values_list("rcpt_domain", flat=True).first()
+    )
+    if domain is None:
+        return "", []
+    ids = list(
+        Message.objects.filter(due, rcpt_domain=domain)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    # The conditional UPDATE is the claim: a row another worker took in the meantime no longer matches `due`.
+    Message.objects.filter(due, pk__in=ids).update(
+        state=MessageState.SENDING,
+        lease_owner=token,
+        lease_until=now + timedelta(seconds=settings.DELIVERY_LEASE),
+        attempts=F("attempts") + 1,
+        lost_leases=Case(
+            When(state=MessageState.SENDING, then=F("lost_leases") + 1),
+            default=F("lost_leases"),
+            output_field=PositiveSmallIntegerField(),
+        ),
+    )
+    messages = list(
+        Message.objects.filter(lease_owner=token, state=MessageState.SENDING)
+        .select_related("envelope__sender__domain")
+        .order_by("pk")
+    )
+    return token, messages
+
+
+def return_path(message: Message) -> str:
+    """VERP: bounces name the message they are about, signed so nobody can forge one."""
+    signed = signing.Signer(salt=RETURN_PATH_SALT, sep=".").sign(str(message.pk))
+    return f"bounce+{signed}@{message.envelope.sender.domain.name}"
+
+
+def message_from_return_path(local_part: str) -> Message | None:
+    token = local_part.removeprefix("bounce+")
+    try:
+        pk = signing.Signer(salt=RETURN_PATH_SALT, sep=".").unsign(token)
+    except signing.BadSignature:
+        return None
+    return Message.objects.filter(pk=pk).first()
+
+
+def render(message: Message) -> bytes:
+    """The signed bytes that leave for `message.rcpt`."""
+    envelope = message.envelope
+    raw = mime.to_bytes(mime.build(envelope, message))
+    key = envelope.sender.domain.active_dkim_key()
+    if key is not None:
+        raw = dkim_signing.sign(raw, key, envelope.sender.domain.name)
+    return raw
+
+
+def _hold_reason(message: Message) -> Outcome | None:
+    """Checks before sending: an outcome when the message must not go out now."""
+    domain = message.envelope.sender.domain
+    if not domain.can_send:
+        return Outcome(MessageState.DEFERRED, None, f"sending domain {domain.name} is {domain.status}; held")
+    suppressed = Suppression.objects.filter(
+        account_id=message.account_id, address=message.rcpt.lower()
+    ).exclude(expires_at__lt=timezone.now())
+    if suppressed.exists():
+        return Outcome(MessageState.INVALID, None, "recipient is on the suppression list")
+    return None
+
+
+def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
+    """Deliver messages of one destination domain through one transport session."""
+    counts: dict[str, int] = {}
+    if not messages:
+        return counts
+    pending = []
+    for message in messages:
+        if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
+            outcome = Outcome(
+                MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times"
+            )
+        else:
+            outcome = _hold_reason(message)
+        if outcome:
+            _record(token, message, outcome, 0, counts)
+        else:
+            pending.append(message)
+    if not pending:
+        return counts
+    transport = get_transport()
+    remaining = list(pending)
+    started = time.monotonic()
+    try:
+        with transport.session(remaining[0].rcpt_domain) as session:
+            while remaining:
+                message = remaining[0]
+                started = time.monotonic()
+                try:
+                    result: Result = session.send(message, return_path(message), render(message))
+                    outcome = Outcome(MessageState.DELIVERED, result.code, result.text, result.mx_host)
+                except TransportError as exc:
+                    outcome = _failure(exc)
+                except Exception as exc:  # a bug of ours must not lose the message: retry it later
+                    log.exception("could not deliver message %s", message.pk)
+                    outcome = Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}")
+                _record(token, message, outcome, elapsed_ms(started), counts)
+                remaining.pop(0)
+    except TransportError as exc:
+        # The destination could not be reached at all: every message still pending shares the outcome.
+        for message in remaining:
+            _record(token, message, _failure(exc), elapsed_ms(started), counts)
+    return counts
+
+
+def _failure(exc: TransportError) -> Outcome:
+    if exc.invalid:
+        return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True)
+    if exc.permanent:
+        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host)
+    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host)
+
+
+def backoff(attempts: int) -> timedelta:
+    seconds = settings.DELIVERY_RETRY_FIRST * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, settings.DELIVERY_RETRY_MAX))
+
+
+def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, counts: dict[str, int]) -> None:
+    now = timezone.now()
+    state, text = outcome.state, outcome.text
+    next_attempt = None
+    if state == MessageState.DEFERRED:
+        next_attempt = now + backoff(message.attempts)
+        if next_attempt > message.give_up_at:
+            state, text = MessageState.FAILED, f"gave up after {message.attempts} attempts: {text}"
+    final = state != MessageState.DEFERRED
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, lease_owner=token, state=MessageState.SENDING).update(
+            state=state,
+            lease_owner="",
+            lease_until=None,
+            next_attempt_at=next_attempt or now,
+            last_code=outcome.code,
+            last_error="" if state == MessageState.DELIVERED else text[:2000],
+            finished_at=now if final else None,
+        )
+        if not updated:
+            log.warning("lease on message %s was lost before its result was recorded", message.pk)
+            return
+        DeliveryAttempt.objects.create(
+            message=message,
+            at=now,
+            result=state,
+            mx_host=outcome.mx_host[:255],
+            code=outcome.code,
+            text=text[:2000],
+            duration_ms=duration_ms,
+        )
+        MessageEvent.objects.create(
+            message=message,
+            account_id=message.account_id,
+            type=_EVENT[state],
+            at=now,
+            detail={"code": outcome.code, "text": text[:500], "mx": outcome.mx_host},
+        )
+        if outcome.invalid:
+            Suppression.objects.get_or_create(
+                account_id=message.account_id,
+                address=message.rcpt.lower(),
+                defaults={"reason": SuppressionReason.HARD_BOUNCE, "message": message, "detail": text[:500]},
+            )
+    counts[state] = counts.get(state, 0) + 1
+
+
+_EVENT = {
+    MessageState.DELIVERED: EventType.DELIVERED,
+    MessageState.DEFERRED: EventType.DEFERRED,
+    MessageState.FAILED: EventType.FAILED,
+    MessageState.INVALID: EventType.INVALID,
+}
+
+
+def deliver_due(max_seconds: float = 50) -> dict[str, int]:
+    """Claim and deliver until nothing is due or the time is up; returns counts by outcome."""
+    deadline = time.monotonic() + max_seconds
+    totals: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        token, messages = claim()
+        if not messages:
+            break
+        for state, n in deliver_batch(token, messages).items():
+            totals[state] = totals.get(state, 0) + n
+    return totals

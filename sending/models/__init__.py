@@ -1,0 +1,28 @@
+"""Models of `sending`: identities (domains, DKIM keys, sender addresses, tags) and messages."""
+
+from sending.models.identities import (  # noqa: F401
+    CHECK_PATIENCE,
+    AliveQuerySet,
+    CheckStatus,
+    DkimKey,
+    DkimKeyStatus,
+    DnsRecordCheck,
+    Domain,
+    DomainStatus,
+    RecordKind,
+    SenderAddress,
+    SendType,
+    Tag,
+)
+from sending.models.messages import (  # noqa: F401
+    CapturedMessage,
+    DeliveryAttempt,
+    Envelope,
+    EventType,
+    Message,
+    MessageEvent,
+    MessageState,
+    QuotaCounter,
+    Suppression,
+    SuppressionReason,
+)

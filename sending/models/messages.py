@@ -1,0 +1,215 @@
+"""Messages and what happens to them: envelopes, one Message per recipient, attempts, events, the outbox,
+the suppression list and quota counters.
+
+A message's states: queued -> sending -> delivered | deferred (tried again at next_attempt_at) | failed |
+invalid. `sending` holds a lease (lease_owner until lease_until); a worker that dies leaves the lease to
+expire, and the message is claimed again.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account
+from sending.models.identities import SenderAddress, Tag
+
+
+class Envelope(models.Model):
+    """One accepted submission (an API call, an SMTP DATA, a test send): its content and its EnvId."""
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        SMTP = "smtp", _("SMTP")
+        CONSOLE = "console", _("Console")
+        BATCH = "batch", _("Batch send")
+        SERVICE = "service", _("Service call")
+
+    env_id = models.CharField(max_length=20, unique=True)  # digits, like DirectMail's EnvId
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="envelopes")
+    sender = models.ForeignKey(SenderAddress, on_delete=models.PROTECT, related_name="envelopes")
+    tag = models.ForeignKey(Tag, on_delete=models.SET_NULL, null=True, blank=True, related_name="envelopes")
+    tag_name = models.CharField(max_length=128, blank=True)  # kept when the tag is deleted
+    source = models.CharField(max_length=16, choices=Source.choices)
+    subject = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    text_body = models.TextField(blank=True)
+    from_alias = models.CharField(max_length=64, blank=True)
+    reply_to = models.CharField(max_length=254, blank=True)
+    reply_to_alias = models.CharField(max_length=64, blank=True)
+    headers = models.JSONField(default=dict, blank=True)  # extra headers the sender may set (X-User-*, ...)
+    # SMTP submissions keep the client's message; it is relayed with our headers in front.
+    raw_message = models.BinaryField(null=True, blank=True)
+    click_trace = models.BooleanField(default=False)
+    open_trace = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("envelope")
+
+    def __str__(self) -> str:
+        return self.env_id
+
+
+class MessageState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    DEFERRED = "deferred", _("Deferred")
+    FAILED = "failed", _("Failed")
+    INVALID = "invalid", _("Invalid address")
+
+
+FINAL_STATES = (MessageState.DELIVERED, MessageState.FAILED, MessageState.INVALID)
+
+
+class Message(models.Model):
+    """One recipient of an envelope, delivered on its own."""
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="messages")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    rcpt = models.CharField(max_length=254)
+    rcpt_domain = models.CharField(max_length=253)
+    message_id = models.CharField(max_length=255)  # the Message-ID header, without <>
+    state = models.CharField(max_length=16, choices=MessageState.choices, default=MessageState.QUEUED)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    give_up_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    # Times a lease ran out (a worker died holding it); bounded, so a message that kills workers stops.
+    lost_leases = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    variables = models.JSONField(default=dict, blank=True)  # per-recipient template data
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        indexes = [
+            # The worker's claim: due messages, oldest first.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=["queued", "deferred"]),
+                name="message_due",
+            ),
+            models.Index(fields=["lease_until"], condition=Q(state="sending"), name="message_leased"),
+            models.Index(fields=["account", "-created_at"], name="message_account_time"),
+            models.Index(fields=["account", "rcpt"], name="message_account_rcpt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.envelope_id}:{self.rcpt}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a message to the next server."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="delivery_attempts")
+    at = models.DateTimeField(default=timezone.now)
+    result = models.CharField(max_length=16, choices=MessageState.choices)
+    mx_host = models.CharField(max_length=255, blank=True)
+    code = models.PositiveSmallIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.result} {self.code or ''} {self.mx_host}"
+
+
+class EventType(models.TextChoices):
+    ACCEPTED = "accepted", _("Accepted")
+    DELIVERED = "delivered", _("Delivered")
+    DEFERRED = "deferred", _("Deferred")
+    FAILED = "failed", _("Failed")
+    INVALID = "invalid", _("Invalid address")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    COMPLAINED = "complained", _("Complained")
+
+
+class MessageEvent(models.Model):
+    """Something that happened to a message; statistics and webhooks read these."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="message_events")
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["account", "at"], name="event_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CapturedMessage(models.Model):
+    """A message the `capture` transport kept instead of sending: the Outbox of the embedded default."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="captured")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="captured_messages")
+    mail_from = models.CharField(max_length=300)
+    raw = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"captured {self.message_id}"
+
+
+class SuppressionReason(models.TextChoices):
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    COMPLAINT = "complaint", _("Complaint")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
+    MANUAL = "manual", _("Added by hand")
+
+
+class Suppression(models.Model):
+    """An address this account no longer sends to (an invalid address, a complaint, ...)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
+    address = models.CharField(max_length=254)  # lower case
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppression list")
+        constraints = [models.UniqueConstraint(fields=["account", "address"], name="suppression_unique")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class QuotaCounter(models.Model):
+    """Messages accepted in one day or month (in the account's time zone), reserved atomically."""
+
+    class Period(models.TextChoices):
+        DAY = "day", _("Day")
+        MONTH = "month", _("Month")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="quota_counters")
+    period = models.CharField(max_length=8, choices=Period.choices)
+    start = models.DateField()
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period", "start"], name="quota_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.start}: {self.used}"

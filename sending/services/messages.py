@@ -1,0 +1,351 @@
+"""Accepting mail: the one service every entry point (API, SMTP, batch sends, the console) enqueues through.
+
+It validates everything, drops suppressed recipients (counted as invalid), reserves quota atomically, and
+writes the envelope, one Message per recipient and their events in ONE transaction. Only after it returns
+may the caller answer 250 / HTTP 200. A database failure raises TemporaryFailure (451 / HTTP 503).
+"""
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email.header import decode_header, make_header
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from accounts.audit import Actor
+from accounts.errors import ServiceError
+from accounts.models import Account
+from accounts.network import ip_allowed
+from sending.models import (
+    Envelope,
+    EventType,
+    Message,
+    MessageEvent,
+    MessageState,
+    QuotaCounter,
+    SenderAddress,
+    Suppression,
+    Tag,
+)
+
+MAX_RECIPIENTS = 100
+MAX_HEADERS = 10
+MAX_FROM_ALIAS = 15
+_ALLOWED_HEADER = re.compile(
+    r"^(X-User-[A-Za-z0-9-]+|Message-ID|List-Unsubscribe|List-Unsubscribe-Post)$", re.I
+)
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ":" (RFC 5322 field name)
+
+
+class EnqueueError(ServiceError):
+    """Refused mail, with a DirectMail-style code and the parameter at fault."""
+
+    def __init__(self, code: str, message: str, param: str = ""):
+        super().__init__(message)
+        self.code, self.param = code, param
+
+
+class QuotaExhausted(EnqueueError):
+    def __init__(self, message: str):
+        super().__init__("QuotaExhausted", message)
+
+
+class TemporaryFailure(Exception):
+    """The mail could not be stored and nothing was accepted: callers answer 451 / HTTP 503."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    env_id: str
+    accepted: int  # recipients queued for delivery
+    invalid: int  # recipients dropped (suppressed), recorded as invalid messages
+
+
+def _has_line_break(text: str) -> bool:
+    return any(c in text for c in "\r\n\x00")
+
+
+def _no_line_breaks(value: str, param: str) -> str:
+    """Refuse CR, LF or NUL in a header value, also when hidden in an encoded word (=?utf-8?q?=0D=0A?=)."""
+    hidden = False
+    if "=?" in value:
+        try:
+            hidden = _has_line_break(str(make_header(decode_header(value))))
+        except (ValueError, LookupError, UnicodeError):
+            hidden = True  # an encoded word we cannot read is not passed on either
+    if hidden or _has_line_break(value):
+        raise EnqueueError(
+            "InvalidParameter", _("%(param)s must not contain line breaks.") % {"param": param}, param
+        )
+    return value
+
+
+def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[str]:
+    """Comma-separated or a list; each a valid address; duplicates dropped; at most `limit`."""
+    items = to.split(",") if isinstance(to, str) else list(to)
+    recipients: list[str] = []
+    for item in items:
+        address = item.strip()
+        if not address:
+            continue
+        _no_line_breaks(address, "ToAddress")
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            raise EnqueueError(
+                "InvalidToAddress",
+                _("%(address)s is not a valid address.") % {"address": address},
+                "ToAddress",
+            ) from exc
+        local, _sep, domain = address.rpartition("@")
+        normalized = f"{local}@{domain.lower()}"
+        if normalized.lower() not in {r.lower() for r in recipients}:
+            recipients.append(normalized)
+    if not recipients:
+        raise EnqueueError("InvalidToAddress", _("Give at least one recipient."), "ToAddress")
+    if len(recipients) > limit:
+        raise EnqueueError(
+            "InvalidToAddress.Exceeded",
+            _("At most %(limit)s recipients per message; got %(count)s.")
+            % {"limit": limit, "count": len(recipients)},
+            "ToAddress",
+        )
+    return recipients
+
+
+def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    if len(headers) > MAX_HEADERS:
+        raise EnqueueError("InvalidHeaders", _("At most %(n)s headers.") % {"n": MAX_HEADERS}, "Headers")
+    checked = {}
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name) or not _ALLOWED_HEADER.match(name):
+            raise EnqueueError(
+                "InvalidHeaders",
+                _("Header %(name)s is not allowed: use X-User-*, Message-ID or List-Unsubscribe(-Post).")
+                % {"name": name},
+                "Headers",
+            )
+        checked[name] = _no_line_breaks(str(value), f"Headers.{name}")
+    return checked
+
+
+def _period_starts(account: Account) -> tuple[date, date]:
+    today = timezone.now().astimezone(ZoneInfo(account.time_zone)).date()
+    return today, today.replace(day=1)
+
+
+def _reserve_quota(account: Account, count: int) -> None:
+    """Count `count` more messages against the daily and monthly quota, or raise QuotaExhausted.
+
+    The conditional UPDATE is the reservation: concurrent senders at the boundary cannot both pass it.
+    """
+    day, month = _period_starts(account)
+    for period, start, limit in (
+        (QuotaCounter.Period.DAY, day, account.limit("daily_quota")),
+        (QuotaCounter.Period.MONTH, month, account.limit("monthly_quota")),
+    ):
+        QuotaCounter.objects.bulk_create(
+            [QuotaCounter(account=account, period=period, start=start)], ignore_conflicts=True
+        )
+        reserved = QuotaCounter.objects.filter(
+            account=account, period=period, start=start, used__lte=limit - count
+        ).update(used=F("used") + count)
+        if not reserved:
+            used = QuotaCounter.objects.get(account=account, period=period, start=start).used
+            raise QuotaExhausted(
+                _("The %(period)s quota is used up: %(used)s of %(limit)s sent, %(count)s more asked for.")
+                % {
+                    "period": QuotaCounter.Period(period).label.lower(),
+                    "used": used,
+                    "limit": limit,
+                    "count": count,
+                }
+            )
+
+
+def quota_used(account: Account, period: str) -> int:
+    day, month = _period_starts(account)
+    start = day if period == QuotaCounter.Period.DAY else month
+    counter = QuotaCounter.objects.filter(account=account, period=period, start=start).first()
+    return counter.used if counter else 0
+
+
+def new_env_id() -> str:
+    return str(10**17 + secrets.randbelow(9 * 10**17))
+
+
+def message_enqueue(
+    *,
+    account: Account,
+    sender: SenderAddress | str,
+    to: str | list[str],
+    subject: str,
+    html_body: str = "",
+    text_body: str = "",
+    from_alias: str = "",
+    reply_to: str = "",
+    reply_to_alias: str = "",
+    tag_name: str = "",
+    headers: dict[str, str] | None = None,
+    click_trace: bool = False,
+    open_trace: bool = False,
+    variables: dict[str, dict] | None = None,
+    source: str = Envelope.Source.SERVICE,
+    client_ip: str | None = None,
+    actor: Actor,
+    max_recipients: int = MAX_RECIPIENTS,
+) -> Enqueued:
+    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError."""
+    if isinstance(sender, str):
+        sender_obj = (
+            SenderAddress.objects.alive()
+            .select_related("domain")
+            .filter(account=account, address=sender.lower())
+            .first()
+        )
+        if sender_obj is None:
+            raise EnqueueError(
+                "InvalidMailAddress.NotFound",
+                _("%(address)s is not a sender address of this account.") % {"address": sender},
+                "AccountName",
+            )
+        sender = sender_obj
+    elif sender.account_id != account.pk or sender.deleted_at is not None:
+        raise EnqueueError("InvalidMailAddress.NotFound", _("Unknown sender address."), "AccountName")
+    if not sender.domain.can_send:
+        raise EnqueueError(
+            "InvalidDomain.NotVerified",
+            _("%(domain)s is not verified: sending from it is stopped.") % {"domain": sender.domain.name},
+            "AccountName",
+        )
+    if client_ip is not None and not ip_allowed(account, client_ip):
+        raise EnqueueError(
+            "InvalidIp.Forbidden",
+            _("%(ip)s is not on this account's IP protection list.") % {"ip": client_ip},
+        )
+    recipients = parse_recipients(to, max_recipients)
+    _no_line_breaks(subject, "Subject")
+    if not subject.strip():
+        raise EnqueueError("InvalidSubject.Malformed", _("The subject is empty."), "Subject")
+    if not html_body and not text_body:
+        raise EnqueueError("InvalidBody", _("Give an HTML body, a text body or both."), "HtmlBody")
+    _no_line_breaks(from_alias, "FromAlias")
+    if len(from_alias) > MAX_FROM_ALIAS:
+        raise EnqueueError(
+            "InvalidFromAlias",
+            _("FromAlias is at most %(n)s characters.") % {"n": MAX_FROM_ALIAS},
+            "FromAlias",
+        )
+    _no_line_breaks(reply_to_alias, "ReplyAddressAlias")
+    if reply_to:
+        _no_line_breaks(reply_to, "ReplyAddress")
+        try:
+            validate_email(reply_to)
+        except ValidationError as exc:
+            raise EnqueueError(
+                "InvalidReplyAddress", _("ReplyAddress is not valid."), "ReplyAddress"
+            ) from exc
+    headers = _check_headers(headers or {})
+    tag = None
+    if tag_name:
+        tag = Tag.objects.filter(account=account, name=tag_name).first()
+        if tag is None:
+            raise EnqueueError(
+                "InvalidTag.NotFound", _("There is no tag named %(name)s.") % {"name": tag_name}, "TagName"
+            )
+
+    try:
+        with transaction.atomic():
+            content = {
+                "subject": subject,
+                "html_body": html_body,
+                "text_body": text_body,
+                "from_alias": from_alias,
+                "reply_to": reply_to,
+                "reply_to_alias": reply_to_alias,
+                "headers": headers,
+                "click_trace": click_trace,
+                "open_trace": open_trace,
+            }
+            return _store(
+                account=account,
+                sender=sender,
+                recipients=recipients,
+                tag=tag,
+                variables=variables or {},
+                source=source,
+                **content,
+            )
+    except EnqueueError:
+        raise
+    except DatabaseError as exc:
+        raise TemporaryFailure(str(exc)) from exc
+
+
+def _store(*, account, sender, recipients, tag, variables, source, **content) -> Enqueued:
+    suppressed = set(
+        Suppression.objects.filter(account=account, address__in=[r.lower() for r in recipients])
+        .exclude(expires_at__lt=timezone.now())
+        .values_list("address", flat=True)
+    )
+    accepted = [r for r in recipients if r.lower() not in suppressed]
+    if accepted:
+        _reserve_quota(account, len(accepted))
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                envelope = Envelope.objects.create(
+                    env_id=new_env_id(),
+                    account=account,
+                    sender=sender,
+                    tag=tag,
+                    tag_name=tag.name if tag else "",
+                    source=source,
+                    **content,
+                )
+            break
+        except IntegrityError:  # an EnvId collision, once in 10^17
+            continue
+    now = timezone.now()
+    give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
+    messages = [
+        Message(
+            envelope=envelope,
+            account=account,
+            rcpt=rcpt,
+            rcpt_domain=rcpt.rpartition("@")[2],
+            message_id=f"{uuid.uuid4().hex}.{envelope.env_id}@{sender.domain.name}",
+            state=MessageState.INVALID if rcpt.lower() in suppressed else MessageState.QUEUED,
+            next_attempt_at=now,
+            give_up_at=give_up,
+            variables=variables.get(rcpt, {}),
+            finished_at=now if rcpt.lower() in suppressed else None,
+            last_error="suppressed" if rcpt.lower() in suppressed else "",
+            created_at=now,
+        )
+        for rcpt in recipients
+    ]
+    Message.objects.bulk_create(messages)
+    messages = list(Message.objects.filter(envelope=envelope).order_by("pk"))
+    events = [MessageEvent(message=m, account=account, type=EventType.ACCEPTED, at=now) for m in messages]
+    events += [
+        MessageEvent(
+            message=m, account=account, type=EventType.INVALID, at=now, detail={"reason": "suppressed"}
+        )
+        for m in messages
+        if m.state == MessageState.INVALID
+    ]
+    MessageEvent.objects.bulk_create(events)
+    if accepted:
+        transaction.on_commit(lambda: async_task("sending.tasks.deliver_due"))
+    return Enqueued(env_id=envelope.env_id, accepted=len(accepted), invalid=len(recipients) - len(accepted))

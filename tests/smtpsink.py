@@ -1,0 +1,83 @@
+"""An aiosmtpd server on loopback that plays the receiving MX (or the relay) in delivery tests.
+
+with SmtpSink() as sink:              # 127.0.0.1:<free port>
+    sink.script("bob@dest.test", "451 4.3.0 Try again later", "250 OK")   # replies to RCPT, in turn
+    ...
+    sink.messages                      # what was accepted: mail_from, rcpt_tos, data (bytes)
+"""
+
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    peer: tuple = ()
+
+
+@dataclass
+class _Handler:
+    messages: list[Received] = field(default_factory=list)
+    rcpt_scripts: dict[str, list[str]] = field(default_factory=dict)
+    data_scripts: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _next(self, scripts: dict[str, list[str]], address: str) -> str | None:
+        with self.lock:
+            script = scripts.get(address.lower())
+            if not script:
+                return None
+            return script.pop(0) if len(script) > 1 else script[0]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self._next(self.rcpt_scripts, address)
+        if reply and not reply.startswith("250"):
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        for rcpt in envelope.rcpt_tos:
+            reply = self._next(self.data_scripts, rcpt)
+            if reply and not reply.startswith("250"):
+                return reply
+        with self.lock:
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session.peer)
+            )
+        return "250 2.0.0 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self, host: str = "127.0.0.1"):
+        self.handler = _Handler()
+        self.host, self.port = host, free_port()
+        self.controller = Controller(self.handler, hostname=host, port=self.port, decode_data=False)
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    def script(self, rcpt: str, *replies: str, stage: str = "rcpt") -> None:
+        """Reply to `rcpt` with these, one per attempt (the last one repeats)."""
+        target = self.handler.rcpt_scripts if stage == "rcpt" else self.handler.data_scripts
+        target[rcpt.lower()] = list(replies)
+
+    def __enter__(self) -> "SmtpSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
