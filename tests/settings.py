@@ -20,3 +20,8 @@ SECURE_HSTS_SECONDS = 0
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 PUBLIC_BASE_URL = "http://testserver"
+
+if DATABASE_IS_SQLITE:  # noqa: F405
+    # A file, like the embedded default, not shared-cache memory: WAL, busy timeout and IMMEDIATE
+    # transactions then behave in the tests (threads, the live server) as they do in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}  # noqa: F405
