@@ -17,6 +17,8 @@ NAVIGATION = [
     ("templates", _("Templates"), "templates_app:templates", Perm.VIEW),
     ("batch_sends", _("Batch sends"), "sending:batch_jobs", Perm.VIEW),
     ("messages", _("Messages"), "sending:messages", Perm.VIEW),
+    ("outbox", _("Outbox"), "sending:outbox", Perm.VIEW),
+    ("suppressions", _("Suppression list"), "sending:suppressions", Perm.VIEW),
     ("statistics", _("Statistics"), "stats:dashboard", Perm.VIEW),
 ]
 SETTINGS_NAVIGATION = [

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import CrispyForm
-from sending.models import Domain, DomainStatus, SendType
+from sending.models import Domain, DomainStatus, MessageState, SenderAddress, SendType
 from sending.services.senders import MIN_SMTP_PASSWORD
 
 
@@ -73,3 +73,68 @@ class TagForm(CrispyForm):
         help_text=_("1 to 128 letters, digits, underscores, hyphens or dots. Used as TagName in the API."),
     )
     description = forms.CharField(label=_("Description"), max_length=255, required=False)
+
+
+class MessageFilterForm(forms.Form):
+    """Filters of the message log; every field optional."""
+
+    q = forms.CharField(label=_("Recipient or EnvId"), required=False, max_length=254)
+    state = forms.ChoiceField(label=_("Status"), required=False)
+    sender = forms.CharField(label=_("Sender address"), required=False, max_length=254)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=128)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", _("Any status")), *MessageState.choices]
+        for field in self.fields.values():
+            select = isinstance(field, forms.ChoiceField)
+            field.widget.attrs.setdefault(
+                "class", "form-select form-select-sm" if select else "form-control form-control-sm"
+            )
+
+
+class TestSendForm(CrispyForm):
+    submit_label = _("Send test message")
+    sender = forms.ModelChoiceField(label=_("From"), queryset=None, to_field_name="public_id")
+    to = forms.CharField(
+        label=_("To"),
+        max_length=2000,
+        help_text=_("One or more addresses, separated by commas (at most 100)."),
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=500)
+    html_body = forms.CharField(
+        label=_("HTML body"), required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    text_body = forms.CharField(
+        label=_("Text body"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False, to_field_name="name")
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sender"].queryset = (
+            SenderAddress.objects.alive().filter(account=account).order_by("address")
+        )
+        self.fields["tag"].queryset = account.tags.all()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("html_body") and not cleaned.get("text_body"):
+            raise forms.ValidationError(_("Write an HTML body, a text body or both."))
+        return cleaned
+
+
+class SuppressionForm(CrispyForm):
+    submit_label = _("Add to the suppression list")
+    address = forms.EmailField(label=_("Address"))
+    detail = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class SuppressionImportForm(CrispyForm):
+    submit_label = _("Import")
+    file = forms.FileField(
+        label=_("CSV or TXT file"),
+        help_text=_("One address per line, or a CSV whose first column is the address. At most 5 MB."),
+    )

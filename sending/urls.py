@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sending.views import domains, senders, tags
+from sending.views import domains, messages, senders, suppressions, tags
 
 app_name = "sending"
 
@@ -29,6 +29,20 @@ urlpatterns = [
     path(A + "tags/", tags.tag_list, name="tags"),
     path(A + "tags/<str:tag_id>/", tags.tag_edit, name="tag_edit"),
     path(A + "tags/<str:tag_id>/delete/", tags.tag_delete, name="tag_delete"),
+    path(A + "messages/", messages.message_list, name="messages"),
+    path(A + "messages/send-test/", messages.test_send, name="test_send"),
+    path(A + "messages/<str:message_id>/", messages.message_detail, name="message_detail"),
+    path(A + "outbox/", messages.outbox, name="outbox"),
+    path(A + "outbox/<str:message_id>/", messages.outbox_detail, name="outbox_detail"),
+    path(A + "outbox/<str:message_id>/html/", messages.outbox_html, name="outbox_html"),
+    path(A + "suppressions/", suppressions.suppression_list, name="suppressions"),
+    path(A + "suppressions/import/", suppressions.suppression_import, name="suppression_import"),
+    path(A + "suppressions/export.csv", suppressions.suppression_export, name="suppression_export"),
+    path(
+        A + "suppressions/<str:suppression_id>/remove/",
+        suppressions.suppression_remove,
+        name="suppression_remove",
+    ),
 ]
 
 # Links that people follow from emails, without an account in the URL.

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.ids import new_public_id
 from accounts.models import Account
 from sending.models.identities import SenderAddress, Tag
 
@@ -177,6 +178,7 @@ class SuppressionReason(models.TextChoices):
 class Suppression(models.Model):
     """An address this account no longer sends to (an invalid address, a complaint, ...)."""
 
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
     address = models.CharField(max_length=254)  # lower case
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)

@@ -4,14 +4,18 @@ The test walks the URL map, so a page added later is covered the day it lands. O
 ids of the victim account's objects: the outsider must not learn that they exist.
 """
 
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.access import access_key_create, ip_filter_add
 from accounts.audit import SYSTEM
 from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
-from sending.models import Domain, SenderAddress, Tag
+from sending.delivery.worker import deliver_due
+from sending.models import Domain, Message, SenderAddress, Suppression, Tag
+from sending.services.messages import message_enqueue
 from sending.services.senders import sender_address_create
+from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
 from tests.base import AccountTestCase
 from tests.sending.helpers import verified_domain
@@ -44,6 +48,18 @@ class OutsiderTests(AccountTestCase):
         cls.tag = tag_create(account=cls.account, name="welcome", actor=SYSTEM)
         cls.key, _secret = access_key_create(account=cls.account, actor=SYSTEM)
         cls.ip_entry = ip_filter_add(account=cls.account, network="203.0.113.0/24", actor=SYSTEM)
+        cls.suppression = suppression_add(account=cls.account, address="gone@example.org", actor=SYSTEM)
+        with override_settings(DELIVERY_MODE="capture"):
+            message_enqueue(
+                account=cls.account,
+                sender=cls.sender,
+                to="bob@example.org",
+                subject="s",
+                text_body="t",
+                actor=SYSTEM,
+            )
+            deliver_due(max_seconds=10)
+        cls.message = Message.objects.get()
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -57,6 +73,8 @@ class OutsiderTests(AccountTestCase):
             "tag_id": self.tag.public_id,
             "key_id": self.key.key_id,
             "entry_id": self.ip_entry.public_id,
+            "suppression_id": self.suppression.public_id,
+            "message_id": self.message.message_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -82,6 +100,8 @@ class OutsiderTests(AccountTestCase):
         self.key.refresh_from_db()
         self.assertTrue(self.key.is_active)
         self.assertTrue(IpFilter.objects.filter(pk=self.ip_entry.pk).exists())
+        self.assertTrue(Suppression.objects.filter(pk=self.suppression.pk).exists())
+        self.assertEqual(Message.objects.count(), 1)
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()
