@@ -108,7 +108,22 @@ def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[s
                 "ToAddress",
             ) from exc
         local, _sep, domain = address.rpartition("@")
-        normalized = f"{local}@{domain.lower()}"
+        if not local.isascii():
+            raise EnqueueError(
+                "InvalidToAddress",
+                _("%(address)s has a non-ASCII name before the @, which is not supported yet.")
+                % {"address": address},
+                "ToAddress",
+            )
+        try:
+            domain = domain.encode("idna").decode("ascii").lower()  # IDN domains travel in A-label form
+        except UnicodeError as exc:
+            raise EnqueueError(
+                "InvalidToAddress",
+                _("%(address)s is not a valid address.") % {"address": address},
+                "ToAddress",
+            ) from exc
+        normalized = f"{local}@{domain}"
         if normalized.lower() not in {r.lower() for r in recipients}:
             recipients.append(normalized)
     if not recipients:

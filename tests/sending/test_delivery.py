@@ -165,6 +165,12 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.send(to="a@plain.test")
         self.assertEqual(self.run_worker(), {"delivered": 1})
 
+    def test_idn_domains_are_sent_in_a_label_form(self):
+        self.dns.add("xn--bcher-kva.test", "MX", "10 mx.dest.test")
+        self.send(to="leser@Bücher.test")
+        self.assertEqual(self.run_worker(), {"delivered": 1})
+        self.assertEqual(self.sink.messages[0].rcpt_tos, ["leser@xn--bcher-kva.test"])
+
     def test_messages_to_one_domain_share_one_connection(self):
         self.send(to=",".join(f"user{n}@{DEST}" for n in range(5)))
         self.assertEqual(self.run_worker(), {"delivered": 5})

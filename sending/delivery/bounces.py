@@ -1,0 +1,138 @@
+"""Asynchronous bounces: delivery status notifications (RFC 3464, multipart/report) applied per recipient.
+
+A DSN names the message it is about through our VERP return path (bounce+<signed id>@...) or, failing that,
+the Message-ID of the returned original. Only the per-recipient delivery-status fields count, and only
+`Action: failed` is terminal; addresses quoted in the returned original message are never touched.
+"""
+
+import email
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+from django.db import transaction
+from django.utils import timezone
+
+from sending.delivery.worker import message_from_return_path
+from sending.models import EventType, Message, MessageEvent, MessageState, Suppression, SuppressionReason
+
+
+@dataclass(frozen=True)
+class DsnRecipient:
+    recipient: str
+    action: str  # failed | delayed | delivered | relayed | expanded
+    status: str  # e.g. 5.1.1
+    diagnostic: str
+
+
+@dataclass(frozen=True)
+class BounceResult:
+    message: Message | None
+    applied: list[str]  # "rcpt: outcome" lines, for the operator
+    ignored: list[str]
+
+
+def _address(field: str | None) -> str:
+    """`rfc822; User@Example.org` -> `User@Example.org`."""
+    value = (field or "").split(";", 1)[-1].strip()
+    return value.strip("<>")
+
+
+def parse_dsn(raw: bytes) -> tuple[list[DsnRecipient], EmailMessage]:
+    """The per-recipient fields of a DSN, and the parsed report (empty list when it is no DSN)."""
+    report = email.message_from_bytes(raw, policy=default_policy)
+    recipients: list[DsnRecipient] = []
+    for part in report.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        # The first block is about the whole message; every later one is about one recipient.
+        for block in blocks[1:] if isinstance(blocks, list) else []:
+            recipient = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+            if not recipient:
+                continue
+            recipients.append(
+                DsnRecipient(
+                    recipient=recipient,
+                    action=(block.get("Action") or "").strip().lower(),
+                    status=(block.get("Status") or "").strip(),
+                    diagnostic=str(block.get("Diagnostic-Code") or "").strip(),
+                )
+            )
+    return recipients, report
+
+
+_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _original_message_id(report: EmailMessage) -> str | None:
+    for part in report.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            headers = payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
+            match = _MESSAGE_ID.search(str(headers.get("Message-ID", "")))
+            if match:
+                return match.group(1)
+    return None
+
+
+def find_message(report: EmailMessage, envelope_to: str | None) -> Message | None:
+    if envelope_to and envelope_to.lower().startswith("bounce+"):
+        message = message_from_return_path(envelope_to.rpartition("@")[0])
+        if message is not None:
+            return message
+    message_id = _original_message_id(report)
+    return Message.objects.filter(message_id=message_id).first() if message_id else None
+
+
+def apply_dsn(raw: bytes, *, envelope_to: str | None = None) -> BounceResult:
+    """Apply a DSN to the message it is about: failed recipients become failed or invalid (suppressed)."""
+    recipients, report = parse_dsn(raw)
+    message = find_message(report, envelope_to)
+    applied, ignored = [], []
+    for item in recipients:
+        if message is None or item.recipient.lower() != message.rcpt.lower():
+            ignored.append(f"{item.recipient}: not a recipient of a message of ours")
+        elif item.action != "failed":
+            _event(message, EventType.DEFERRED if item.action == "delayed" else None, item)
+            ignored.append(f"{item.recipient}: {item.action or 'no action'}, not final")
+        else:
+            applied.append(f"{item.recipient}: {_fail(message, item)}")
+    return BounceResult(message, applied, ignored)
+
+
+def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
+    if kind:
+        MessageEvent.objects.create(
+            message=message,
+            account_id=message.account_id,
+            type=kind,
+            detail={"dsn": True, "status": item.status, "text": item.diagnostic[:500]},
+        )
+
+
+@transaction.atomic
+def _fail(message: Message, item: DsnRecipient) -> str:
+    invalid = item.status.startswith("5.1.")
+    state = MessageState.INVALID if invalid else MessageState.FAILED
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(
+        state=state,
+        last_error=f"bounce {item.status} {item.diagnostic}"[:2000],
+        finished_at=now,
+        lease_owner="",
+        lease_until=None,
+    )
+    _event(message, EventType.INVALID if invalid else EventType.FAILED, item)
+    if invalid:
+        Suppression.objects.get_or_create(
+            account_id=message.account_id,
+            address=message.rcpt.lower(),
+            defaults={
+                "reason": SuppressionReason.HARD_BOUNCE,
+                "message": message,
+                "detail": item.diagnostic[:500],
+            },
+        )
+    return state
