@@ -222,6 +222,18 @@ DELIVERY_LEASE = env.int("DELIVERY_LEASE", default=600)
 DELIVERY_BATCH = env.int("DELIVERY_BATCH", default=100)
 # A message whose lease ran out this often (its worker died each time) is failed instead of retried.
 DELIVERY_MAX_LOST_LEASES = env.int("DELIVERY_MAX_LOST_LEASES", default=3)
+# Per destination domain: concurrent SMTP sessions and messages per second per session ("*" is the default).
+DELIVERY_DOMAIN_LIMITS = {
+    "*": {"connections": 2, "per_second": 10},
+    "gmail.com": {"connections": 5, "per_second": 20},
+    "googlemail.com": {"connections": 5, "per_second": 20},
+    "outlook.com": {"connections": 3, "per_second": 10},
+    "hotmail.com": {"connections": 3, "per_second": 10},
+    "qq.com": {"connections": 3, "per_second": 10},
+    "163.com": {"connections": 3, "per_second": 10},
+}
+DELIVERY_DOMAIN_LIMITS.update(json.loads(env.str("DELIVERY_DOMAIN_LIMITS", default="{}")))
+DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100)  # 0: no limit
 # DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
 
-from sending.delivery import mime
+from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import Result, TransportError, elapsed_ms, get_transport
 from sending.models import (
@@ -57,9 +57,9 @@ def claim(limit: int | None = None) -> tuple[str, list[Message]]:
     """Lease up to `limit` due messages of one destination domain; returns (lease token, messages)."""
     limit = limit or settings.DELIVERY_BATCH
     due = _due()
-    domain = (
-        Message.objects.filter(due).order_by("next_attempt_at").values_list("rcpt_domain", flat=True).first()
-    )
+    # The oldest due domain that is not already at its limit of concurrent sessions.
+    candidates = Message.objects.filter(due).order_by("next_attempt_at").values_list("rcpt_domain", flat=True)
+    domain = next((d for d in dict.fromkeys(candidates[:500]) if throttle.may_open_session(d)), None)
     if domain is None:
         return "", []
     ids = list(
@@ -148,11 +148,14 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
         return counts
     transport = get_transport()
     remaining = list(pending)
+    pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
     started = time.monotonic()
     try:
         with transport.session(remaining[0].rcpt_domain) as session:
             while remaining:
                 message = remaining[0]
+                pacer.wait()
+                throttle.account_slot(message.account_id)
                 started = time.monotonic()
                 try:
                     result: Result = session.send(message, return_path(message), render(message))

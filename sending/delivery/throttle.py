@@ -1,0 +1,69 @@
+"""Throttling: how fast and how many at once we send to a destination domain, and per account.
+
+Big receivers slow down or block senders that open many connections or send in bursts, so per destination
+domain there is a cap on concurrent sessions (counted from live leases in the database, so it holds across
+workers and machines) and a pace per session. Per account, a cap on messages per second (a counter per
+second in the shared cache). Throttled mail waits; it never fails for it.
+"""
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from sending.models import Message, MessageState
+
+
+def domain_limits(domain: str) -> dict[str, float]:
+    limits = settings.DELIVERY_DOMAIN_LIMITS
+    return {**limits["*"], **limits.get(domain.lower(), {})}
+
+
+def active_sessions(domain: str) -> int:
+    """Sessions to `domain` now: distinct live leases on its messages."""
+    return (
+        Message.objects.filter(state=MessageState.SENDING, rcpt_domain=domain, lease_until__gt=timezone.now())
+        .values("lease_owner")
+        .distinct()
+        .count()
+    )
+
+
+def may_open_session(domain: str) -> bool:
+    return active_sessions(domain) < domain_limits(domain)["connections"]
+
+
+class Pacer:
+    """Spaces sends at most `per_second` apart; `clock` and `sleep` are injectable for tests."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic, sleep=time.sleep):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        now = self.clock()
+        if now < self.next_at:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+
+def account_slot(account_id: int, sleep=time.sleep, clock=time.time) -> None:
+    """Wait until this account may send one more message in the current second."""
+    limit = settings.DELIVERY_ACCOUNT_PER_SECOND
+    if not limit:
+        return
+    while True:
+        second = int(clock())
+        key = f"throttle:account:{account_id}:{second}"
+        cache.add(key, 0, timeout=5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            continue
+        if count <= limit:
+            return
+        sleep(max(0.01, second + 1 - clock()))
