@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format lock browser clean
+.PHONY: run test lint format lock browser bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,23 @@ browser:
 	    echo "Chromium is missing: install the Debian packages chromium and fonts-noto-cjk (as root)."; \
 	  fi; \
 	fi
+
+## bench: delivery throughput against a plain-SMTP baseline, on SQLite and (when it runs) PostgreSQL.
+BENCH_MESSAGES ?= 10000
+PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
+bench: $(TEST_STAMP)
+	@dir=$$(mktemp -d); echo "== SQLite ($$dir)"; \
+	env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py migrate -v0 && \
+	env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py bench_delivery --messages $(BENCH_MESSAGES); \
+	rm -rf $$dir
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  dir=$$(mktemp -d); echo "== PostgreSQL"; \
+	  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS directmail_bench" \
+	    -c "CREATE DATABASE directmail_bench" && \
+	  env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py migrate -v0 && \
+	  env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py bench_delivery \
+	    --messages $(BENCH_MESSAGES); rm -rf $$dir; \
+	else echo "== PostgreSQL is not running on 127.0.0.1:5432: skipped"; fi
 
 ## lint: ruff check and format check, as CI runs them.
 lint: $(TEST_STAMP)

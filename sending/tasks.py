@@ -1,5 +1,7 @@
 """django-q2 tasks of `sending`: take ids, fetch, call a service."""
 
+from django.core.cache import cache
+
 from sending.delivery import worker
 from sending.models import Domain, SenderAddress
 from sending.services import domains, senders
@@ -22,6 +24,8 @@ def send_reply_to_verification(sender_pk: int) -> None:
         senders.reply_to_send_verification(sender=sender)
 
 
-def deliver_due() -> dict[str, int]:
-    """Deliver what is due; started after each accepted message and every minute by the schedule."""
+def deliver_due(kick_slot: int | None = None) -> dict[str, int]:
+    """Deliver what is due; started when mail is accepted (see kick_delivery) and every minute."""
+    if kick_slot is not None:
+        cache.delete(f"delivery:kick:{kick_slot}")  # mail accepted from now on may start another task
     return worker.deliver_due()

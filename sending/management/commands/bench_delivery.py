@@ -1,0 +1,177 @@
+"""`make bench`: how fast the delivery engine moves mail, against a baseline measured in the same run.
+
+1. Baseline: a plain smtplib client pushes N pre-built messages over one connection to an aiosmtpd sink.
+2. The engine: N messages (one recipient each, ~3 KB of HTML, DKIM on) are accepted through the enqueue
+   service, then real django-q2 workers (`manage.py qcluster`) deliver them to the same sink through the
+   relay transport; the clock runs from the cluster's start until every message is delivered.
+3. Per-stage cost on a sample: render (headers and parts), MIME serialization, DKIM, SMTP.
+
+It prints figures and ratios; it asserts nothing. Run it on an empty database (make bench makes one).
+"""
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from accounts.audit import SYSTEM
+from accounts.services import user_signup
+from sending.delivery import mime
+from sending.delivery import signing as dkim_signing
+from sending.delivery.worker import return_path
+from sending.models import Domain, DomainStatus, Message, MessageState
+from sending.services.domains import domain_create
+from sending.services.messages import message_enqueue
+from sending.services.senders import sender_address_create
+
+PARAGRAPH = (
+    "<p>Paragraph {n}: your order has shipped and is on its way. Track it any time in your account.</p>"
+)
+HTML = "<html><body>\n" + "\n".join(PARAGRAPH.format(n=n) for n in range(30)) + "\n</body></html>"  # ~3 KB
+
+
+class Command(BaseCommand):
+    help = "Measure end-to-end delivery throughput against a plain-SMTP baseline (prints results)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--messages", type=int, default=10_000)
+        parser.add_argument("--sample", type=int, default=300, help="Messages timed stage by stage.")
+        parser.add_argument("--timeout", type=int, default=900, help="Seconds to wait for the workers.")
+
+    def handle(self, *args, **options):
+        from tests.smtpsink import SmtpSink  # the same sink the tests use
+
+        count = options["messages"]
+        if Message.objects.exists():
+            raise CommandError("bench_delivery needs an empty database (make bench creates one)")
+        vendor = connection.vendor
+        self.stdout.write(
+            f"delivery benchmark on {vendor}: {count} messages of {len(HTML):,} bytes of HTML, DKIM on"
+        )
+
+        with SmtpSink() as sink:
+            sender = self._setup()
+            baseline = self._baseline(sink, sender, count)
+            self._stages(sink, sender, options["sample"])
+            rate = self._engine(sink, sender, count, options["timeout"])
+        self.stdout.write(
+            f"end to end: {rate:,.0f} messages/s; baseline: {baseline:,.0f} messages/s; "
+            f"ratio {rate / baseline:.2f}"
+        )
+
+    def _setup(self):
+        _user, account, _created = user_signup(
+            email="bench@example.com", password=None, account_name="Bench", actor=SYSTEM
+        )
+        account.daily_quota = account.monthly_quota = 10**9
+        account.save()
+        domain = domain_create(account=account, name="bench.example", actor=SYSTEM)
+        Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.VERIFIED)
+        domain.refresh_from_db()
+        return sender_address_create(
+            account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+        )
+
+    def _baseline(self, sink, sender, count: int) -> float:
+        head = b"From: noreply@bench.example\r\nTo: rcpt@dest.example\r\nSubject: x\r\n\r\n"
+        raw = head + HTML.replace("\n", "\r\n").encode()
+        started = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            for n in range(count):
+                smtp.sendmail(sender.address, [f"rcpt{n}@dest.example"], raw)
+        elapsed = time.monotonic() - started
+        sink.messages.clear()
+        rate = count / elapsed
+        self.stdout.write(f"baseline (smtplib, one connection, pre-built messages): {rate:,.0f} messages/s")
+        return rate
+
+    def _stages(self, sink, sender, sample: int) -> None:
+        result = message_enqueue(
+            account=sender.account,
+            sender=sender,
+            to=[f"stage{n}@dest.example" for n in range(min(sample, 100))],
+            subject="Your order has shipped",
+            html_body=HTML,
+            actor=SYSTEM,
+        )
+        messages = list(
+            Message.objects.filter(envelope__env_id=result.env_id).select_related("envelope__sender__domain")
+        )
+        key = sender.domain.active_dkim_key()
+        totals = {"render": 0.0, "mime": 0.0, "dkim": 0.0, "smtp": 0.0}
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            for message in messages:
+                t0 = time.perf_counter()
+                built = mime.build(message.envelope, message)
+                t1 = time.perf_counter()
+                raw = mime.to_bytes(built)
+                t2 = time.perf_counter()
+                signed = dkim_signing.sign(raw, key, sender.domain.name)
+                t3 = time.perf_counter()
+                smtp.sendmail(return_path(message), [message.rcpt], signed)
+                t4 = time.perf_counter()
+                for name, spent in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                    totals[name] += spent
+        Message.objects.filter(envelope__env_id=result.env_id).delete()
+        sink.messages.clear()
+        per = ", ".join(f"{name} {1000 * spent / len(messages):.2f} ms" for name, spent in totals.items())
+        self.stdout.write(f"per message: {per}")
+
+    def _engine(self, sink, sender, count: int, timeout: int) -> float:
+        started = time.monotonic()
+        batch = 100
+        for start in range(0, count, batch):
+            for n in range(start, min(count, start + batch)):
+                message_enqueue(
+                    account=sender.account,
+                    sender=sender,
+                    to=f"user{n}@dest.example",
+                    subject="Your order has shipped",
+                    html_body=HTML,
+                    actor=SYSTEM,
+                )
+        accept_rate = count / (time.monotonic() - started)
+        self.stdout.write(f"accepted through the enqueue service: {accept_rate:,.0f} messages/s")
+
+        env = {
+            **os.environ,
+            "DELIVERY_MODE": "relay",
+            "SMTP_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
+            "DELIVERY_DOMAIN_LIMITS": '{"dest.example": {"connections": 8, "per_second": 100000}}',
+            "DELIVERY_ACCOUNT_PER_SECOND": "0",
+            "DATA_DIR": str(settings.DATA_DIR),
+        }
+        started = time.monotonic()
+        cluster = subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "qcluster"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            # The enqueue above started delivery tasks; the cluster picks them up and drains the queue.
+            while True:
+                done = Message.objects.filter(state=MessageState.DELIVERED).count()
+                if done >= count:
+                    break
+                if time.monotonic() - started > timeout:
+                    raise CommandError(f"only {done} of {count} delivered after {timeout}s")
+                time.sleep(0.25)
+        finally:
+            elapsed = time.monotonic() - started
+            cluster.send_signal(signal.SIGTERM)  # the cluster's parent stops its workers itself
+            try:
+                cluster.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(cluster.pid, signal.SIGKILL)
+        unique = len({m.rcpt_tos[0] for m in sink.messages})
+        self.stdout.write(f"delivered {count} in {elapsed:.1f}s ({unique} distinct at the sink)")
+        return count / elapsed
