@@ -6,6 +6,7 @@ with SmtpSink() as sink:              # 127.0.0.1:<free port>
     sink.messages                      # what was accepted: mail_from, rcpt_tos, data (bytes)
 """
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ class _Handler:
     rcpt_scripts: dict[str, list[str]] = field(default_factory=dict)
     data_scripts: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds to wait between storing a message and answering 250 (to kill a client in that window).
+    reply_delay: float = 0.0
+    stored: threading.Event = field(default_factory=threading.Event)
 
     def _next(self, scripts: dict[str, list[str]], address: str) -> str | None:
         with self.lock:
@@ -51,6 +55,9 @@ class _Handler:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session.peer)
             )
+        self.stored.set()
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 2.0.0 Message accepted"
 
 

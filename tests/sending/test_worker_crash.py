@@ -1,0 +1,107 @@
+"""At-least-once delivery: a worker SIGKILLed after the receiving server stored the message, but before the
+result was recorded, leaves one final state in the database and at most one duplicate at the receiver."""
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import TransactionTestCase, override_settings
+from django.utils import timezone
+
+from accounts.audit import SYSTEM
+from sending.delivery import worker
+from sending.models import Message, MessageState
+from sending.services import messages as service
+from sending.services.senders import sender_address_create
+from tests.base import People
+from tests.processes import MANAGE
+from tests.sending.helpers import verified_domain
+from tests.smtpsink import SmtpSink
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerCrashTests(People, TransactionTestCase):
+    def setUp(self):
+        self.create_people()
+        domain = verified_domain(self.account)
+        self.sender = sender_address_create(
+            account=self.account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+        )
+        self.sink = SmtpSink().__enter__()
+        self.addCleanup(self.sink.__exit__, None, None, None)
+
+    def test_sigkill_between_250_and_recording(self):
+        # Delivery tasks are "already waiting" (the queue runs tasks inline in tests): the worker below
+        # is the only one to pick the message up.
+        for slot in range(settings.Q_CLUSTER["workers"]):
+            cache.set(f"delivery:kick:{slot}", 1, timeout=300)
+        service.message_enqueue(
+            account=self.account,
+            sender=self.sender,
+            to="bob@dest.test",
+            subject="Hi",
+            text_body="x",
+            actor=SYSTEM,
+        )
+        relay = f"smtp://127.0.0.1:{self.sink.port}"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "directmail.settings",
+            "DATABASE_URL": database_url(),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
+            "DELIVERY_MODE": "relay",
+            "SMTP_RELAY_URL": relay,
+            "DELIVERY_LEASE": "600",
+        }
+        env.pop("Q_SYNC", None)
+        self.sink.handler.reply_delay = 30  # the sink stores the message, then takes its time to say 250
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                MANAGE,
+                "shell",
+                "--no-imports",
+                "-c",
+                "from sending.delivery.worker import deliver_due; deliver_due()",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self.assertTrue(self.sink.handler.stored.wait(timeout=15), "the worker never reached the sink")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        message = Message.objects.get()
+        self.assertEqual(message.state, MessageState.SENDING)  # the result was never recorded
+        self.assertEqual(len(self.sink.messages), 1)
+
+        # Later the lease runs out, and a healthy worker delivers the message again: the one duplicate.
+        self.sink.handler.reply_delay = 0
+        Message.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+        with override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=relay):
+            self.assertEqual(worker.deliver_due(max_seconds=20), {"delivered": 1})
+        message.refresh_from_db()
+        self.assertEqual(
+            (message.state, message.attempts, message.lost_leases), (MessageState.DELIVERED, 2, 1)
+        )
+        self.assertEqual(message.delivery_attempts.count(), 1)
+        ids = [m.data.split(b"Message-ID:", 1)[1].split(b">", 1)[0] for m in self.sink.messages]
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(len(set(ids)), 1)  # the same message twice, never two different ones
+        self.assertEqual(worker.deliver_due(max_seconds=5), {})  # and nothing more
