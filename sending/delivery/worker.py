@@ -104,25 +104,54 @@ def message_from_return_path(local_part: str) -> Message | None:
     return Message.objects.filter(pk=pk).first()
 
 
-def render(message: Message) -> bytes:
+class _BatchCache:
+    """What the messages of one batch share: encoded bodies per envelope, DKIM keys per domain."""
+
+    def __init__(self):
+        self.bodies: dict[int, tuple[bytes, bytes]] = {}
+        self.keys: dict[int, object] = {}
+
+    def body(self, envelope):
+        if envelope.pk not in self.bodies:
+            self.bodies[envelope.pk] = mime.encode_body(envelope)
+        return self.bodies[envelope.pk]
+
+    def key(self, domain):
+        if domain.pk not in self.keys:
+            self.keys[domain.pk] = domain.active_dkim_key()
+        return self.keys[domain.pk]
+
+
+def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     """The signed bytes that leave for `message.rcpt`."""
+    cache = cache or _BatchCache()
     envelope = message.envelope
-    raw = mime.to_bytes(mime.build(envelope, message))
-    key = envelope.sender.domain.active_dkim_key()
+    domain = envelope.sender.domain
+    raw = mime.build(envelope, message, body=cache.body(envelope))
+    key = cache.key(domain)
     if key is not None:
-        raw = dkim_signing.sign(raw, key, envelope.sender.domain.name)
+        raw = dkim_signing.sign(raw, key, domain.name)
     return raw
 
 
-def _hold_reason(message: Message) -> Outcome | None:
+def _suppressed(messages: list[Message]) -> set[str]:
+    return set(
+        Suppression.objects.filter(
+            account_id=messages[0].account_id, address__in=[m.rcpt.lower() for m in messages]
+        )
+        .exclude(expires_at__lt=timezone.now())
+        .values_list("address", flat=True)
+    )
+
+
+def _hold_reason(message: Message, suppressed: set[str]) -> Outcome | None:
     """Checks before sending: an outcome when the message must not go out now."""
+    if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
+        return Outcome(MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times")
     domain = message.envelope.sender.domain
     if not domain.can_send:
         return Outcome(MessageState.DEFERRED, None, f"sending domain {domain.name} is {domain.status}; held")
-    suppressed = Suppression.objects.filter(
-        account_id=message.account_id, address=message.rcpt.lower()
-    ).exclude(expires_at__lt=timezone.now())
-    if suppressed.exists():
+    if message.rcpt.lower() in suppressed:
         return Outcome(MessageState.INVALID, None, "recipient is on the suppression list")
     return None
 
@@ -132,14 +161,10 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     counts: dict[str, int] = {}
     if not messages:
         return counts
+    suppressed = _suppressed(messages) if len({m.account_id for m in messages}) == 1 else None
     pending = []
     for message in messages:
-        if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
-            outcome = Outcome(
-                MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times"
-            )
-        else:
-            outcome = _hold_reason(message)
+        outcome = _hold_reason(message, suppressed if suppressed is not None else _suppressed([message]))
         if outcome:
             _record(token, message, outcome, 0, counts)
         else:
@@ -149,6 +174,8 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     transport = get_transport()
     remaining = list(pending)
     pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
+    cache = _BatchCache()
+    delivered = _DeliveredBuffer(token, counts)
     started = time.monotonic()
     try:
         with transport.session(remaining[0].rcpt_domain) as session:
@@ -158,20 +185,97 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
                 throttle.account_slot(message.account_id)
                 started = time.monotonic()
                 try:
-                    result: Result = session.send(message, return_path(message), render(message))
+                    result: Result = session.send(message, return_path(message), render(message, cache))
                     outcome = Outcome(MessageState.DELIVERED, result.code, result.text, result.mx_host)
                 except TransportError as exc:
                     outcome = _failure(exc)
                 except Exception as exc:  # a bug of ours must not lose the message: retry it later
                     log.exception("could not deliver message %s", message.pk)
                     outcome = Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}")
-                _record(token, message, outcome, elapsed_ms(started), counts)
+                if outcome.state == MessageState.DELIVERED:
+                    delivered.add(message, outcome, elapsed_ms(started))
+                else:
+                    delivered.flush()
+                    _record(token, message, outcome, elapsed_ms(started), counts)
                 remaining.pop(0)
     except TransportError as exc:
+        delivered.flush()
         # The destination could not be reached at all: every message still pending shares the outcome.
         for message in remaining:
             _record(token, message, _failure(exc), elapsed_ms(started), counts)
+    finally:
+        delivered.flush()
     return counts
+
+
+class _DeliveredBuffer:
+    """Delivered results written a few at a time in one transaction (one fsync, not one per message).
+
+    Mail stays at-least-once: if the worker dies before a flush, those messages' leases run out and they are
+    sent again. The buffer is small and flushed at least every FLUSH_SECONDS to keep that window short.
+    """
+
+    FLUSH_SIZE = 20
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, token: str, counts: dict[str, int]):
+        self.token, self.counts = token, counts
+        self.items: list[tuple[Message, Outcome, int]] = []
+        self.since = time.monotonic()
+
+    def add(self, message: Message, outcome: Outcome, duration_ms: int) -> None:
+        self.items.append((message, outcome, duration_ms))
+        if len(self.items) >= self.FLUSH_SIZE or time.monotonic() - self.since >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self.items, self.since = self.items, [], time.monotonic()
+        if not items:
+            return
+        now = timezone.now()
+        with transaction.atomic():
+            ours = set(
+                Message.objects.filter(
+                    pk__in=[m.pk for m, _o, _d in items], lease_owner=self.token, state=MessageState.SENDING
+                ).values_list("pk", flat=True)
+            )
+            if len(ours) < len(items):
+                log.warning("%s leases were lost before their results were recorded", len(items) - len(ours))
+            kept = [(m, o, d) for m, o, d in items if m.pk in ours]
+            if not kept:
+                return
+            Message.objects.filter(pk__in=ours).update(
+                state=MessageState.DELIVERED,
+                lease_owner="",
+                lease_until=None,
+                next_attempt_at=now,
+                last_code=kept[-1][1].code,
+                last_error="",
+                finished_at=now,
+            )
+            DeliveryAttempt.objects.bulk_create(
+                DeliveryAttempt(
+                    message=m,
+                    at=now,
+                    result=MessageState.DELIVERED,
+                    mx_host=o.mx_host[:255],
+                    code=o.code,
+                    text=o.text[:2000],
+                    duration_ms=d,
+                )
+                for m, o, d in kept
+            )
+            MessageEvent.objects.bulk_create(
+                MessageEvent(
+                    message=m,
+                    account_id=m.account_id,
+                    type=EventType.DELIVERED,
+                    at=now,
+                    detail={"code": o.code, "text": o.text[:500], "mx": o.mx_host},
+                )
+                for m, o, _d in kept
+            )
+        self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
 
 
 def _failure(exc: TransportError) -> Outcome:

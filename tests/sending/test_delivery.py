@@ -261,12 +261,20 @@ class InjectionTests(DeliveryTestMixin, AccountTestCase):
         self.assertEqual(len(parsed.get_all("Subject")), 1)
 
     def test_a_header_injected_past_validation_is_never_sent(self):
-        """The last line of defence: the built message is checked before it leaves."""
+        """The last line of defence: the built header block is checked before it leaves."""
         self.send()
-        Envelope.objects.update(subject="=?utf-8?q?Hi=0D=0ABcc:_x@evil.test?=")  # as if validation had a hole
+        Envelope.objects.update(subject="Hi\r\nBcc: x@evil.test")  # as if validation had a hole
         self.assertEqual(self.run_worker(), {"deferred": 1})
         self.assertEqual(self.sink.messages, [])
         self.assertIn("internal error: HeaderInjection", Message.objects.get().last_error)
+
+    def test_an_encoded_word_that_slipped_through_stays_literal_text(self):
+        self.send()
+        Envelope.objects.update(subject="=?utf-8?q?Hi=0D=0ABcc:_x@evil.test?=")
+        self.assertEqual(self.run_worker(), {"delivered": 1})
+        parsed = email.message_from_bytes(self.sink.messages[0].data, policy=default_policy)
+        self.assertEqual(str(parsed["Subject"]), "=?utf-8?q?Hi=0D=0ABcc:_x@evil.test?=")
+        self.assertIsNone(parsed["Bcc"])
 
     def test_bare_line_breaks_and_smuggling_in_bodies_never_reach_the_sink(self):
         self.send(
