@@ -13,16 +13,25 @@ class SendingConfig(AppConfig):
         from accounts.limits import register_usage
         from accounts.onboarding import register_step_check
         from sending.models import DomainStatus
+        from sending.services.messages import quota_used
         from sending.services.senders import deletions_this_month
 
         register_usage("max_domains", lambda account: account.domains.alive().count())
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().count())
         register_usage("sender_address_deletions", deletions_this_month)
         register_usage("max_tags", lambda account: account.tags.count())
+        register_usage("daily_quota", lambda account: quota_used(account, "day"))
+        register_usage("monthly_quota", lambda account: quota_used(account, "month"))
+        # The free allowance is the first messages of each day.
+        register_usage(
+            "free_daily_sends",
+            lambda account: min(quota_used(account, "day"), account.limit("free_daily_sends")),
+        )
         register_step_check(
             "domain", lambda a: a.domains.alive().filter(status=DomainStatus.VERIFIED).exists()
         )
         register_step_check("sender", lambda a: a.sender_addresses.alive().exists())
+        register_step_check("message", lambda a: a.messages.filter(state="delivered").exists())
         register_action_labels(
             {
                 "domain.create": _("Added a domain"),
@@ -39,5 +48,8 @@ class SendingConfig(AppConfig):
                 "tag.create": _("Created a tag"),
                 "tag.update": _("Changed a tag"),
                 "tag.delete": _("Deleted a tag"),
+                "suppression.add": _("Suppressed an address"),
+                "suppression.remove": _("Removed an address from the suppression list"),
+                "suppression.import": _("Imported suppressed addresses"),
             }
         )

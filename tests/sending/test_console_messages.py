@@ -139,3 +139,28 @@ class SuppressionPageTests(AccountTestCase):
         self.assertEqual(Suppression.objects.count(), 1)
         self.client.force_login(self.outsider)
         self.assertEqual(self.client.get(self.url("sending:suppression_export")).status_code, 404)
+
+
+@override_settings(DELIVERY_MODE="capture")
+class QuotaUsageTests(AccountTestCase):
+    def test_settings_show_quota_use_and_the_overview_ticks_the_first_message(self):
+        domain = verified_domain(self.account)
+        sender = sender_address_create(
+            account=self.account, domain=domain, local_part="n", send_type="trigger", actor=SYSTEM
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            service.message_enqueue(
+                account=self.account,
+                sender=sender,
+                to="a@example.org,b@example.org",
+                subject="s",
+                text_body="t",
+                actor=SYSTEM,
+            )
+        self.client.force_login(self.viewer)
+        limits = {row.key: row for row in self.client.get(self.url("accounts:settings")).context["limits"]}
+        self.assertEqual(limits["daily_quota"].used, 2)
+        self.assertEqual(limits["monthly_quota"].used, 2)
+        self.assertEqual(limits["free_daily_sends"].used, 2)
+        steps = self.client.get(self.url("accounts:overview")).context["steps"]
+        self.assertEqual([s["done"] for s in steps], [True, True, True])
