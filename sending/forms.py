@@ -46,6 +46,7 @@ class SenderAddressForm(CrispyForm):
         self.fields["domain"].queryset = Domain.objects.alive().filter(
             account=account, status=DomainStatus.VERIFIED
         )
+        self.fields["domain"].empty_label = None
 
 
 class ReplyToForm(CrispyForm):
@@ -117,6 +118,7 @@ class TestSendForm(CrispyForm):
         self.fields["sender"].queryset = (
             SenderAddress.objects.alive().filter(account=account).order_by("address")
         )
+        self.fields["sender"].empty_label = None  # required: start on the first address
         self.fields["tag"].queryset = account.tags.all()
 
     def clean(self):

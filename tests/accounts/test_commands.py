@@ -77,10 +77,15 @@ class EnsureDemoTests(TestCase):
             first, _ = run("ensure_demo")
             second, _ = run("ensure_demo")
             self.assertEqual(first, second)
-            password = first.split()[-1]
+            password = first.splitlines()[0].split()[-1]
             self.assertTrue(self.client.login(username="demo@example.com", password=password))
             self.assertEqual(User.objects.count(), 1)
-            self.assertEqual(Account.objects.get().name, "Demo")
+            account = Account.objects.get()
+            self.assertEqual(account.name, "Demo")
+            # A sandbox domain and sender, so a new install can send to its Outbox at once.
+            sender = account.sender_addresses.get()
+            self.assertEqual(sender.address, "noreply@mail.demo.test")
+            self.assertTrue(sender.domain.can_send)
 
     def test_an_install_with_users_gets_no_demo(self):
         User.objects.create_user("someone@example.com", "pw")
