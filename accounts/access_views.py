@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.audit import Actor
+from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
 from accounts.forms import CrispyForm
 from accounts.models import AccessKey, IpFilter
@@ -109,18 +110,14 @@ def access_key_delete(request, key_id: str):
         access.access_key_delete(key=key, actor=Actor.from_request(request))
         messages.success(request, _("Access key %(key)s deleted.") % {"key": key.key_id})
         return back
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Delete access key"),
-            "question": _("Delete access key %(key)s?") % {"key": key.key_id},
-            "explanation": _("Programs that sign with it stop working at once. This cannot be undone."),
-            "button": _("Delete access key"),
-            "cancel_url": back.url,
-            "parent_url": back.url,
-            "parent_label": _("Access keys"),
-        },
+        title=_("Delete access key"),
+        question=_("Delete access key %(key)s?") % {"key": key.key_id},
+        explanation=_("Programs that sign with it stop working at once. This cannot be undone."),
+        button=_("Delete access key"),
+        back_url=back.url,
+        back_label=_("Access keys"),
     )
 
 
@@ -209,23 +206,19 @@ def ip_filter_delete(request, entry_id: str):
         messages.success(request, _("%(network)s removed from IP protection.") % {"network": entry.network})
         return back
     last = request.account.ip_filters.count() == 1
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Remove IP protection entry"),
-            "question": _("Remove %(network)s?") % {"network": entry.network},
-            "explanation": (
-                _(
-                    "It is the last entry: IP protection turns off, and any address may send "
-                    "with valid credentials."
-                )
-                if last
-                else _("Clients at this address will be refused by the API and SMTP.")
-            ),
-            "button": _("Remove"),
-            "cancel_url": back.url,
-            "parent_url": back.url,
-            "parent_label": _("IP protection"),
-        },
+        title=_("Remove IP protection entry"),
+        question=_("Remove %(network)s?") % {"network": entry.network},
+        explanation=(
+            _(
+                "It is the last entry: IP protection turns off, and any address may send "
+                "with valid credentials."
+            )
+            if last
+            else _("Clients at this address will be refused by the API and SMTP.")
+        ),
+        button=_("Remove"),
+        back_url=back.url,
+        back_label=_("IP protection"),
     )

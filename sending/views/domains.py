@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import Actor
+from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
@@ -146,19 +147,15 @@ def domain_delete(request, domain_id: str):
             return detail
         messages.success(request, _("%(name)s deleted.") % {"name": domain})
         return redirect("sending:domains", account_id=request.account.public_id)
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Delete domain"),
-            "question": _("Delete %(name)s?") % {"name": domain},
-            "explanation": _(
-                "Nothing can be sent from it any more, and its DKIM keys are destroyed. "
-                "You can add it again later, with new records to publish."
-            ),
-            "button": _("Delete domain"),
-            "cancel_url": detail.url,
-            "parent_url": detail.url,
-            "parent_label": str(domain),
-        },
+        title=_("Delete domain"),
+        question=_("Delete %(name)s?") % {"name": domain},
+        explanation=_(
+            "Nothing can be sent from it any more, and its DKIM keys are destroyed. "
+            "You can add it again later, with new records to publish."
+        ),
+        button=_("Delete domain"),
+        back_url=detail.url,
+        back_label=str(domain),
     )

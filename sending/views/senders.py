@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import Actor
+from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.reauth import recent_password_required
@@ -165,22 +166,18 @@ def sender_delete(request, sender_id: str):
         messages.success(request, _("%(address)s deleted.") % {"address": sender})
         return redirect("sending:sender_addresses", account_id=request.account.public_id)
     deletions = _deletions(request.account)
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Delete sender address"),
-            "question": _("Delete %(address)s?") % {"address": sender},
-            "explanation": _(
-                "Mail can no longer be sent from it. "
-                "Deletions are limited: %(left)s of %(limit)s left this month."
-            )
-            % deletions,
-            "button": _("Delete sender address"),
-            "cancel_url": detail.url,
-            "parent_url": detail.url,
-            "parent_label": str(sender),
-        },
+        title=_("Delete sender address"),
+        question=_("Delete %(address)s?") % {"address": sender},
+        explanation=_(
+            "Mail can no longer be sent from it. "
+            "Deletions are limited: %(left)s of %(limit)s left this month."
+        )
+        % deletions,
+        button=_("Delete sender address"),
+        back_url=detail.url,
+        back_label=str(sender),
     )
 
 

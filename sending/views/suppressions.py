@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.audit import Actor
+from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
@@ -100,17 +101,13 @@ def suppression_remove(request, suppression_id: str):
         service.suppression_remove(entry=entry, actor=Actor.from_request(request))
         messages.success(request, _("%(address)s may be sent to again.") % {"address": entry.address})
         return back
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Remove from the suppression list"),
-            "question": _("Send to %(address)s again?") % {"address": entry.address},
-            "explanation": _("It was added as: %(reason)s. Mail to it is accepted again from now on.")
-            % {"reason": entry.get_reason_display()},
-            "button": _("Remove"),
-            "cancel_url": back.url,
-            "parent_url": back.url,
-            "parent_label": _("Suppression list"),
-        },
+        title=_("Remove from the suppression list"),
+        question=_("Send to %(address)s again?") % {"address": entry.address},
+        explanation=_("It was added as: %(reason)s. Mail to it is accepted again from now on.")
+        % {"reason": entry.get_reason_display()},
+        button=_("Remove"),
+        back_url=back.url,
+        back_label=_("Suppression list"),
     )

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.audit import Actor
+from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
@@ -77,16 +78,12 @@ def tag_delete(request, tag_id: str):
         service.tag_delete(tag=tag, actor=Actor.from_request(request))
         messages.success(request, _("Tag %(name)s deleted.") % {"name": tag.name})
         return back
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": _("Delete tag"),
-            "question": _("Delete tag %(name)s?") % {"name": tag.name},
-            "explanation": _("Statistics already counted under it stay; new mail can no longer use it."),
-            "button": _("Delete tag"),
-            "cancel_url": back.url,
-            "parent_url": back.url,
-            "parent_label": _("Tags"),
-        },
+        title=_("Delete tag"),
+        question=_("Delete tag %(name)s?") % {"name": tag.name},
+        explanation=_("Statistics already counted under it stay; new mail can no longer use it."),
+        button=_("Delete tag"),
+        back_url=back.url,
+        back_label=_("Tags"),
     )

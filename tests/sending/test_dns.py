@@ -3,25 +3,12 @@
 from django.test import SimpleTestCase, override_settings
 
 from sending.dns import Outcome, lookup, parse_nameserver
-from tests.dnsserver import DnsServer, unused_udp_port
+from tests.dnsserver import DnsServerMixin, unused_udp_port
 
 LONG_TXT = "v=DKIM1; k=rsa; p=" + "A" * 392  # the size of a 2048-bit key
 
 
-class ResolverTests(SimpleTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dns = DnsServer().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dns.__exit__(None, None, None)
-        super().tearDownClass()
-
-    def setUp(self):
-        self.dns.clear()
-
+class ResolverTests(DnsServerMixin, SimpleTestCase):
     def test_txt_records_with_long_values_come_back_joined(self):
         self.dns.add("sel._domainkey.example.com", "TXT", LONG_TXT)
         self.dns.add("example.com", "TXT", "v=spf1 -all")

@@ -10,7 +10,7 @@ from sending import domain_records
 from sending.models import CheckStatus, DkimKeyStatus, DnsRecordCheck, Domain, DomainStatus, RecordKind
 from sending.services import domains as service
 from tests.base import AccountTestCase
-from tests.dnsserver import DnsServer
+from tests.dnsserver import DnsServer, DnsServerMixin
 
 SPF_INCLUDE = "spf.directmail.test"
 
@@ -23,19 +23,9 @@ def publish(dns: DnsServer, domain: Domain, *, skip: tuple[str, ...] = ()) -> No
 
 
 @override_settings(SPF_INCLUDE=SPF_INCLUDE, BOUNCE_MX_HOST="mx.directmail.test")
-class DomainCheckTests(AccountTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dns = DnsServer().__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dns.__exit__(None, None, None)
-        super().tearDownClass()
-
+class DomainCheckTests(DnsServerMixin, AccountTestCase):
     def setUp(self):
-        self.dns.clear()
+        super().setUp()
         self.domain = service.domain_create(account=self.account, name="mail.acme.example", actor=SYSTEM)
 
     def checks(self) -> dict[str, DnsRecordCheck]:
