@@ -68,10 +68,12 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", smtputf8: bool = True):
         self.handler = _Handler()
         self.host, self.port = host, free_port()
-        self.controller = Controller(self.handler, hostname=host, port=self.port, decode_data=False)
+        self.controller = Controller(
+            self.handler, hostname=host, port=self.port, decode_data=False, enable_SMTPUTF8=smtputf8
+        )
 
     @property
     def messages(self) -> list[Received]:

@@ -46,10 +46,12 @@ def encode_header(name: str, value: str) -> str:
 
 
 def encode_address(display_name: str, address: str) -> str:
-    local, _, domain = address.rpartition("@")
+    """A header address; a UTF-8 local part (SMTPUTF8 mail, RFC 6532) is written as UTF-8."""
     if display_name:
-        return formataddr((display_name, f"{local}@{domain}"), charset="utf-8")
-    return f"{local}@{domain}"
+        if address.isascii():
+            return formataddr((display_name, address), charset="utf-8")
+        return f"{Header(display_name, 'utf-8').encode()} <{address}>"
+    return address
 
 
 def _quoted_printable(text: str) -> bytes:
@@ -111,7 +113,8 @@ def build(
         headers.append((name, encode_header(name, value)))
     headers.append(("MIME-Version", "1.0"))
     content_headers, payload = body or encode_body(envelope)
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii") + content_headers
+    # ASCII, except a UTF-8 recipient address, which only goes to servers that speak SMTPUTF8.
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8") + content_headers
     _check_head(head, [name for name, _value in headers] + ["Content-Type", "Content-Transfer-Encoding"])
     return head + b"\r\n" + payload
 

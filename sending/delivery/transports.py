@@ -106,8 +106,17 @@ class SmtpSession(Session):
         self.smtp, self.host = smtp, host
 
     def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
+        utf8 = not message.rcpt.isascii()
+        if utf8 and not self.smtp.has_extn("smtputf8"):
+            raise TransportError(
+                f"5.6.7 {self.host} does not accept SMTPUTF8, which {message.rcpt} needs",
+                code=553,
+                permanent=True,
+                mx_host=self.host,
+            )
+        self.smtp.command_encoding = "utf-8" if utf8 else "ascii"
         try:
-            code, reply = self.smtp.mail(mail_from)
+            code, reply = self.smtp.mail(mail_from, ["SMTPUTF8"] if utf8 else [])
             if code != 250:
                 raise self._refused(code, reply)
             code, reply = self.smtp.rcpt(message.rcpt)

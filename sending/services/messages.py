@@ -91,6 +91,13 @@ def _no_line_breaks(value: str, param: str) -> str:
     return value
 
 
+def _ascii_twin(local: str) -> str:
+    """The local part with non-ASCII letters as "x": its shape checked by Django's validator."""
+    if any(not c.isprintable() or c.isspace() for c in local):
+        raise ValidationError("control or space character")
+    return "".join(c if c.isascii() else "x" for c in local)
+
+
 def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[str]:
     """Comma-separated or a list; each a valid address; duplicates dropped; at most `limit`."""
     items = to.split(",") if isinstance(to, str) else list(to)
@@ -100,25 +107,12 @@ def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[s
         if not address:
             continue
         _no_line_breaks(address, "ToAddress")
-        try:
-            validate_email(address)
-        except ValidationError as exc:
-            raise EnqueueError(
-                "InvalidToAddress",
-                _("%(address)s is not a valid address.") % {"address": address},
-                "ToAddress",
-            ) from exc
         local, _sep, domain = address.rpartition("@")
-        if not local.isascii():
-            raise EnqueueError(
-                "InvalidToAddress",
-                _("%(address)s has a non-ASCII name before the @, which is not supported yet.")
-                % {"address": address},
-                "ToAddress",
-            )
         try:
             domain = domain.encode("idna").decode("ascii").lower()  # IDN domains travel in A-label form
-        except UnicodeError as exc:
+            # Django's validator knows ASCII local parts; a UTF-8 one (RFC 6531) is checked in its ASCII twin.
+            validate_email(f"{local if local.isascii() else _ascii_twin(local)}@{domain}")
+        except (ValidationError, UnicodeError) as exc:
             raise EnqueueError(
                 "InvalidToAddress",
                 _("%(address)s is not a valid address.") % {"address": address},

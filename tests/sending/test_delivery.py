@@ -171,6 +171,23 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.assertEqual(self.run_worker(), {"delivered": 1})
         self.assertEqual(self.sink.messages[0].rcpt_tos, ["leser@xn--bcher-kva.test"])
 
+    def test_a_utf8_mailbox_goes_out_with_smtputf8(self):
+        self.send(to=f"用户@{DEST}", subject="你好")
+        self.assertEqual(self.run_worker(), {"delivered": 1})
+        [received] = self.sink.messages
+        self.assertEqual(received.rcpt_tos, [f"用户@{DEST}"])
+        self.assertIn(f"To: 用户@{DEST}".encode(), received.data)
+        key = self.domain.active_dkim_key()
+        record = f"v=DKIM1; k=rsa; p={key.public_key}".encode()
+        self.assertTrue(dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record))
+
+    def test_a_utf8_mailbox_fails_at_a_server_without_smtputf8(self):
+        with SmtpSink(smtputf8=False) as plain, override_settings(MX_PORT=plain.port):
+            self.send(to=f"用户@{DEST}")
+            self.send(to=f"ascii@{DEST}")
+            self.assertEqual(self.run_worker(), {"failed": 1, "delivered": 1})
+        self.assertIn("SMTPUTF8", Message.objects.get(rcpt=f"用户@{DEST}").last_error)
+
     def test_messages_to_one_domain_share_one_connection(self):
         self.send(to=",".join(f"user{n}@{DEST}" for n in range(5)))
         self.assertEqual(self.run_worker(), {"delivered": 5})
@@ -313,6 +330,8 @@ class EnqueueValidationTests(DeliveryTestMixin, AccountTestCase):
     def test_refusals_name_the_problem(self):
         cases = [
             ({"to": "not-an-address"}, "InvalidToAddress"),
+            ({"to": "用 户@dest.test"}, "InvalidToAddress"),
+            ({"to": "a..b@dest.test"}, "InvalidToAddress"),
             ({"to": ",".join(f"u{n}@{DEST}" for n in range(101))}, "InvalidToAddress.Exceeded"),
             ({"subject": " "}, "InvalidSubject.Malformed"),
             ({"html_body": "", "text_body": ""}, "InvalidBody"),
