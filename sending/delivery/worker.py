@@ -134,24 +134,25 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     return raw
 
 
-def _suppressed(messages: list[Message]) -> set[str]:
+def _suppressed(messages: list[Message]) -> set[tuple[int, str]]:
+    """(account id, address) of the batch's recipients that are on their account's suppression list."""
     return set(
         Suppression.objects.filter(
-            account_id=messages[0].account_id, address__in=[m.rcpt.lower() for m in messages]
+            account_id__in={m.account_id for m in messages}, address__in={m.rcpt.lower() for m in messages}
         )
         .exclude(expires_at__lt=timezone.now())
-        .values_list("address", flat=True)
+        .values_list("account_id", "address")
     )
 
 
-def _hold_reason(message: Message, suppressed: set[str]) -> Outcome | None:
+def _hold_reason(message: Message, suppressed: set[tuple[int, str]]) -> Outcome | None:
     """Checks before sending: an outcome when the message must not go out now."""
     if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
         return Outcome(MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times")
     domain = message.envelope.sender.domain
     if not domain.can_send:
         return Outcome(MessageState.DEFERRED, None, f"sending domain {domain.name} is {domain.status}; held")
-    if message.rcpt.lower() in suppressed:
+    if (message.account_id, message.rcpt.lower()) in suppressed:
         return Outcome(MessageState.INVALID, None, "recipient is on the suppression list")
     return None
 
@@ -161,10 +162,10 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     counts: dict[str, int] = {}
     if not messages:
         return counts
-    suppressed = _suppressed(messages) if len({m.account_id for m in messages}) == 1 else None
+    suppressed = _suppressed(messages)
     pending = []
     for message in messages:
-        outcome = _hold_reason(message, suppressed if suppressed is not None else _suppressed([message]))
+        outcome = _hold_reason(message, suppressed)
         if outcome:
             _record(token, message, outcome, 0, counts)
         else:

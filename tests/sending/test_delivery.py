@@ -140,6 +140,13 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.run_worker()
         self.assertEqual([m.rcpt_tos for m in self.sink.messages], [[f"bob@{DEST}"]])
 
+    def test_an_address_suppressed_after_acceptance_is_not_sent_to(self):
+        self.send(to=f"late@{DEST},bob@{DEST}")
+        Suppression.objects.create(account=self.account, address=f"late@{DEST}", reason="unsubscribe")
+        Suppression.objects.create(account=self.other_account, address=f"bob@{DEST}", reason="manual")
+        self.assertEqual(self.run_worker(), {"invalid": 1, "delivered": 1})
+        self.assertEqual([m.rcpt_tos for m in self.sink.messages], [[f"bob@{DEST}"]])
+
     def test_552_fails_without_suppressing(self):
         self.sink.script(f"big@{DEST}", "552 5.3.4 Message too big", stage="data")
         self.send(to=f"big@{DEST}")
