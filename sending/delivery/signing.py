@@ -1,51 +1,40 @@
-"""DKIM signatures: dkimpy canonicalizes and builds the header, OpenSSL (via `cryptography`) does the RSA.
+"""DKIM signatures (RFC 6376): rsa-sha256, relaxed/relaxed, over the headers the 2024 bulk-sender rules name.
 
-dkimpy signs with pure-Python RSA (about 11 ms for a 2048-bit key here); OpenSSL takes about 1 ms. We give
-dkimpy a key object of `cryptography` and route its one RSA call to it; verification stays dkimpy's own.
+Written here rather than through dkimpy's signer, which spent about 2 ms per message in Python-level
+canonicalization and folding before the 0.6 ms of RSA; this does the same work in one pass. dkimpy still
+verifies what we sign, in the tests, as an independent implementation.
 """
 
+import base64
+import hashlib
+import re
+import time
 from functools import lru_cache
 
-import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from accounts.crypto import decrypt
 from sending.models import DkimKey
 
-# Headers covered by the signature when present (the 2024 bulk-sender rules name the List-Unsubscribe pair).
+# Covered when present, in this order (From is always present).
 SIGNED_HEADERS = (
-    b"from",
-    b"to",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"reply-to",
-    b"mime-version",
-    b"content-type",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
-    b"feedback-id",
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "mime-version",
+    "content-type",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "feedback-id",
 )
 
-_pure_python_sign = dkim.RSASSA_PKCS1_v1_5_sign
-_pure_python_parse = dkim.parse_pem_private_key
-
-
-def _openssl_sign(hash_obj, private_key):
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        return private_key.sign(hash_obj.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
-    return _pure_python_sign(hash_obj, private_key)
-
-
-def _parse_key(data):
-    return data if isinstance(data, rsa.RSAPrivateKey) else _pure_python_parse(data)
-
-
-# dkimpy looks both up in its module at call time; keys that are not ours keep the pure-Python path.
-dkim.RSASSA_PKCS1_v1_5_sign = _openssl_sign
-dkim.parse_pem_private_key = _parse_key
+_WSP_RUN = re.compile(rb"[ \t]+")
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
+_TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
 
 
 @lru_cache(maxsize=256)
@@ -53,17 +42,54 @@ def _load_key(key_pk: int, encrypted: str) -> rsa.RSAPrivateKey:
     return serialization.load_pem_private_key(decrypt(encrypted).encode(), password=None)
 
 
-def sign(raw: bytes, key: DkimKey, domain: str) -> bytes:
-    """`raw` with a DKIM-Signature header (rsa-sha256, relaxed/relaxed) in front, for `domain`."""
-    private_key = _load_key(key.pk, key.private_key_encrypted)
-    signer = dkim.DKIM(raw)
-    present = {name.lower() for name, _value in signer.headers}
-    include = [h for h in SIGNED_HEADERS if h in present]
-    header = signer.sign(
-        key.selector.encode(),
-        domain.encode(),
-        private_key,
-        include_headers=include,
-        canonicalize=(b"relaxed", b"relaxed"),
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """`name:value` as relaxed canonicalization wants it (RFC 6376 3.4.2), CRLF-terminated."""
+    value = _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip(b" \t")
+    return name.lower().strip() + b":" + value + b"\r\n"
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.4: runs of whitespace to one space, none at line ends, no empty lines at the end."""
+    body = _WSP_RUN.sub(b" ", body)
+    body = _TRAILING_WSP.sub(b"\r\n", body)
+    body = body.rstrip(b"\r\n")
+    return body + b"\r\n" if body else b""
+
+
+def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """[(name, value incl. folding)], body."""
+    head, _sep, body = raw.partition(b"\r\n\r\n")
+    headers: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + b"\r\n" + line)
+        else:
+            name, _colon, value = line.partition(b":")
+            headers.append((name, value))
+    return headers, body
+
+
+def _fold_base64(value: str, width: int = 72) -> str:
+    return "\r\n\t".join(value[i : i + width] for i in range(0, len(value), width))
+
+
+def sign(raw: bytes, key: DkimKey, domain: str, *, timestamp: int | None = None) -> bytes:
+    """`raw` (CRLF bytes) with a DKIM-Signature header in front, for `domain` and `key`'s selector."""
+    headers, body = _split(raw)
+    present = {name.strip().lower().decode(): (name, value) for name, value in headers}
+    names = [h for h in SIGNED_HEADERS if h in present]
+    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
+    value = (
+        f" v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={key.selector};\r\n"
+        f"\tt={timestamp or int(time.time())}; h={':'.join(names)};\r\n"
+        f"\tbh={body_hash};\r\n"
+        f"\tb="
     )
-    return header + raw
+    signed = b"".join(relaxed_header(*present[name]) for name in names)
+    # The signature header itself, with an empty b=, and without its final CRLF (RFC 6376 3.7).
+    signed += relaxed_header(b"dkim-signature", value.encode())[:-2]
+    private_key = _load_key(key.pk, key.private_key_encrypted)
+    signature = private_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    header = f"DKIM-Signature:{value}{_fold_base64(base64.b64encode(signature).decode())}\r\n"
+    return header.encode() + raw
