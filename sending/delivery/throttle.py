@@ -51,19 +51,35 @@ class Pacer:
         self.next_at = now + self.interval
 
 
+# Per process: slots of the current second already reserved in the shared counter, per account.
+_allowance: dict[int, tuple[int, int]] = {}
+CHUNK = 10
+
+
 def account_slot(account_id: int, sleep=time.sleep, clock=time.time) -> None:
-    """Wait until this account may send one more message in the current second."""
+    """Wait until this account may send one more message in the current second.
+
+    Slots are reserved from the shared per-second counter ten at a time, so the cache is written once per
+    ten messages, not once per message; slots left at the end of a second are simply not used.
+    """
     limit = settings.DELIVERY_ACCOUNT_PER_SECOND
     if not limit:
         return
     while True:
         second = int(clock())
+        held_second, left = _allowance.get(account_id, (second, 0))
+        if held_second == second and left > 0:
+            _allowance[account_id] = (second, left - 1)
+            return
+        chunk = min(CHUNK, limit)
         key = f"throttle:account:{account_id}:{second}"
         cache.add(key, 0, timeout=5)
         try:
-            count = cache.incr(key)
+            count = cache.incr(key, chunk)
         except ValueError:  # expired between add and incr
             continue
-        if count <= limit:
+        granted = max(0, min(chunk, limit - (count - chunk)))
+        if granted:
+            _allowance[account_id] = (second, granted - 1)
             return
         sleep(max(0.01, second + 1 - clock()))
