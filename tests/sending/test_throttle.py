@@ -53,6 +53,15 @@ class PacingTests(TestCase):
         self.assertEqual(clock.slept, [0.5])
         cache.clear()
 
+    @override_settings(DELIVERY_ACCOUNT_PER_SECOND=15)
+    def test_slots_are_reserved_in_chunks_but_never_past_the_limit(self):
+        cache.clear()
+        clock = FakeClock(7000.0)
+        for _ in range(20):
+            throttle.account_slot(43, sleep=clock.sleep, clock=clock)
+        self.assertEqual(clock.slept, [1.0])  # 15 in the first second, the rest in the next
+        cache.clear()
+
     @override_settings(
         DELIVERY_DOMAIN_LIMITS={"*": {"connections": 2, "per_second": 10}, "big.test": {"connections": 9}}
     )
