@@ -8,6 +8,7 @@ and REDIS_URL=redis://... (broker and cache).
 """
 
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -152,7 +153,8 @@ else:
 Q_CLUSTER = {
     "name": "directmail",
     "label": _("Task queue"),
-    "workers": env.int("Q_WORKERS", default=2),
+    # Delivery waits on other mail servers as much as it computes: two workers per core keep both busy.
+    "workers": env.int("Q_WORKERS", default=2 * (os.cpu_count() or 1)),
     # A task is killed after `timeout` seconds; the broker hands an unacknowledged task out again after
     # `retry` seconds. retry <= timeout would run a slow task twice at once: a system check refuses that.
     "timeout": env.int("Q_TIMEOUT", default=300),
