@@ -132,6 +132,12 @@ class SuppressionForm(CrispyForm):
     submit_label = _("Add to the suppression list")
     address = forms.EmailField(label=_("Address"))
     detail = forms.CharField(label=_("Note"), required=False, max_length=500)
+    expires = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Optional: the address may be sent to again after this day."),
+    )
 
 
 class SuppressionImportForm(CrispyForm):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -24,7 +25,9 @@ def _normalize(address: str) -> str:
 
 
 @transaction.atomic
-def suppression_add(*, account: Account, address: str, detail: str = "", actor: Actor) -> Suppression:
+def suppression_add(
+    *, account: Account, address: str, detail: str = "", expires_at: datetime | None = None, actor: Actor
+) -> Suppression:
     try:
         address = _normalize(address)
     except ValidationError as exc:
@@ -32,7 +35,7 @@ def suppression_add(*, account: Account, address: str, detail: str = "", actor: 
     entry, created = Suppression.objects.get_or_create(
         account=account,
         address=address,
-        defaults={"reason": SuppressionReason.MANUAL, "detail": detail[:500]},
+        defaults={"reason": SuppressionReason.MANUAL, "detail": detail[:500], "expires_at": expires_at},
     )
     if not created:
         raise ServiceError(_("%(address)s is already on the list.") % {"address": address})

@@ -1,10 +1,12 @@
 """The suppression list page: search, add, remove, import and export."""
 
 import csv
+from datetime import datetime, time
 
 from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import Actor
@@ -32,6 +34,7 @@ def suppression_list(request):
                     account=account,
                     address=form.cleaned_data["address"],
                     detail=form.cleaned_data["detail"],
+                    expires_at=_end_of_day(form.cleaned_data["expires"]),
                     actor=Actor.from_request(request),
                 )
             except ServiceError as exc:
@@ -111,3 +114,10 @@ def suppression_remove(request, suppression_id: str):
         back_url=back.url,
         back_label=_("Suppression list"),
     )
+
+
+def _end_of_day(day):
+    """The end of `day` in the account's time zone (activated by account_view), or None."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.max, tzinfo=timezone.get_current_timezone())

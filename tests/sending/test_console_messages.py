@@ -2,6 +2,8 @@
 
 import csv
 import io
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -117,6 +119,28 @@ class SuppressionPageTests(AccountTestCase):
             ),
             {"suppression.add", "suppression.remove"},
         )
+
+    def test_an_entry_with_an_end_date_stops_suppressing_after_it(self):
+        self.client.force_login(self.operator)
+        self.client.post(
+            self.url("sending:suppressions"), {"address": "pause@example.org", "expires": "2026-01-31"}
+        )
+        entry = Suppression.objects.get()
+        self.assertEqual(entry.expires_at.astimezone(ZoneInfo("Asia/Shanghai")).date(), date(2026, 1, 31))
+        # Already past: mail to the address is accepted again.
+        domain = verified_domain(self.account)
+        sender = sender_address_create(
+            account=self.account, domain=domain, local_part="n", send_type="trigger", actor=SYSTEM
+        )
+        result = service.message_enqueue(
+            account=self.account,
+            sender=sender,
+            to="pause@example.org",
+            subject="s",
+            text_body="t",
+            actor=SYSTEM,
+        )
+        self.assertEqual((result.accepted, result.invalid), (1, 0))
 
     def test_import_counts_and_export_escapes_formulas(self):
         self.client.force_login(self.operator)
