@@ -6,7 +6,18 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from accounts.urls import auth_urlpatterns
+from sending.api import views as api_views
 from sending.urls import public_urlpatterns as sending_public_urlpatterns
+
+
+def root(request):
+    """`/`: the DirectMail API when the request names an action, else the console's landing."""
+    if api_views.is_api_request(request):
+        return api_views.rpc(request)
+    return account_views.home(request)
+
+
+root.csrf_exempt = True  # the API is signed, not cookie-authenticated; home only redirects
 
 
 def healthz(request):
@@ -15,7 +26,8 @@ def healthz(request):
 
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", root, name="home"),
+    path("api/", api_views.rpc, name="api"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include(auth_urlpatterns)),

@@ -2,6 +2,7 @@
 
 from django.core.cache import cache
 
+from sending.api import auth
 from sending.delivery import worker
 from sending.models import Domain, SenderAddress
 from sending.services import domains, senders
@@ -29,3 +30,8 @@ def deliver_due(kick_slot: int | None = None) -> dict[str, int]:
     if kick_slot is not None:
         cache.delete(f"delivery:kick:{kick_slot}")  # mail accepted from now on may start another task
     return worker.deliver_due()
+
+
+def purge_api_nonces() -> int:
+    """Forget API nonces older than the timestamp window (plus a margin)."""
+    return auth.purge_nonces()

@@ -1,0 +1,87 @@
+"""The RPC endpoint: authenticate, dispatch the action, answer in DirectMail's JSON.
+
+Reached at `/` when a request carries `Action` or `x-acs-action`, and at `/api/`.
+"""
+
+import json
+import logging
+import uuid
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.audit import Actor
+from sending.api.auth import ApiError, Caller, authenticate
+from sending.models import Envelope
+from sending.services import messages as service
+
+log = logging.getLogger(__name__)
+
+
+def is_api_request(request) -> bool:
+    return "Action" in request.GET or "x-acs-action" in request.headers or "Action" in request.POST
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1")
+
+
+def single_send_mail(caller: Caller) -> dict:
+    p = caller.params
+    headers = {}
+    if p.get("Headers"):
+        try:
+            headers = json.loads(p["Headers"])
+        except ValueError as exc:
+            raise ApiError("InvalidHeaders", "Headers must be a JSON object.") from exc
+        if not isinstance(headers, dict):
+            raise ApiError("InvalidHeaders", "Headers must be a JSON object.")
+    for required in ("AccountName", "ToAddress", "Subject"):
+        if not p.get(required):
+            raise ApiError("MissingParameter", f"{required} is mandatory for this action.")
+    try:
+        result = service.message_enqueue(
+            account=caller.key.account,
+            sender=p["AccountName"],
+            to=p["ToAddress"],
+            subject=p["Subject"],
+            html_body=p.get("HtmlBody", ""),
+            text_body=p.get("TextBody", ""),
+            from_alias=p.get("FromAlias", ""),
+            reply_to=p.get("ReplyAddress", ""),
+            reply_to_alias=p.get("ReplyAddressAlias", ""),
+            tag_name=p.get("TagName", ""),
+            headers={str(k): str(v) for k, v in headers.items()},
+            click_trace=p.get("ClickTrace") == "1",
+            source=Envelope.Source.API,
+            client_ip=caller.ip,
+            actor=Actor(key_id=caller.key.key_id, ip=caller.ip),
+        )
+    except service.EnqueueError as exc:
+        raise ApiError(exc.code, str(exc)) from exc
+    return {"EnvId": result.env_id}
+
+
+ACTIONS = {"SingleSendMail": single_send_mail}
+
+
+def _error(request_id: str, code: str, message: str, status: int) -> JsonResponse:
+    body = {"RequestId": request_id, "HostId": "directmail", "Code": code, "Message": message}
+    return JsonResponse(body, status=status)
+
+
+@csrf_exempt
+def rpc(request):
+    request_id = str(uuid.uuid4()).upper()
+    try:
+        caller = authenticate(request)
+        handler = ACTIONS.get(caller.action)
+        if handler is None:
+            raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
+        body = handler(caller)
+    except ApiError as exc:
+        return _error(request_id, exc.code, exc.message, exc.status)
+    except service.TemporaryFailure:
+        log.exception("API request %s could not be stored", request_id)
+        return _error(request_id, "ServiceUnavailable", "The request could not be stored; try again.", 503)
+    return JsonResponse({"RequestId": request_id, **body})

@@ -1,0 +1,200 @@
+"""SingleSendMail through the official DirectMail SDKs against a live server: both signature schemes of the
+current SDK, and the older core SDK with GET and POST. Errors come back as the SDKs' exceptions with
+DirectMail's codes."""
+
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from alibabacloud_dm20151123 import models as dm
+from alibabacloud_dm20151123.client import Client
+from alibabacloud_tea_openapi import models as om
+from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.request import CommonRequest
+from django.test import override_settings
+from django.utils import timezone
+from Tea.exceptions import TeaException
+
+from accounts.access import access_key_create, access_key_set_active, ip_filter_add
+from accounts.audit import SYSTEM
+from accounts.services import user_signup
+from sending.api import signatures
+from sending.models import Envelope, Message, MessageState
+from sending.services.senders import sender_address_create
+from tests.sending.helpers import verified_domain
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def api(live_server):
+    """An account with a verified sender and an access key; the server's host:port."""
+    _user, account, _created = user_signup(
+        email="dev@example.com", password=None, account_name="Dev", actor=SYSTEM
+    )
+    domain = verified_domain(account, "mail.example.com")
+    sender_address_create(
+        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+    )
+    key, secret = access_key_create(account=account, actor=SYSTEM)
+    endpoint = live_server.url.removeprefix("http://")
+    with override_settings(DELIVERY_MODE="capture"):
+        yield {"account": account, "key": key, "secret": secret, "endpoint": endpoint}
+
+
+def tea_client(api, *, secret=None, algorithm=None, key_id=None) -> Client:
+    config = om.Config(
+        access_key_id=key_id or api["key"].key_id,
+        access_key_secret=secret or api["secret"],
+        endpoint=api["endpoint"],
+        protocol="http",
+    )
+    if algorithm:
+        config.signature_algorithm = algorithm
+    return Client(config)
+
+
+def single_send(**overrides) -> dm.SingleSendMailRequest:
+    fields = {
+        "account_name": "noreply@mail.example.com",
+        "address_type": 1,
+        "reply_to_address": False,
+        "to_address": "a@example.org,b@example.org",
+        "subject": "Hi there ~*",
+        "html_body": "<p>Hello & welcome</p>",
+        "from_alias": "Ops",
+    }
+    return dm.SingleSendMailRequest(**{**fields, **overrides})
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["acs3", "rpc-v2"])
+def test_current_sdk_sends(api, algorithm):
+    response = tea_client(api, algorithm=algorithm).single_send_mail(single_send())
+    assert response.status_code == 200
+    envelope = Envelope.objects.get(env_id=response.body.env_id)
+    assert response.body.request_id
+    assert envelope.source == "api"
+    assert envelope.subject == "Hi there ~*"
+    assert sorted(envelope.messages.values_list("rcpt", flat=True)) == ["a@example.org", "b@example.org"]
+    assert set(envelope.messages.values_list("state", flat=True)) == {MessageState.DELIVERED}  # the Outbox
+    api["key"].refresh_from_db()
+    assert api["key"].last_used_ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_core_sdk_sends(api, method):
+    client = AcsClient(api["key"].key_id, api["secret"], "cn-hangzhou")
+    request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="SingleSendMail")
+    request.set_protocol_type("http")
+    request.set_method(method)
+    request.add_query_param("AccountName", "noreply@mail.example.com")
+    request.add_query_param("AddressType", "1")
+    request.add_query_param("ReplyToAddress", "true")
+    request.add_query_param("ToAddress", "c@example.org")
+    request.add_query_param("Subject", "core")
+    request.add_query_param("TextBody", "plain text")
+    body = json.loads(client.do_action_with_exception(request))
+    assert Message.objects.get(envelope__env_id=body["EnvId"]).rcpt == "c@example.org"
+
+
+def tea_error(call) -> TeaException:
+    with pytest.raises(TeaException) as caught:
+        call()
+    return caught.value
+
+
+def test_wrong_secret_unknown_and_disabled_keys(api):
+    assert (
+        tea_error(lambda: tea_client(api, secret="nope").single_send_mail(single_send())).code
+        == "SignatureDoesNotMatch"
+    )
+    error = tea_error(lambda: tea_client(api, key_id="LTAIunknownunknownunk").single_send_mail(single_send()))
+    assert error.code == "InvalidAccessKeyId.NotFound"
+    access_key_set_active(key=api["key"], active=False, actor=SYSTEM)
+    assert (
+        tea_error(lambda: tea_client(api).single_send_mail(single_send())).code
+        == "InvalidAccessKeyId.Inactive"
+    )
+    assert not Message.objects.exists()
+
+
+def test_refusals_name_the_problem(api):
+    client = tea_client(api)
+    assert (
+        tea_error(lambda: client.single_send_mail(single_send(to_address="nope"))).code == "InvalidToAddress"
+    )
+    error = tea_error(lambda: client.single_send_mail(single_send(account_name="who@mail.example.com")))
+    assert error.code == "InvalidMailAddress.NotFound"
+    api["account"].daily_quota = 1
+    api["account"].save()
+    assert tea_error(lambda: client.single_send_mail(single_send())).code == "QuotaExhausted"
+    ip_filter_add(account=api["account"], network="203.0.113.0/24", actor=SYSTEM)
+    assert (
+        tea_error(lambda: client.single_send_mail(single_send(to_address="x@example.org"))).code
+        == "InvalidIp.Forbidden"
+    )
+    assert not Message.objects.exists()
+
+
+def test_unknown_action(api):
+    client = AcsClient(api["key"].key_id, api["secret"], "cn-hangzhou")
+    request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="LaunchRockets")
+    request.set_protocol_type("http")
+    with pytest.raises(ServerException) as caught:
+        client.do_action_with_exception(request)
+    assert caught.value.get_error_code() == "InvalidAction.NotFound"
+
+
+def signed_v1_call(api, *, nonce: str, timestamp, **params):
+    """A SingleSendMail POST signed by hand (RPC v1): the SDKs choose their own nonce and time."""
+    query = {
+        "Action": "SingleSendMail",
+        "Format": "JSON",
+        "Version": "2015-11-23",
+        "AccessKeyId": api["key"].key_id,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce,
+        "Timestamp": timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    body = {
+        "AccountName": "noreply@mail.example.com",
+        "ToAddress": "r@example.org",
+        "Subject": "s",
+        "TextBody": "t",
+        **params,
+    }
+    query["Signature"] = signatures.rpc_signature("POST", {**query, **body}, api["secret"])
+    url = f"http://{api['endpoint']}/?{urlencode(query)}"
+    request = urllib.request.Request(url, data=urlencode(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_replayed_nonces_are_refused(api):
+    now = timezone.now()
+    assert signed_v1_call(api, nonce="n-1", timestamp=now)[0] == 200
+    status, body = signed_v1_call(api, nonce="n-1", timestamp=now)
+    assert (status, body["Code"]) == (400, "SignatureNonceUsed")
+    assert Message.objects.count() == 1
+
+
+def test_the_timestamp_window_is_fifteen_minutes(api):
+    now = timezone.now()
+    for n, (offset, expected) in enumerate(
+        [
+            (-(14 * 60 + 50), 200),
+            (14 * 60 + 50, 200),
+            (-(15 * 60 + 10), "InvalidTimeStamp.Expired"),
+            (15 * 60 + 10, "InvalidTimeStamp.Expired"),
+        ]
+    ):
+        status, body = signed_v1_call(api, nonce=f"t-{n}", timestamp=now + timedelta(seconds=offset))
+        assert (status if status == 200 else body["Code"]) == expected
