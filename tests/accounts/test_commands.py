@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
 
-from accounts.models import Account, AuditEntry, Membership, User
+from accounts.models import AccessKey, Account, AuditEntry, Membership, User
 from accounts.roles import Role
 
 
@@ -92,3 +92,22 @@ class EnsureDemoTests(TestCase):
         out, _ = run("ensure_demo")
         self.assertIn("your own login", out)
         self.assertFalse(User.objects.filter(email="demo@example.com").exists())
+
+
+class CreateAccessKeyTests(TestCase):
+    def test_prints_a_working_key_once_and_refuses_unknown_accounts(self):
+        account_id, _ = run(
+            "create_account", "--email", "ops@example.com", "--password", "x-Pass-123!", "--name", "Ops"
+        )
+        out, _ = run("create_access_key", "--account", account_id, "--description", "ci")
+        key_id = out.splitlines()[0].removeprefix("AccessKeyId: ")
+        secret = out.splitlines()[1].removeprefix("AccessKeySecret: ")
+        key = AccessKey.objects.get(key_id=key_id)
+        self.assertEqual((key.secret(), key.description, key.account.public_id), (secret, "ci", account_id))
+        self.assertTrue(
+            AuditEntry.objects.filter(
+                action="access_key.create", actor_label="manage.py create_access_key"
+            ).exists()
+        )
+        with pytest.raises(CommandError, match="no account"):
+            run("create_access_key", "--account", "nope")
