@@ -25,3 +25,7 @@ if DATABASE_IS_SQLITE:  # noqa: F405
     # A file, like the embedded default, not shared-cache memory: WAL, busy timeout and IMMEDIATE
     # transactions then behave in the tests (threads, the live server) as they do in production.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# Live-server and thread tests open connections in threads that end: close them at the end of each request,
+# or PostgreSQL cannot drop the test database afterwards ("being accessed by other users").
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
