@@ -4,8 +4,6 @@ Each account-scoped view declares its permission at the top with `account_view(p
 through `accounts.services`.
 """
 
-from datetime import datetime, time
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -16,12 +14,12 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.audit import Actor, action_label, audit_record
+from accounts.filters import between_days
 from accounts.forms import (
     AccountCreateForm,
     AccountSettingsForm,
@@ -307,12 +305,7 @@ def audit_log(request):
             entries = entries.filter(action=data["action"])
         if data["actor"]:
             entries = entries.filter(Q(actor_label__icontains=data["actor"]) | Q(actor_key_id=data["actor"]))
-        # Dates are days in the account's time zone (activated by account_view).
-        zone = timezone.get_current_timezone()
-        if data["since"]:
-            entries = entries.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone))
-        if data["until"]:
-            entries = entries.filter(created_at__lte=datetime.combine(data["until"], time.max, tzinfo=zone))
+        entries = between_days(entries, "created_at", data["since"], data["until"])
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
         entry.action_label = action_label(entry.action)

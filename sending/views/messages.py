@@ -1,7 +1,6 @@
 """The message log with its detail timeline, the console's test send, and the Outbox of captured mail."""
 
 import email
-from datetime import datetime, time
 from email.policy import default as default_policy
 
 from django.contrib import messages as flash
@@ -9,11 +8,11 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from accounts.audit import Actor
+from accounts.filters import between_days
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
@@ -41,11 +40,7 @@ def message_list(request):
             rows = rows.filter(envelope__sender__address__icontains=data["sender"].strip())
         if data["tag"]:
             rows = rows.filter(envelope__tag_name=data["tag"].strip())
-        zone = timezone.get_current_timezone()
-        if data["since"]:
-            rows = rows.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone))
-        if data["until"]:
-            rows = rows.filter(created_at__lte=datetime.combine(data["until"], time.max, tzinfo=zone))
+        rows = between_days(rows, "created_at", data["since"], data["until"])
     can_send = request.membership.can(Perm.SEND)
     context = {
         "form": form,
