@@ -98,7 +98,8 @@ def member_invite(*, account: Account, email: str, role: str, actor: Actor) -> I
     email = email.strip().lower()
     inviter = _actor_membership(account, actor)
     if inviter is None or role not in roles_assignable_by(inviter.role):
-        raise ServiceError(_("You may not invite someone as %(role)s.") % {"role": Role(role).label})
+        label = Role(role).label if role in Role.values else role
+        raise ServiceError(_("You may not invite someone as %(role)s.") % {"role": label})
     if account.memberships.filter(user__email__iexact=email).exists():
         raise ServiceError(_("%(email)s is already a member of this account.") % {"email": email})
     # An earlier invitation to the same address that was never used is replaced by this one.
