@@ -11,6 +11,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.audit import Actor
+from sending.api import idempotency
 from sending.api.auth import ApiError, Caller, authenticate
 from sending.models import Envelope
 from sending.services import messages as service
@@ -63,6 +64,7 @@ def single_send_mail(caller: Caller) -> dict:
 
 
 ACTIONS = {"SingleSendMail": single_send_mail}
+SENDING_ACTIONS = {"SingleSendMail"}
 
 
 def _error(request_id: str, code: str, message: str, status: int) -> JsonResponse:
@@ -78,7 +80,12 @@ def rpc(request):
         handler = ACTIONS.get(caller.action)
         if handler is None:
             raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
-        body = handler(caller)
+        if caller.action in SENDING_ACTIONS:
+            body = idempotency.run_once(
+                caller, idempotency.idempotency_key(request, caller), lambda: handler(caller)
+            )
+        else:
+            body = handler(caller)
     except ApiError as exc:
         return _error(request_id, exc.code, exc.message, exc.status)
     except service.TemporaryFailure:

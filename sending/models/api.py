@@ -16,3 +16,19 @@ class ApiNonce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id}:{self.nonce}"
+
+
+class IdempotencyRecord(models.Model):
+    """A sending call made with an Idempotency-Key: the same key within 24 hours returns the same EnvId."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)  # SHA-256 of the call's parameters
+    env_id = models.CharField(max_length=20)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.env_id}"

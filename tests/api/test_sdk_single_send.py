@@ -149,7 +149,7 @@ def test_unknown_action(api):
     assert caught.value.get_error_code() == "InvalidAction.NotFound"
 
 
-def signed_v1_call(api, *, nonce: str, timestamp, **params):
+def signed_v1_call(api, *, nonce: str, timestamp, headers=None, **params):
     """A SingleSendMail POST signed by hand (RPC v1): the SDKs choose their own nonce and time."""
     query = {
         "Action": "SingleSendMail",
@@ -170,7 +170,7 @@ def signed_v1_call(api, *, nonce: str, timestamp, **params):
     }
     query["Signature"] = signatures.rpc_signature("POST", {**query, **body}, api["secret"])
     url = f"http://{api['endpoint']}/?{urlencode(query)}"
-    request = urllib.request.Request(url, data=urlencode(body).encode(), method="POST")
+    request = urllib.request.Request(url, data=urlencode(body).encode(), method="POST", headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -198,3 +198,25 @@ def test_the_timestamp_window_is_fifteen_minutes(api):
     ):
         status, body = signed_v1_call(api, nonce=f"t-{n}", timestamp=now + timedelta(seconds=offset))
         assert (status if status == 200 else body["Code"]) == expected
+
+
+def test_an_idempotency_key_sends_once(api):
+    first = signed_v1_call(api, nonce="i-1", timestamp=timezone.now(), IdempotencyKey="order-42")
+    again = signed_v1_call(api, nonce="i-2", timestamp=timezone.now(), IdempotencyKey="order-42")
+    assert first[0] == again[0] == 200
+    assert first[1]["EnvId"] == again[1]["EnvId"]
+    assert Message.objects.count() == 1
+    status, body = signed_v1_call(
+        api, nonce="i-3", timestamp=timezone.now(), IdempotencyKey="order-42", Subject="x"
+    )
+    assert (status, body["Code"]) == (409, "IdempotencyKey.Conflict")
+    assert signed_v1_call(api, nonce="i-4", timestamp=timezone.now(), IdempotencyKey="order-43")[0] == 200
+    assert Message.objects.count() == 2
+
+
+def test_the_idempotency_key_header(api):
+    headers = {"Idempotency-Key": "signup-7"}
+    first = signed_v1_call(api, nonce="h-1", timestamp=timezone.now(), headers=headers)
+    again = signed_v1_call(api, nonce="h-2", timestamp=timezone.now(), headers=headers)
+    assert first[1]["EnvId"] == again[1]["EnvId"]
+    assert Message.objects.count() == 1
