@@ -246,6 +246,8 @@ if not any(c.isalpha() for c in _public_host) or "." not in _public_host:
 SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{_public_host}")
 # Where bounces for sending domains are received (their optional MX record points here).
 BOUNCE_MX_HOST = env.str("BOUNCE_MX_HOST", default=f"mx.{_public_host}")
+# API sending calls (SingleSendMail, BatchSendMail) per account and second; over it: Throttling.User.
+API_SEND_RATE_PER_SECOND = env.int("API_SEND_RATE_PER_SECOND", default=100)
 # Proxies whose X-Forwarded-For is believed when finding a client's IP (addresses or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 

@@ -22,9 +22,9 @@ NONCE_MEMORY = timedelta(minutes=35)
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, retry_after: int | None = None):
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
 
 
 @dataclass(frozen=True)

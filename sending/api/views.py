@@ -5,8 +5,11 @@ Reached at `/` when a request carries `Action` or `x-acs-action`, and at `/api/`
 
 import json
 import logging
+import time
 import uuid
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -67,9 +70,29 @@ ACTIONS = {"SingleSendMail": single_send_mail}
 SENDING_ACTIONS = {"SingleSendMail"}
 
 
-def _error(request_id: str, code: str, message: str, status: int) -> JsonResponse:
-    body = {"RequestId": request_id, "HostId": "directmail", "Code": code, "Message": message}
-    return JsonResponse(body, status=status)
+def _rate_limit(caller: Caller) -> None:
+    """Sending calls per account and second, counted in the shared cache (DirectMail allows 100/s)."""
+    limit = settings.API_SEND_RATE_PER_SECOND
+    if not limit:
+        return
+    key = f"api:rate:{caller.key.account_id}:{int(time.time())}"
+    cache.add(key, 0, timeout=5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the second ended between add and incr
+        return
+    if count > limit:
+        raise ApiError(
+            "Throttling.User", f"Request was denied: more than {limit} sending calls a second.", 400, 1
+        )
+
+
+def _error(request_id: str, error: ApiError) -> JsonResponse:
+    body = {"RequestId": request_id, "HostId": "directmail", "Code": error.code, "Message": error.message}
+    response = JsonResponse(body, status=error.status)
+    if error.retry_after:
+        response["x-acs-retry-after"] = str(error.retry_after)
+    return response
 
 
 @csrf_exempt
@@ -81,14 +104,17 @@ def rpc(request):
         if handler is None:
             raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
         if caller.action in SENDING_ACTIONS:
+            _rate_limit(caller)
             body = idempotency.run_once(
                 caller, idempotency.idempotency_key(request, caller), lambda: handler(caller)
             )
         else:
             body = handler(caller)
     except ApiError as exc:
-        return _error(request_id, exc.code, exc.message, exc.status)
+        return _error(request_id, exc)
     except service.TemporaryFailure:
         log.exception("API request %s could not be stored", request_id)
-        return _error(request_id, "ServiceUnavailable", "The request could not be stored; try again.", 503)
+        return _error(
+            request_id, ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
+        )
     return JsonResponse({"RequestId": request_id, **body})

@@ -220,3 +220,20 @@ def test_the_idempotency_key_header(api):
     again = signed_v1_call(api, nonce="h-2", timestamp=timezone.now(), headers=headers)
     assert first[1]["EnvId"] == again[1]["EnvId"]
     assert Message.objects.count() == 1
+
+
+def test_too_many_sending_calls_a_second_are_throttled(api):
+    from alibabacloud_tea_openapi.exceptions import ThrottlingException
+
+    with override_settings(API_SEND_RATE_PER_SECOND=1):
+        client = tea_client(api)
+        # Two calls in one second: at least the second of some pair is refused (seconds may tick between).
+        errors = []
+        for _ in range(3):
+            try:
+                client.single_send_mail(single_send(to_address="t@example.org"))
+            except ThrottlingException as exc:
+                errors.append(exc)
+        assert errors
+        assert errors[0].code == "Throttling.User"
+        assert errors[0].retry_after == 1
