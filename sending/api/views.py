@@ -7,10 +7,11 @@ import json
 import logging
 import time
 import uuid
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.audit import Actor
@@ -87,9 +88,27 @@ def _rate_limit(caller: Caller) -> None:
         )
 
 
-def _error(request_id: str, error: ApiError) -> JsonResponse:
+def _xml(value, tag: str) -> str:
+    if isinstance(value, dict):
+        inner = "".join(_xml(v, k) for k, v in value.items())
+    elif isinstance(value, list):
+        return "".join(_xml(item, tag) for item in value)
+    else:
+        inner = escape("" if value is None else str(value))
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def _respond(request, body: dict, root: str, status: int = 200) -> HttpResponse:
+    """JSON, or XML when the call asks for Format=XML (as DirectMail answers it)."""
+    if request.GET.get("Format", request.POST.get("Format", "")).upper() == "XML":
+        document = '<?xml version="1.0" encoding="UTF-8"?>' + _xml(body, root)
+        return HttpResponse(document, status=status, content_type="application/xml; charset=utf-8")
+    return JsonResponse(body, status=status)
+
+
+def _error(request, request_id: str, error: ApiError) -> HttpResponse:
     body = {"RequestId": request_id, "HostId": "directmail", "Code": error.code, "Message": error.message}
-    response = JsonResponse(body, status=error.status)
+    response = _respond(request, body, "Error", error.status)
     if error.retry_after:
         response["x-acs-retry-after"] = str(error.retry_after)
     return response
@@ -111,10 +130,10 @@ def rpc(request):
         else:
             body = handler(caller)
     except ApiError as exc:
-        return _error(request_id, exc)
+        return _error(request, request_id, exc)
     except service.TemporaryFailure:
         log.exception("API request %s could not be stored", request_id)
         return _error(
             request_id, ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
         )
-    return JsonResponse({"RequestId": request_id, **body})
+    return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response")

@@ -149,11 +149,11 @@ def test_unknown_action(api):
     assert caught.value.get_error_code() == "InvalidAction.NotFound"
 
 
-def signed_v1_call(api, *, nonce: str, timestamp, headers=None, **params):
+def signed_v1_call(api, *, nonce: str, timestamp, headers=None, fmt="JSON", **params):
     """A SingleSendMail POST signed by hand (RPC v1): the SDKs choose their own nonce and time."""
     query = {
         "Action": "SingleSendMail",
-        "Format": "JSON",
+        "Format": fmt,
         "Version": "2015-11-23",
         "AccessKeyId": api["key"].key_id,
         "SignatureMethod": "HMAC-SHA1",
@@ -171,11 +171,12 @@ def signed_v1_call(api, *, nonce: str, timestamp, headers=None, **params):
     query["Signature"] = signatures.rpc_signature("POST", {**query, **body}, api["secret"])
     url = f"http://{api['endpoint']}/?{urlencode(query)}"
     request = urllib.request.Request(url, data=urlencode(body).encode(), method="POST", headers=headers or {})
+    parse = json.loads if fmt == "JSON" else bytes.decode
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            return response.status, parse(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, parse(error.read())
 
 
 def test_replayed_nonces_are_refused(api):
@@ -237,3 +238,14 @@ def test_too_many_sending_calls_a_second_are_throttled(api):
         assert errors
         assert errors[0].code == "Throttling.User"
         assert errors[0].retry_after == 1
+
+
+def test_format_xml(api):
+    status, document = signed_v1_call(api, nonce="x-1", timestamp=timezone.now(), fmt="XML")
+    assert status == 200
+    assert document.startswith('<?xml version="1.0" encoding="UTF-8"?><SingleSendMailResponse><RequestId>')
+    env_id = document.split("<EnvId>")[1].split("</EnvId>")[0]
+    assert Message.objects.get(envelope__env_id=env_id).rcpt == "r@example.org"
+    status, document = signed_v1_call(api, nonce="x-1", timestamp=timezone.now(), fmt="XML")
+    assert status == 400
+    assert "<Error><RequestId>" in document and "<Code>SignatureNonceUsed</Code>" in document
