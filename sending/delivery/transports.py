@@ -61,18 +61,17 @@ class TransportError(Exception):
 
 
 class Session:
+    """A connection to one destination: `send` hands over one message or raises TransportError."""
+
     def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
         raise NotImplementedError
 
-    def close(self) -> None:
-        pass
-
 
 class Transport:
-    @contextmanager
+    """Opens a Session per destination domain, as a context manager: `with transport.session(domain) as s`."""
+
     def session(self, domain: str):
         raise NotImplementedError
-        yield
 
 
 # --- capture -------------------------------------------------------------------------------------------
