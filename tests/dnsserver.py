@@ -54,10 +54,17 @@ class DnsServer:
                     data += chunk
                 return data
 
-        self.udp = socketserver.ThreadingUDPServer((host, 0), Udp)
-        self.port = self.udp.server_address[1]
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.tcp = socketserver.ThreadingTCPServer((host, self.port), Tcp)
+        # UDP and TCP on one port number: take a free UDP port, and try again if its TCP twin is taken.
+        for _attempt in range(50):
+            self.udp = socketserver.ThreadingUDPServer((host, 0), Udp)
+            self.port = self.udp.server_address[1]
+            try:
+                self.tcp = socketserver.ThreadingTCPServer((host, self.port), Tcp)
+                break
+            except OSError:
+                self.udp.server_close()
+        else:
+            raise OSError("no port free for both UDP and TCP")
         self.address = f"{host}:{self.port}"
         self._override = override_settings(DNS_NAMESERVERS=[self.address], DNS_TIMEOUT=2.0)
 

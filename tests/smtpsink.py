@@ -70,10 +70,9 @@ def free_port() -> int:
 class SmtpSink:
     def __init__(self, host: str = "127.0.0.1", smtputf8: bool = True):
         self.handler = _Handler()
-        self.host, self.port = host, free_port()
-        self.controller = Controller(
-            self.handler, hostname=host, port=self.port, decode_data=False, enable_SMTPUTF8=smtputf8
-        )
+        self.host, self.smtputf8 = host, smtputf8
+        self.port = 0
+        self.controller: Controller | None = None
 
     @property
     def messages(self) -> list[Received]:
@@ -85,8 +84,22 @@ class SmtpSink:
         target[rcpt.lower()] = list(replies)
 
     def __enter__(self) -> "SmtpSink":
-        self.controller.start()
-        return self
+        # A free port can be taken by someone else before we bind it: try another.
+        for _attempt in range(20):
+            self.port = free_port()
+            self.controller = Controller(
+                self.handler,
+                hostname=self.host,
+                port=self.port,
+                decode_data=False,
+                enable_SMTPUTF8=self.smtputf8,
+            )
+            try:
+                self.controller.start()
+                return self
+            except (OSError, RuntimeError):
+                continue
+        raise OSError("no free port for the SMTP sink")
 
     def __exit__(self, *exc) -> None:
         self.controller.stop()

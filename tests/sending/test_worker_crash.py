@@ -46,6 +46,7 @@ class WorkerCrashTests(People, TransactionTestCase):
         # is the only one to pick the message up.
         for slot in range(settings.Q_CLUSTER["workers"]):
             cache.set(f"delivery:kick:{slot}", 1, timeout=300)
+            self.addCleanup(cache.delete, f"delivery:kick:{slot}")  # the cache table outlives the test
         service.message_enqueue(
             account=self.account,
             sender=self.sender,
