@@ -144,6 +144,10 @@ class Account(models.Model):
             return defaults[f"sender_address_deletions_{self.kind}"]
         return defaults[key]
 
+    def today(self):
+        """Today's date in the account's time zone: quota days and months roll over at its midnight."""
+        return timezone.now().astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+
     def membership_for(self, user) -> "Membership | None":
         if not user.is_authenticated:
             return None

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.header import decode_header, make_header
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
@@ -150,7 +149,7 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _period_starts(account: Account) -> tuple[date, date]:
-    today = timezone.now().astimezone(ZoneInfo(account.time_zone)).date()
+    today = account.today()
     return today, today.replace(day=1)
 
 

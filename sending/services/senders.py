@@ -146,9 +146,9 @@ def sender_address_set_smtp_password(*, sender: SenderAddress, actor: Actor, pas
 
 def deletions_this_month(account: Account) -> int:
     """Sender addresses deleted since the first of this month, in the account's time zone."""
-    zone = ZoneInfo(account.time_zone)
-    today = timezone.now().astimezone(zone).date()
-    month_start = datetime.combine(today.replace(day=1), time.min, tzinfo=zone)
+    month_start = datetime.combine(
+        account.today().replace(day=1), time.min, tzinfo=ZoneInfo(account.time_zone)
+    )
     return account.sender_addresses.filter(deleted_at__gte=month_start).count()
 
 
