@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import decrypt
-from accounts.ids import new_public_id
+from accounts.ids import new_api_id, new_public_id
 from accounts.roles import Perm, Role, role_can
 
 
@@ -336,6 +336,7 @@ class IpFilter(models.Model):
     """One entry of an account's IP protection allow-list: an address or a network in CIDR form."""
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    api_id = models.BigIntegerField(unique=True, default=new_api_id, editable=False)  # the API's Id
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ip_filters")
     network = models.CharField(_("IP address or network"), max_length=64)  # normalized, e.g. 203.0.113.0/24
     description = models.CharField(_("description"), max_length=100, blank=True)

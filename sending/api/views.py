@@ -3,7 +3,6 @@
 Reached at `/` when a request carries `Action` or `x-acs-action`, and at `/api/`.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -14,61 +13,18 @@ from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.audit import Actor
 from sending.api import idempotency
+from sending.api.actions import ACTIONS, load
 from sending.api.auth import ApiError, Caller, authenticate
-from sending.models import Envelope
+from sending.api.params import Params
 from sending.services import messages as service
 
 log = logging.getLogger(__name__)
+load()
 
 
 def is_api_request(request) -> bool:
     return "Action" in request.GET or "x-acs-action" in request.headers or "Action" in request.POST
-
-
-def _bool(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1")
-
-
-def single_send_mail(caller: Caller) -> dict:
-    p = caller.params
-    headers = {}
-    if p.get("Headers"):
-        try:
-            headers = json.loads(p["Headers"])
-        except ValueError as exc:
-            raise ApiError("InvalidHeaders", "Headers must be a JSON object.") from exc
-        if not isinstance(headers, dict):
-            raise ApiError("InvalidHeaders", "Headers must be a JSON object.")
-    for required in ("AccountName", "ToAddress", "Subject"):
-        if not p.get(required):
-            raise ApiError("MissingParameter", f"{required} is mandatory for this action.")
-    try:
-        result = service.message_enqueue(
-            account=caller.key.account,
-            sender=p["AccountName"],
-            to=p["ToAddress"],
-            subject=p["Subject"],
-            html_body=p.get("HtmlBody", ""),
-            text_body=p.get("TextBody", ""),
-            from_alias=p.get("FromAlias", ""),
-            reply_to=p.get("ReplyAddress", ""),
-            reply_to_alias=p.get("ReplyAddressAlias", ""),
-            tag_name=p.get("TagName", ""),
-            headers={str(k): str(v) for k, v in headers.items()},
-            click_trace=p.get("ClickTrace") == "1",
-            source=Envelope.Source.API,
-            client_ip=caller.ip,
-            actor=Actor(key_id=caller.key.key_id, ip=caller.ip),
-        )
-    except service.EnqueueError as exc:
-        raise ApiError(exc.code, str(exc)) from exc
-    return {"EnvId": result.env_id}
-
-
-ACTIONS = {"SingleSendMail": single_send_mail}
-SENDING_ACTIONS = {"SingleSendMail"}
 
 
 def _rate_limit(caller: Caller) -> None:
@@ -119,21 +75,24 @@ def rpc(request):
     request_id = str(uuid.uuid4()).upper()
     try:
         caller = authenticate(request)
-        handler = ACTIONS.get(caller.action)
-        if handler is None:
+        action = ACTIONS.get(caller.action)
+        if action is None:
             raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
-        if caller.action in SENDING_ACTIONS:
+        params = Params(caller.params)
+        if action.sending:
             _rate_limit(caller)
             body = idempotency.run_once(
-                caller, idempotency.idempotency_key(request, caller), lambda: handler(caller)
+                caller, idempotency.idempotency_key(request, caller), lambda: action.handler(caller, params)
             )
         else:
-            body = handler(caller)
+            body = action.handler(caller, params)
     except ApiError as exc:
         return _error(request, request_id, exc)
     except service.TemporaryFailure:
         log.exception("API request %s could not be stored", request_id)
         return _error(
-            request_id, ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
+            request,
+            request_id,
+            ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503),
         )
     return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response")

@@ -8,6 +8,7 @@ reaches a header was checked for line breaks when the message was accepted, and 
 is checked again before it leaves (`HeaderInjection`).
 """
 
+import copy
 import html
 import quopri
 import re
@@ -17,6 +18,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from sending.models import Envelope, Message
+from templates_app import rendering
 
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table)>|<br\s*/?>", re.I)
@@ -57,6 +59,16 @@ def encode_address(display_name: str, address: str) -> str:
 def _quoted_printable(text: str) -> bytes:
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     return quopri.encodestring(normalized.encode("utf-8")).replace(b"\n", b"\r\n")
+
+
+def personalize(envelope: Envelope, message: Message) -> Envelope:
+    """A copy of a templated envelope with the recipient's variables filled in ({EAddr}: their address)."""
+    data = {"EAddr": message.rcpt, **message.variables}
+    personal = copy.copy(envelope)
+    personal.subject = rendering.render_subject(envelope.subject, data)
+    personal.html_body = rendering.render_html(envelope.html_body, data)
+    personal.text_body = rendering.render_text(envelope.text_body, data)
+    return personal
 
 
 def encode_body(envelope: Envelope) -> tuple[bytes, bytes]:
@@ -104,7 +116,9 @@ def build(
         ("Date", format_datetime(message.created_at.astimezone(UTC))),
         ("Message-ID", f"<{message.message_id}>"),
     ]
-    reply_to = envelope.reply_to or (sender.reply_to if sender.reply_to_verified else "")
+    reply_to = envelope.reply_to or (
+        sender.reply_to if sender.reply_to_verified and envelope.use_sender_reply_to else ""
+    )
     if reply_to:
         headers.append(
             ("Reply-To", encode_address(envelope.reply_to_alias if envelope.reply_to else "", reply_to))

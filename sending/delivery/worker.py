@@ -112,6 +112,8 @@ class _BatchCache:
         self.keys: dict[int, object] = {}
 
     def body(self, envelope):
+        if envelope.templated:  # personalized: the recipient's own text, encoded for them alone
+            return mime.encode_body(envelope)
         if envelope.pk not in self.bodies:
             self.bodies[envelope.pk] = mime.encode_body(envelope)
         return self.bodies[envelope.pk]
@@ -126,6 +128,8 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     """The signed bytes that leave for `message.rcpt`."""
     cache = cache or _BatchCache()
     envelope = message.envelope
+    if envelope.templated:
+        envelope = mime.personalize(envelope, message)
     domain = envelope.sender.domain
     raw = mime.build(envelope, message, body=cache.body(envelope))
     key = cache.key(domain)

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.ids import new_public_id
+from accounts.ids import new_api_id, new_public_id
 from accounts.models import Account
 
 
@@ -32,6 +32,7 @@ class Domain(models.Model):
     """A domain an account sends from. Verified when its ownership, SPF and DKIM records are published."""
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    api_id = models.BigIntegerField(unique=True, default=new_api_id, editable=False)  # DomainId etc.
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="domains")
     # The A-label (punycode) form, lower case, no trailing dot.
     name = models.CharField(_("domain"), max_length=253)
@@ -181,6 +182,7 @@ class SenderAddress(models.Model):
     """`local@domain` an account sends from. Only reply-to and the SMTP password change after creation."""
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    api_id = models.BigIntegerField(unique=True, default=new_api_id, editable=False)  # DomainId etc.
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sender_addresses")
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="sender_addresses")
     address = models.EmailField(_("address"), max_length=254)
@@ -219,6 +221,7 @@ class Tag(models.Model):
     """A label on messages, for statistics per tag."""
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    api_id = models.BigIntegerField(unique=True, default=new_api_id, editable=False)  # DomainId etc.
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(_("name"), max_length=128)
     description = models.CharField(_("description"), max_length=255, blank=True)

@@ -42,6 +42,10 @@ class Envelope(models.Model):
     # SMTP submissions keep the client's message; it is relayed with our headers in front.
     raw_message = models.BinaryField(null=True, blank=True)
     click_trace = models.BooleanField(default=False)
+    # Whether the sender address's verified reply-to applies when reply_to is empty (API ReplyToAddress).
+    use_sender_reply_to = models.BooleanField(default=True)
+    # Subject and bodies hold {Variable} placeholders, filled per recipient from Message.variables.
+    templated = models.BooleanField(default=False)
     open_trace = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

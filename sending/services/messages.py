@@ -221,13 +221,19 @@ def message_enqueue(
     headers: dict[str, str] | None = None,
     click_trace: bool = False,
     open_trace: bool = False,
+    use_sender_reply_to: bool = True,
+    templated: bool = False,
     variables: dict[str, dict] | None = None,
     source: str = Envelope.Source.SERVICE,
     client_ip: str | None = None,
     actor: Actor,
     max_recipients: int = MAX_RECIPIENTS,
 ) -> Enqueued:
-    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError."""
+    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError.
+
+    `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
+    compared case-insensitively).
+    """
     if isinstance(sender, str):
         sender_obj = (
             SenderAddress.objects.alive()
@@ -298,6 +304,8 @@ def message_enqueue(
                 "headers": headers,
                 "click_trace": click_trace,
                 "open_trace": open_trace,
+                "use_sender_reply_to": use_sender_reply_to,
+                "templated": templated,
             }
             return _store(
                 account=account,
@@ -338,6 +346,7 @@ def _store(*, account, sender, recipients, tag, variables, source, **content) ->
             break
         except IntegrityError:  # an EnvId collision, once in 10^17
             continue
+    variables = {address.lower(): data for address, data in variables.items()}
     now = timezone.now()
     give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
     messages = [
@@ -350,7 +359,7 @@ def _store(*, account, sender, recipients, tag, variables, source, **content) ->
             state=MessageState.INVALID if rcpt.lower() in suppressed else MessageState.QUEUED,
             next_attempt_at=now,
             give_up_at=give_up,
-            variables=variables.get(rcpt, {}),
+            variables=variables.get(rcpt.lower(), {}),
             finished_at=now if rcpt.lower() in suppressed else None,
             last_error="suppressed" if rcpt.lower() in suppressed else "",
             created_at=now,

@@ -2,6 +2,8 @@
 current SDK, and the older core SDK with GET and POST. Errors come back as the SDKs' exceptions with
 DirectMail's codes."""
 
+import email
+import email.policy
 import json
 import urllib.error
 import urllib.request
@@ -10,8 +12,6 @@ from urllib.parse import urlencode
 
 import pytest
 from alibabacloud_dm20151123 import models as dm
-from alibabacloud_dm20151123.client import Client
-from alibabacloud_tea_openapi import models as om
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
@@ -19,43 +19,14 @@ from django.test import override_settings
 from django.utils import timezone
 from Tea.exceptions import TeaException
 
-from accounts.access import access_key_create, access_key_set_active, ip_filter_add
+from accounts.access import access_key_set_active, ip_filter_add
 from accounts.audit import SYSTEM
-from accounts.services import user_signup
 from sending.api import signatures
-from sending.models import Envelope, Message, MessageState
+from sending.models import CapturedMessage, Envelope, Message, MessageState, SenderAddress
 from sending.services.senders import sender_address_create
-from tests.sending.helpers import verified_domain
+from tests.api.clients import tea_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def api(live_server):
-    """An account with a verified sender and an access key; the server's host:port."""
-    _user, account, _created = user_signup(
-        email="dev@example.com", password=None, account_name="Dev", actor=SYSTEM
-    )
-    domain = verified_domain(account, "mail.example.com")
-    sender_address_create(
-        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-    )
-    key, secret = access_key_create(account=account, actor=SYSTEM)
-    endpoint = live_server.url.removeprefix("http://")
-    with override_settings(DELIVERY_MODE="capture"):
-        yield {"account": account, "key": key, "secret": secret, "endpoint": endpoint}
-
-
-def tea_client(api, *, secret=None, algorithm=None, key_id=None) -> Client:
-    config = om.Config(
-        access_key_id=key_id or api["key"].key_id,
-        access_key_secret=secret or api["secret"],
-        endpoint=api["endpoint"],
-        protocol="http",
-    )
-    if algorithm:
-        config.signature_algorithm = algorithm
-    return Client(config)
 
 
 def single_send(**overrides) -> dm.SingleSendMailRequest:
@@ -249,3 +220,77 @@ def test_format_xml(api):
     status, document = signed_v1_call(api, nonce="x-1", timestamp=timezone.now(), fmt="XML")
     assert status == 400
     assert "<Error><RequestId>" in document and "<Code>SignatureNonceUsed</Code>" in document
+
+
+def test_reply_to_address_chooses_the_senders_verified_reply_to(api):
+    sender = SenderAddress.objects.get(address="noreply@mail.example.com")
+    SenderAddress.objects.filter(pk=sender.pk).update(
+        reply_to="help@example.com", reply_to_verified_at=timezone.now()
+    )
+    client = tea_client(api)
+    with_reply_to = client.single_send_mail(single_send(reply_to_address=True, to_address="r@example.org"))
+    without = client.single_send_mail(single_send(reply_to_address=False, to_address="r@example.org"))
+    raw = {
+        env: bytes(CapturedMessage.objects.get(message__envelope__env_id=env).raw)
+        for env in (with_reply_to.body.env_id, without.body.env_id)
+    }
+    assert b"Reply-To: help@example.com" in raw[with_reply_to.body.env_id]
+    assert b"Reply-To:" not in raw[without.body.env_id]
+
+
+def batch_request(**overrides) -> dm.BatchSendMailRequest:
+    fields = {
+        "account_name": "news@mail.example.com",
+        "address_type": 1,
+        "receivers": [
+            dm.BatchSendMailRequestReceivers(to=["ann@example.org"], template_data={"UserName": "Ann <&>"}),
+            dm.BatchSendMailRequestReceivers(to=["bob@example.org"], template_data={"UserName": "Bob"}),
+        ],
+        "template_content": dm.BatchSendMailRequestTemplateContent(
+            subject="Hello {UserName}",
+            html_body="<p style='color:red'>Dear {UserName}, this went to {EAddr}.</p>",
+            alias="News",
+        ),
+    }
+    return dm.BatchSendMailRequest(**{**fields, **overrides})
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["acs3", "rpc-v2"])
+def test_batch_send_mail_with_inline_receivers(api, algorithm):
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    response = tea_client(api, algorithm=algorithm).batch_send_mail(batch_request())
+    envelope = Envelope.objects.get(env_id=response.body.env_id)
+    assert envelope.templated and envelope.sender.address == "news@mail.example.com"
+    mails = {
+        m.message.rcpt: email.message_from_bytes(bytes(m.raw), policy=email.policy.default)
+        for m in CapturedMessage.objects.filter(message__envelope=envelope).select_related("message")
+    }
+    assert str(mails["ann@example.org"]["Subject"]) == "Hello Ann <&>"
+    html = mails["ann@example.org"].get_body(("html",)).get_content()
+    assert "Dear Ann &lt;&amp;&gt;, this went to ann@example.org." in html
+    assert "style='color:red'" in html  # braces and markup that are not variables stay as written
+    assert str(mails["bob@example.org"]["Subject"]) == "Hello Bob"
+    assert "Dear Bob" in mails["bob@example.org"].get_body(("plain",)).get_content()
+
+
+def test_batch_send_mail_refusals(api):
+    client = tea_client(api)
+    error = tea_error(lambda: client.batch_send_mail(batch_request(account_name="noreply@mail.example.com")))
+    assert error.code == "InvalidMailAddressSendType.Malformed"
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    error = tea_error(lambda: client.batch_send_mail(batch_request(receivers=[])))
+    assert error.code in ("MissingParameter", "InvalidParameter") and "Receivers" in error.message
+    too_many = [dm.BatchSendMailRequestReceivers(to=[f"u{i}@example.org"]) for i in range(101)]
+    assert "Receivers" in tea_error(lambda: client.batch_send_mail(batch_request(receivers=too_many))).message
+    bad = [dm.BatchSendMailRequestReceivers(to=["not-an-address"])]
+    error = tea_error(lambda: client.batch_send_mail(batch_request(receivers=bad)))
+    assert error.code == "InvalidToAddress" and "Receivers[1].To" in error.message
+    error = tea_error(
+        lambda: client.batch_send_mail(batch_request(template_content=None, template_name="welcome"))
+    )
+    assert error.code == "InvalidTemplate.NotFound"
+    assert not Envelope.objects.exists()

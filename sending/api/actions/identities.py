@@ -1,0 +1,333 @@
+"""Domains, sender addresses and tags over the API (QueryDomainByParam ... DeleteTag).
+
+Ids are the objects' numeric `api_id`s; only the caller's own objects are found. Statuses use DirectMail's
+codes: "0" for verified / normal, "1" for not.
+"""
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q
+
+from sending import domain_records
+from sending.api.actions import action, actor
+from sending.api.auth import ApiError, Caller
+from sending.api.params import Params, by_api_id, dm_time, epoch, refused
+from sending.models import (
+    CheckStatus,
+    DkimKeyStatus,
+    Domain,
+    DomainStatus,
+    Envelope,
+    Message,
+    RecordKind,
+    SenderAddress,
+    SendType,
+)
+from sending.services import domains as domain_service
+from sending.services import senders as sender_service
+from sending.services import tags as tag_service
+
+
+def _ok(flag: bool) -> str:
+    return "0" if flag else "1"
+
+
+# -- domains
+
+
+def _domain(caller: Caller, p: Params) -> Domain:
+    queryset = Domain.objects.alive().filter(account=caller.key.account)
+    return by_api_id(queryset, p, "DomainId", "InvalidDomain.NotFound", "domain")
+
+
+def _checks(domain: Domain) -> dict[str, object]:
+    """The last check of each record kind (the signing key's for DKIM)."""
+    checks = {}
+    for check in domain.record_checks.select_related("dkim_key"):
+        if check.kind == RecordKind.DKIM and (
+            check.dkim_key is None or check.dkim_key.status != DkimKeyStatus.ACTIVE
+        ):
+            continue
+        checks[check.kind] = check
+    return checks
+
+
+def _verified(checks: dict, kind: str) -> bool:
+    return kind in checks and checks[kind].status == CheckStatus.VERIFIED
+
+
+@action("QueryDomainByParam")
+def query_domain_by_param(caller: Caller, p: Params) -> dict:
+    account = caller.key.account
+    queryset = Domain.objects.alive().filter(account=account).order_by("-created_at", "-pk")
+    keyword = p.text("KeyWord", max_length=253).strip().lower()
+    if keyword:
+        queryset = queryset.filter(name__contains=keyword)
+    status = p.integer("Status", default=-1, minimum=-1, maximum=1)
+    if status == 0:
+        queryset = queryset.filter(status=DomainStatus.VERIFIED)
+    elif status == 1:
+        queryset = queryset.exclude(status=DomainStatus.VERIFIED)
+    domains, paging = p.page(queryset.prefetch_related("record_checks__dkim_key"))
+    items = []
+    for domain in domains:
+        checks = _checks(domain)
+        items.append(
+            {
+                "DomainId": str(domain.api_id),
+                "DomainName": domain.name,
+                "DomainStatus": _ok(domain.status == DomainStatus.VERIFIED),
+                "ConfirmStatus": _ok(_verified(checks, RecordKind.OWNERSHIP)),
+                "SpfAuthStatus": _ok(_verified(checks, RecordKind.SPF)),
+                "MxAuthStatus": _ok(_verified(checks, RecordKind.MX)),
+                "DomainRecord": domain_records.records_to_publish(domain)[0].value,
+                "CreateTime": dm_time(domain.created_at, account.time_zone),
+                "UtcCreateTime": epoch(domain.created_at),
+            }
+        )
+    return {**paging, "data": {"domain": items}}
+
+
+@action("CreateDomain")
+def create_domain(caller: Caller, p: Params) -> dict:
+    name = p.text("DomainName", required=True, max_length=253)
+    with refused("DomainName", "InvalidDomainName.Malformed"):
+        domain = domain_service.domain_create(account=caller.key.account, name=name, actor=actor(caller))
+    return {"DomainId": str(domain.api_id)}
+
+
+@action("DescDomain")
+def desc_domain(caller: Caller, p: Params) -> dict:
+    domain = _domain(caller, p)
+    if p.boolean("RequireRealTimeDnsRecords"):
+        domain = domain_service.domain_check(domain=domain)
+    # One spec per kind; for DKIM the signing key's (a rotated key waiting for DNS shows in the console).
+    specs = {}
+    for spec in domain_records.records_to_publish(domain):
+        if spec.kind != RecordKind.DKIM or spec.required:
+            specs.setdefault(spec.kind, spec)
+    ownership, spf, dkim = specs[RecordKind.OWNERSHIP], specs[RecordKind.SPF], specs.get(RecordKind.DKIM)
+    dmarc, mx = specs[RecordKind.DMARC], specs[RecordKind.MX]
+    checks = _checks(domain)
+    zone = domain_records.registrable_domain(domain.name) or domain.name
+
+    def found(kind: str) -> str:
+        return checks[kind].found if kind in checks else ""
+
+    return {
+        "DomainId": str(domain.api_id),
+        "DomainName": domain.name,
+        "DomainStatus": _ok(domain.status == DomainStatus.VERIFIED),
+        "TlDomainName": zone,
+        "HostRecord": ownership.host,
+        "DomainType": ownership.value,
+        "SpfRecord": spf.value,
+        "SpfRecordV2": spf.value,
+        "DkimRR": dkim.host if dkim else "",
+        "DkimPublicKey": dkim.dkim_key.public_key if dkim else "",
+        "DkimRsaLength": 2048,
+        "DmarcHostRecord": dmarc.host,
+        "DmarcRecord": dmarc.value,
+        "MxRecord": mx.value,
+        "SpfAuthStatus": _ok(_verified(checks, RecordKind.SPF)),
+        "DkimAuthStatus": _ok(_verified(checks, RecordKind.DKIM)),
+        "DmarcAuthStatus": 0 if _verified(checks, RecordKind.DMARC) else 1,
+        "MxAuthStatus": _ok(_verified(checks, RecordKind.MX)),
+        "DnsTxt": found(RecordKind.OWNERSHIP),
+        "DnsSpf": found(RecordKind.SPF),
+        "DnsDmarc": found(RecordKind.DMARC),
+        "DnsMx": found(RecordKind.MX),
+        "CreateTime": dm_time(domain.created_at, caller.key.account.time_zone),
+    }
+
+
+@action("CheckDomain")
+def check_domain(caller: Caller, p: Params) -> dict:
+    """Look the records up now (as the console's "Check now" does, but answering when done)."""
+    domain = domain_service.domain_check(domain=_domain(caller, p))
+    return {"DomainStatus": 0 if domain.status == DomainStatus.VERIFIED else 1}
+
+
+@action("DeleteDomain")
+def delete_domain(caller: Caller, p: Params) -> dict:
+    domain = _domain(caller, p)
+    with refused("DomainId", "InvalidDomain.InUse"):
+        domain_service.domain_delete(domain=domain, actor=actor(caller))
+    return {}
+
+
+# -- sender addresses
+
+
+def _sender(caller: Caller, p: Params) -> SenderAddress:
+    queryset = SenderAddress.objects.alive().filter(account=caller.key.account).select_related("domain")
+    return by_api_id(queryset, p, "MailAddressId", "InvalidMailAddress.NotFound", "sender address")
+
+
+def _send_counts(account, senders: list[SenderAddress]) -> dict[int, dict[str, int]]:
+    """Requests (envelopes) and messages today and this month, per sender address."""
+    today = account.today()
+    zone = ZoneInfo(account.time_zone)
+    day_start = datetime.combine(today, time.min, tzinfo=zone)
+    month_start = datetime.combine(today.replace(day=1), time.min, tzinfo=zone)
+    ids = [s.pk for s in senders]
+    counts = {pk: {"DailyReqCount": 0, "MonthReqCount": 0, "DailyCount": 0, "MonthCount": 0} for pk in ids}
+    requests = (
+        Envelope.objects.filter(sender_id__in=ids, created_at__gte=month_start)
+        .values("sender_id")
+        .annotate(month=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
+    )
+    for row in requests:
+        counts[row["sender_id"]].update(MonthReqCount=row["month"], DailyReqCount=row["day"])
+    messages = (
+        Message.objects.filter(envelope__sender_id__in=ids, created_at__gte=month_start)
+        .values("envelope__sender_id")
+        .annotate(month=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
+    )
+    for row in messages:
+        counts[row["envelope__sender_id"]].update(MonthCount=row["month"], DailyCount=row["day"])
+    return counts
+
+
+@action("QueryMailAddressByParam")
+def query_mail_address_by_param(caller: Caller, p: Params) -> dict:
+    account = caller.key.account
+    queryset = (
+        SenderAddress.objects.alive()
+        .filter(account=account)
+        .select_related("domain")
+        .order_by("-created_at", "-pk")
+    )
+    keyword = p.text("KeyWord", max_length=254).strip().lower()
+    if keyword:
+        queryset = queryset.filter(address__contains=keyword)
+    send_type = p.text("Sendtype").strip().lower()
+    if send_type:
+        if send_type not in SendType.values:
+            raise ApiError("InvalidParameter", "Sendtype must be batch or trigger.")
+        queryset = queryset.filter(send_type=send_type)
+    senders, paging = p.page(queryset)
+    counts = _send_counts(account, senders)
+    items = [
+        {
+            "MailAddressId": str(s.api_id),
+            "AccountName": s.address,
+            "AccountStatus": _ok(s.domain.can_send),
+            "DomainStatus": _ok(s.domain.status == DomainStatus.VERIFIED),
+            "Sendtype": s.send_type,
+            "ReplyAddress": s.reply_to,
+            "ReplyStatus": _ok(s.reply_to_verified),
+            "CreateTime": dm_time(s.created_at, account.time_zone),
+            **{k: str(v) for k, v in counts[s.pk].items()},
+        }
+        for s in senders
+    ]
+    return {**paging, "data": {"mailAddress": items}}
+
+
+@action("CreateMailAddress")
+def create_mail_address(caller: Caller, p: Params) -> dict:
+    account = caller.key.account
+    address = p.text("AccountName", required=True, max_length=254).strip()
+    send_type = p.text("Sendtype", required=True).strip().lower()
+    reply_to = p.text("ReplyAddress", max_length=254)
+    local_part, at, domain_name = address.rpartition("@")
+    if not at or not local_part:
+        raise ApiError("InvalidMailAddress.Malformed", f"AccountName: {address} is not an address.")
+    with refused("AccountName", "InvalidMailAddressDomain.Malformed"):
+        domain_name = domain_service.normalize_domain_name(domain_name)
+    domain = Domain.objects.alive().filter(account=account, name=domain_name).first()
+    if domain is None:
+        raise ApiError(
+            "InvalidMailAddressDomain.Malformed",
+            f"AccountName: {domain_name} is not a domain of this account. Add it with CreateDomain first.",
+        )
+    if send_type not in SendType.values:
+        raise ApiError("InvalidMailAddressSendType.Malformed", "Sendtype must be batch or trigger.")
+    with refused("AccountName"):
+        sender = sender_service.sender_address_create(
+            account=account,
+            domain=domain,
+            local_part=local_part,
+            send_type=send_type,
+            reply_to=reply_to,
+            actor=actor(caller),
+        )
+    return {"MailAddressId": str(sender.api_id)}
+
+
+@action("ModifyMailAddress")
+def modify_mail_address(caller: Caller, p: Params) -> dict:
+    """Set the SMTP password and/or the reply-to address (a new one is mailed a verification link)."""
+    sender = _sender(caller, p)
+    password = p.text("Password", max_length=128)
+    if p.has("Password") and not password:
+        raise ApiError("InvalidParameter", "Password: give the new SMTP password.")
+    if p.has("ReplyAddress"):
+        with refused("ReplyAddress", "InvalidReplyAddress.Malformed"):
+            sender_service.sender_address_set_reply_to(
+                sender=sender, reply_to=p.text("ReplyAddress", max_length=254), actor=actor(caller)
+            )
+    if password:
+        with refused("Password", "InvalidPassword.Malformed"):
+            sender_service.sender_address_set_smtp_password(
+                sender=sender, password=password, actor=actor(caller)
+            )
+    return {}
+
+
+@action("DeleteMailAddress")
+def delete_mail_address(caller: Caller, p: Params) -> dict:
+    sender = _sender(caller, p)
+    with refused("MailAddressId", "InvalidMailAddress.DeleteLimit"):
+        sender_service.sender_address_delete(sender=sender, actor=actor(caller))
+    return {}
+
+
+# -- tags
+
+
+def _tag(caller: Caller, p: Params):
+    return by_api_id(caller.key.account.tags.all(), p, "TagId", "InvalidTag.NotFound", "tag")
+
+
+def _tag_item(tag) -> dict:
+    return {"TagId": str(tag.api_id), "TagName": tag.name, "TagDescription": tag.description}
+
+
+@action("QueryTagByParam")
+def query_tag_by_param(caller: Caller, p: Params) -> dict:
+    queryset = caller.key.account.tags.order_by("name")
+    keyword = p.text("KeyWord", max_length=128).strip()
+    if keyword:
+        queryset = queryset.filter(name__icontains=keyword)
+    tags, paging = p.page(queryset)
+    return {**paging, "data": {"tag": [_tag_item(tag) for tag in tags]}}
+
+
+@action("CreateTag")
+def create_tag(caller: Caller, p: Params) -> dict:
+    name = p.text("TagName", required=True, max_length=128)
+    description = p.text("TagDescription", max_length=255)
+    with refused("TagName", "InvalidTagName.Malformed"):
+        tag = tag_service.tag_create(
+            account=caller.key.account, name=name, description=description, actor=actor(caller)
+        )
+    return {"TagId": str(tag.api_id)}
+
+
+@action("ModifyTag")
+def modify_tag(caller: Caller, p: Params) -> dict:
+    tag = _tag(caller, p)
+    name = p.text("TagName", required=True, max_length=128)
+    description = p.text("TagDescription", max_length=255) if p.has("TagDescription") else tag.description
+    with refused("TagName", "InvalidTagName.Malformed"):
+        tag_service.tag_update(tag=tag, name=name, description=description, actor=actor(caller))
+    return {}
+
+
+@action("DeleteTag")
+def delete_tag(caller: Caller, p: Params) -> dict:
+    tag_service.tag_delete(tag=_tag(caller, p), actor=actor(caller))
+    return {}

@@ -1,0 +1,130 @@
+"""Sending over the API: SingleSendMail and BatchSendMail, through the one enqueue service.
+
+Both are sending actions: rate-limited per account, idempotent with an Idempotency-Key, refused from
+addresses outside the account's IP protection list.
+"""
+
+from sending.api.actions import action, actor
+from sending.api.auth import ApiError, Caller
+from sending.api.params import Params, refused
+from sending.models import Envelope, SenderAddress, SendType
+from sending.services import messages as service
+
+MAX_BATCH_RECEIVERS = 100
+
+
+def _headers(p: Params) -> dict[str, str]:
+    return {str(k): str(v) for k, v in p.json("Headers").items()}
+
+
+def _common(caller: Caller, p: Params) -> dict:
+    """The parameters both sending actions share, as message_enqueue's arguments."""
+    return {
+        "account": caller.key.account,
+        "reply_to": p.text("ReplyAddress", max_length=254),
+        "reply_to_alias": p.text("ReplyAddressAlias", max_length=64),
+        "tag_name": p.text("TagName", max_length=128),
+        "headers": _headers(p),
+        "click_trace": p.text("ClickTrace").strip() == "1",
+        "source": Envelope.Source.API,
+        "client_ip": caller.ip,
+        "actor": actor(caller),
+    }
+
+
+@action("SingleSendMail", sending=True)
+def single_send_mail(caller: Caller, p: Params) -> dict:
+    if p.has("Template"):
+        raise ApiError(
+            "InvalidTemplate.NotFound",
+            "Template: templates are not available on this server yet; send Subject and HtmlBody/TextBody.",
+            404,
+        )
+    with refused():
+        result = service.message_enqueue(
+            sender=p.text("AccountName", required=True),
+            to=p.text("ToAddress", required=True),
+            subject=p.text("Subject", required=True),
+            html_body=p.text("HtmlBody"),
+            text_body=p.text("TextBody"),
+            from_alias=p.text("FromAlias"),
+            use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
+            **_common(caller, p),
+        )
+    return {"EnvId": result.env_id}
+
+
+def _receivers(p: Params) -> dict[str, dict]:
+    """Inline Receivers: `[{"To": [...] or "a,b", "TemplateData": {...}}]` -> {address: variables}."""
+    entries = p.json("Receivers", required=True, kind=list)
+    if not entries or len(entries) > MAX_BATCH_RECEIVERS:
+        raise ApiError("InvalidParameter", f"Receivers: give 1 to {MAX_BATCH_RECEIVERS} entries.")
+    variables: dict[str, dict] = {}
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "To" not in entry:
+            raise ApiError("InvalidParameter", f'Receivers[{number}]: each entry needs "To".')
+        data = entry.get("TemplateData") or {}
+        if not isinstance(data, dict) or not all(isinstance(v, str | int | float) for v in data.values()):
+            raise ApiError(
+                "InvalidParameter", f"Receivers[{number}].TemplateData: an object of names and values."
+            )
+        with refused(f"Receivers[{number}].To"):
+            for address in service.parse_recipients(entry["To"], MAX_BATCH_RECEIVERS):
+                variables[address] = {str(k): str(v) for k, v in data.items()}
+    if len(variables) > MAX_BATCH_RECEIVERS:
+        raise ApiError(
+            "InvalidToAddress.Exceeded", f"Receivers: at most {MAX_BATCH_RECEIVERS} recipients per call."
+        )
+    return variables
+
+
+@action("BatchSendMail", sending=True)
+def batch_send_mail(caller: Caller, p: Params) -> dict:
+    """A batch sender address, inline Receivers and TemplateContent; one EnvId for all of them.
+
+    TemplateName/ReceiversName (a stored template and recipient list) arrive with templates and lists.
+    """
+    account = caller.key.account
+    address = p.text("AccountName", required=True).strip().lower()
+    sender = (
+        SenderAddress.objects.alive()
+        .select_related("domain")
+        .filter(account=account, address=address)
+        .first()
+    )
+    if sender is None:
+        raise ApiError(
+            "InvalidMailAddress.NotFound",
+            f"AccountName: {address} is not a sender address of this account.",
+            404,
+        )
+    if sender.send_type != SendType.BATCH:
+        raise ApiError(
+            "InvalidMailAddressSendType.Malformed",
+            f"AccountName: {address} is a trigger address; BatchSendMail sends from batch addresses.",
+        )
+    if not p.has("TemplateContent"):
+        name = p.text("TemplateName", required=True)
+        raise ApiError("InvalidTemplate.NotFound", f"TemplateName: there is no template named {name}.", 404)
+    content = p.json("TemplateContent", required=True)
+    if p.has("ReceiversName") and not p.has("Receivers"):
+        name = p.text("ReceiversName")
+        raise ApiError(
+            "InvalidReceiver.NotFound", f"ReceiversName: there is no recipient list named {name}.", 404
+        )
+    variables = _receivers(p)
+    subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
+    text_body = str(content.get("TextBody", ""))
+    with refused():
+        result = service.message_enqueue(
+            sender=sender,
+            to=list(variables),
+            subject=subject,
+            html_body=html_body,
+            text_body=text_body,
+            from_alias=str(content.get("Alias", "")),
+            templated=True,
+            variables=variables,
+            **_common(caller, p),
+        )
+    return {"EnvId": result.env_id}
