@@ -18,6 +18,7 @@ from accounts.models import AccessKey, IpFilter
 from accounts.network import client_ip, ip_allowed, parse_network
 from accounts.reauth import mark_recent, recent_password_required
 from accounts.roles import Perm
+from accounts.snippets import api_endpoint, sdk_snippets
 from accounts.tenancy import account_view, get_for_account
 
 
@@ -63,8 +64,24 @@ class AccessKeyForm(CrispyForm):
 
 @account_view(Perm.MANAGE_KEYS)
 def access_keys(request):
-    keys = request.account.access_keys.select_related("created_by")
-    return render(request, "accounts/access_keys.html", {"keys": keys, "form": AccessKeyForm()})
+    keys = list(request.account.access_keys.select_related("created_by"))
+    key_id = keys[0].key_id if keys else "<your AccessKey ID>"
+    context = {"keys": keys, "form": AccessKeyForm(), **_snippet_context(request, key_id)}
+    return render(request, "accounts/access_keys.html", context)
+
+
+def _snippet_context(request, key_id: str, secret: str = "") -> dict:
+    # The account's first sender address, if it has one (read through the relation, not sending's models).
+    sender = (
+        request.account.sender_addresses.filter(deleted_at__isnull=True)
+        .order_by("created_at")
+        .values_list("address", flat=True)
+        .first()
+    )
+    return {
+        "snippets": sdk_snippets(key_id=key_id, secret=secret, sender=sender or ""),
+        "api_endpoint": api_endpoint()[0],
+    }
 
 
 @account_view(Perm.MANAGE_KEYS)
@@ -82,7 +99,8 @@ def access_key_create(request):
             messages.error(request, str(exc))
             return redirect("accounts:access_keys", account_id=request.account.public_id)
         # The secret is in this response only: it is never shown again.
-        response = render(request, "accounts/access_key_created.html", {"key": key, "secret": secret})
+        context = {"key": key, "secret": secret, **_snippet_context(request, key.key_id, secret)}
+        response = render(request, "accounts/access_key_created.html", context)
         response["Cache-Control"] = "no-store"
         return response
     return render(request, "accounts/access_key_new.html", {"form": form})
