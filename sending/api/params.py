@@ -143,4 +143,5 @@ def refused(param: str = "", code: str = "InvalidParameter"):
     except ServiceError as error:
         code = getattr(error, "code", None) or code
         param = param or getattr(error, "param", "")
-        raise ApiError(code, f"{param}: {error}" if param else str(error)) from error
+        status = 404 if code.endswith(".NotFound") else 400
+        raise ApiError(code, f"{param}: {error}" if param else str(error), status) from error
