@@ -127,6 +127,7 @@ _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Durable and lock-free under web + worker + smtpd: WAL, fsync on commit, writers take the lock at BEGIN
     # (no "database is locked" from a read lock upgraded mid-transaction), and wait rather than fail.
+    _db["ENGINE"] = "directmail.db.sqlite3"  # writers queue on a file lock: see directmail/db/sqlite3/base.py
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
@@ -135,7 +136,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 # Persistent connections: the django-q2 ORM broker was ten times slower without them.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 _db["CONN_HEALTH_CHECKS"] = True
-DATABASE_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+DATABASE_IS_SQLITE = _db["ENGINE"] == "directmail.db.sqlite3"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

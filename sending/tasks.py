@@ -2,7 +2,7 @@
 
 from django.core.cache import cache
 
-from sending.api import auth, idempotency
+from sending.api import auth, idempotency, ratelimit
 from sending.delivery import worker
 from sending.models import Domain, SenderAddress
 from sending.services import domains, senders
@@ -33,5 +33,6 @@ def deliver_due(kick_slot: int | None = None) -> dict[str, int]:
 
 
 def purge_api_nonces() -> int:
-    """Forget API nonces older than the timestamp window (plus a margin), and idempotency keys past 24 h."""
-    return auth.purge_nonces() + idempotency.purge_expired()
+    """Forget API nonces older than the timestamp window (plus a margin), idempotency keys past 24 h and
+    rate counters past a minute."""
+    return auth.purge_nonces() + idempotency.purge_expired() + ratelimit.purge()

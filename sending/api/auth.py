@@ -2,6 +2,9 @@
 
 Both signature schemes, the 15-minute timestamp window, one use per nonce (kept in the database, so every
 web process sees it), disabled keys refused. Errors carry DirectMail's codes.
+
+`authenticate` only reads; the caller spends the nonce with `use_nonce`, inside the call's own transaction
+for sending calls (one commit per call) or on its own otherwise.
 """
 
 import hashlib
@@ -33,6 +36,7 @@ class Caller:
     action: str
     params: dict[str, str]
     ip: str | None
+    nonce: str
 
 
 def request_params(request) -> dict[str, str]:
@@ -63,26 +67,34 @@ def _key(key_id: str) -> AccessKey:
     return key
 
 
-def _use_nonce(key_id: str, nonce: str) -> None:
-    if not nonce:
-        raise ApiError("MissingParameter", "SignatureNonce is mandatory for this action.")
+def use_nonce(caller: Caller) -> None:
+    """Spend the call's nonce, or refuse the call as a replay."""
     try:
-        with transaction.atomic():
-            ApiNonce.objects.create(key_id=key_id, nonce=nonce[:128])
+        # No savepoint: inside a sending call's transaction, a replay ends the whole transaction anyway.
+        with transaction.atomic(savepoint=False):
+            ApiNonce.objects.create(key_id=caller.key.key_id, nonce=caller.nonce[:128])
     except IntegrityError as exc:
         raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.") from exc
 
 
 def authenticate(request) -> Caller:
+    """The verified caller of a signed request (nothing is written: see use_nonce)."""
     params = request_params(request)
     header = request.headers.get("Authorization", "")
     caller = _acs3(request, params, header) if header.startswith(signatures.ACS3) else _rpc(request, params)
-    now = timezone.now()
-    # Last use is written at most once a minute: a busy key should not cost a write per request.
-    AccessKey.objects.filter(pk=caller.key.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
-    ).update(last_used_at=now, last_used_ip=caller.ip)
+    if not caller.nonce:
+        raise ApiError("MissingParameter", "SignatureNonce is mandatory for this action.")
     return caller
+
+
+def note_use(caller: Caller) -> None:
+    """Last use of the key, written at most once a minute: a busy key should not cost a write per call."""
+    now = timezone.now()
+    last = caller.key.last_used_at
+    if last is None or last < now - timedelta(minutes=1) or caller.key.last_used_ip != caller.ip:
+        AccessKey.objects.filter(pk=caller.key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=5))
+        ).update(last_used_at=now, last_used_ip=caller.ip)
 
 
 def _rpc(request, params: dict[str, str]) -> Caller:
@@ -100,8 +112,7 @@ def _rpc(request, params: dict[str, str]) -> Caller:
             "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", 400
         )
     _timestamp(params["Timestamp"], "Timestamp")
-    _use_nonce(key.key_id, params.get("SignatureNonce", ""))
-    return Caller(key, params["Action"], params, client_ip(request))
+    return Caller(key, params["Action"], params, client_ip(request), params.get("SignatureNonce", ""))
 
 
 def _acs3(request, params: dict[str, str], header: str) -> Caller:
@@ -119,9 +130,8 @@ def _acs3(request, params: dict[str, str], header: str) -> Caller:
     if not signatures.acs3_verify(canonical, key.secret(), fields["Signature"]):
         raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
     _timestamp(headers.get("x-acs-date", ""), "x-acs-date")
-    _use_nonce(key.key_id, headers.get("x-acs-signature-nonce", ""))
     action = headers.get("x-acs-action") or params.get("Action", "")
-    return Caller(key, action, params, client_ip(request))
+    return Caller(key, action, params, client_ip(request), headers.get("x-acs-signature-nonce", ""))
 
 
 def purge_nonces() -> int:

@@ -43,6 +43,17 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> dict:
     return {"EnvId": record.env_id}
 
 
+def known(caller: Caller, key: str) -> dict | None:
+    """The first call's answer when the key was used in the last 24 hours (a read, before any work)."""
+    if not key:
+        return None
+    cutoff = timezone.now() - LIFETIME
+    existing = IdempotencyRecord.objects.filter(
+        account=caller.key.account, key=key, created_at__gte=cutoff
+    ).first()
+    return _replay(existing, _fingerprint(caller)) if existing else None
+
+
 def run_once(caller: Caller, key: str, send: Callable[[], dict]) -> dict:
     """`send()` unless the key was used in the last 24 hours; then the first call's answer."""
     if not key:

@@ -4,18 +4,16 @@ Reached at `/` when a request carries `Action` or `x-acs-action`, and at `/api/`
 """
 
 import logging
-import time
 import uuid
 from xml.sax.saxutils import escape
 
-from django.conf import settings
-from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sending.api import idempotency
-from sending.api.actions import ACTIONS, load
-from sending.api.auth import ApiError, Caller, authenticate
+from sending.api import idempotency, ratelimit
+from sending.api.actions import ACTIONS, Action, load
+from sending.api.auth import ApiError, Caller, authenticate, note_use, use_nonce
 from sending.api.params import Params
 from sending.services import messages as service
 
@@ -25,23 +23,6 @@ load()
 
 def is_api_request(request) -> bool:
     return "Action" in request.GET or "x-acs-action" in request.headers or "Action" in request.POST
-
-
-def _rate_limit(caller: Caller) -> None:
-    """Sending calls per account and second, counted in the shared cache (DirectMail allows 100/s)."""
-    limit = settings.API_SEND_RATE_PER_SECOND
-    if not limit:
-        return
-    key = f"api:rate:{caller.key.account_id}:{int(time.time())}"
-    cache.add(key, 0, timeout=5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the second ended between add and incr
-        return
-    if count > limit:
-        raise ApiError(
-            "Throttling.User", f"Request was denied: more than {limit} sending calls a second.", 400, 1
-        )
 
 
 def _xml(value, tag: str) -> str:
@@ -77,22 +58,48 @@ def rpc(request):
         caller = authenticate(request)
         action = ACTIONS.get(caller.action)
         if action is None:
+            use_nonce(caller)
             raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
-        params = Params(caller.params)
-        if action.sending:
-            _rate_limit(caller)
-            body = idempotency.run_once(
-                caller, idempotency.idempotency_key(request, caller), lambda: action.handler(caller, params)
-            )
-        else:
-            body = action.handler(caller, params)
+        body = _run(request, caller, action)
     except ApiError as exc:
         return _error(request, request_id, exc)
     except service.TemporaryFailure:
         log.exception("API request %s could not be stored", request_id)
-        return _error(
-            request,
-            request_id,
-            ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503),
-        )
+        error = ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
+        return _error(request, request_id, error)
+    note_use(caller)
     return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response")
+
+
+def _run(request, caller: Caller, action: Action) -> dict:
+    """Run the action. A sending call checks everything first, holding no lock, then stores in ONE short
+    transaction: its nonce, its place in the rate limit, its idempotency record and its mail commit
+    together or not at all. Other actions spend the nonce first and run on their own (some look DNS up,
+    which no transaction should wait for)."""
+    params = Params(caller.params)
+    if not action.sending:
+        use_nonce(caller)
+        return action.handler(caller, params)
+    try:
+        key = idempotency.idempotency_key(request, caller)
+        replay = idempotency.known(caller, key)
+        if replay is not None:
+            use_nonce(caller)
+            return replay
+        store = action.handler(caller, params)
+        with transaction.atomic():
+            use_nonce(caller)
+            ratelimit.take(caller)
+            return idempotency.run_once(caller, key, store)
+    except (ApiError, service.TemporaryFailure) as exc:
+        if getattr(exc, "code", "") != "SignatureNonceUsed":
+            _spend_nonce_anyway(caller)
+        raise
+
+
+def _spend_nonce_anyway(caller: Caller) -> None:
+    """A refused call's nonce is spent too: replaying it later must not send what was refused."""
+    try:
+        use_nonce(caller)
+    except (ApiError, DatabaseError):
+        log.warning("could not record the nonce of a refused call by %s", caller.key.key_id)

@@ -1,6 +1,6 @@
 """Models of `sending`: identities (domains, DKIM keys, sender addresses, tags), messages, API state."""
 
-from sending.models.api import ApiNonce, IdempotencyRecord  # noqa: F401
+from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,

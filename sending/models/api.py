@@ -1,4 +1,5 @@
-"""What the API must remember across processes: nonces of signed requests (replays are refused)."""
+"""What the API must remember across processes: nonces of signed requests (replays are refused), sending
+calls per account and second (the rate limit), idempotency keys."""
 
 from django.db import models
 from django.utils import timezone
@@ -32,3 +33,17 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.env_id}"
+
+
+class ApiRateCounter(models.Model):
+    """Sending calls an account made in one second, counted in the call's own transaction (purged soon)."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    second = models.BigIntegerField()  # Unix time
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "second"], name="api_rate_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.second}: {self.count}"

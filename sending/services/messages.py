@@ -16,8 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -62,6 +61,20 @@ class QuotaExhausted(EnqueueError):
 
 class TemporaryFailure(Exception):
     """The mail could not be stored and nothing was accepted: callers answer 451 / HTTP 503."""
+
+
+@dataclass(frozen=True)
+class PreparedMail:
+    """A message that passed every check, ready for mail_store."""
+
+    account: Account
+    sender: SenderAddress
+    recipients: list[str]
+    suppressed: set[str]  # lower-case addresses on the suppression list: recorded as invalid
+    tag: Tag | None
+    variables: dict[str, dict]  # by lower-case address
+    source: str
+    content: dict
 
 
 @dataclass(frozen=True)
@@ -153,29 +166,37 @@ def _period_starts(account: Account) -> tuple[date, date]:
     return today, today.replace(day=1)
 
 
+# QuotaCounter's table; the unique constraint quota_counter_unique is the conflict target.
+_RESERVE_SQL = (
+    "INSERT INTO sending_quotacounter (account_id, period, start, used) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (account_id, period, start) DO UPDATE SET used = sending_quotacounter.used + excluded.used "
+    "WHERE sending_quotacounter.used + excluded.used <= %s RETURNING used"
+)
+
+
 def _reserve_quota(account: Account, count: int) -> None:
     """Count `count` more messages against the daily and monthly quota, or raise QuotaExhausted.
 
-    The conditional UPDATE is the reservation: concurrent senders at the boundary cannot both pass it.
+    One conditional upsert per period is the reservation (PostgreSQL and SQLite >= 3.35 alike): concurrent
+    senders at the boundary cannot both pass it, and the common case costs one statement.
     """
     day, month = _period_starts(account)
     for period, start, limit in (
         (QuotaCounter.Period.DAY, day, account.limit("daily_quota")),
         (QuotaCounter.Period.MONTH, month, account.limit("monthly_quota")),
     ):
-        QuotaCounter.objects.bulk_create(
-            [QuotaCounter(account=account, period=period, start=start)], ignore_conflicts=True
-        )
-        reserved = QuotaCounter.objects.filter(
-            account=account, period=period, start=start, used__lte=limit - count
-        ).update(used=F("used") + count)
-        if not reserved:
-            used = QuotaCounter.objects.get(account=account, period=period, start=start).used
+        reserved = None
+        if count <= limit:
+            with connection.cursor() as cursor:
+                cursor.execute(_RESERVE_SQL, [account.pk, period, start, count, limit])
+                reserved = cursor.fetchone()
+        if reserved is None:
+            counter = QuotaCounter.objects.filter(account=account, period=period, start=start).first()
             raise QuotaExhausted(
                 _("The %(period)s quota is used up: %(used)s of %(limit)s sent, %(count)s more asked for.")
                 % {
                     "period": QuotaCounter.Period(period).label.lower(),
-                    "used": used,
+                    "used": counter.used if counter else 0,
                     "limit": limit,
                     "count": count,
                 }
@@ -196,8 +217,10 @@ def kick_delivery() -> None:
     not a thousand. Each waiting task holds a slot in the shared cache and frees it as it starts; the
     every-minute schedule is the safety net.
     """
-    for slot in range(settings.Q_CLUSTER["workers"]):
-        if cache.add(f"delivery:kick:{slot}", 1, timeout=60):
+    slots = [f"delivery:kick:{slot}" for slot in range(settings.Q_CLUSTER["workers"])]
+    taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
+    for slot, key in enumerate(slots):
+        if key not in taken and cache.add(key, 1, timeout=60):
             async_task("sending.tasks.deliver_due", slot)
             return
 
@@ -206,7 +229,7 @@ def new_env_id() -> str:
     return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
-def message_enqueue(
+def mail_prepare(
     *,
     account: Account,
     sender: SenderAddress | str,
@@ -228,8 +251,10 @@ def message_enqueue(
     client_ip: str | None = None,
     actor: Actor,
     max_recipients: int = MAX_RECIPIENTS,
-) -> Enqueued:
-    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError.
+) -> PreparedMail:
+    """Check everything about a message before any write (no transaction, no lock held): the sender, the
+    IP, the recipients and which of them are suppressed, subject, bodies, headers, tag. Refuses with an
+    EnqueueError; what it returns, mail_store writes.
 
     `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
     compared case-insensitively).
@@ -292,61 +317,74 @@ def message_enqueue(
                 "InvalidTag.NotFound", _("There is no tag named %(name)s.") % {"name": tag_name}, "TagName"
             )
 
-    try:
-        with transaction.atomic():
-            content = {
-                "subject": subject,
-                "html_body": html_body,
-                "text_body": text_body,
-                "from_alias": from_alias,
-                "reply_to": reply_to,
-                "reply_to_alias": reply_to_alias,
-                "headers": headers,
-                "click_trace": click_trace,
-                "open_trace": open_trace,
-                "use_sender_reply_to": use_sender_reply_to,
-                "templated": templated,
-            }
-            return _store(
-                account=account,
-                sender=sender,
-                recipients=recipients,
-                tag=tag,
-                variables=variables or {},
-                source=source,
-                **content,
-            )
-    except EnqueueError:
-        raise
-    except DatabaseError as exc:
-        raise TemporaryFailure(str(exc)) from exc
-
-
-def _store(*, account, sender, recipients, tag, variables, source, **content) -> Enqueued:
     suppressed = set(
         Suppression.objects.filter(account=account, address__in=[r.lower() for r in recipients])
         .exclude(expires_at__lt=timezone.now())
         .values_list("address", flat=True)
     )
+    content = {
+        "subject": subject,
+        "html_body": html_body,
+        "text_body": text_body,
+        "from_alias": from_alias,
+        "reply_to": reply_to,
+        "reply_to_alias": reply_to_alias,
+        "headers": headers,
+        "click_trace": click_trace,
+        "open_trace": open_trace,
+        "use_sender_reply_to": use_sender_reply_to,
+        "templated": templated,
+    }
+    return PreparedMail(
+        account=account,
+        sender=sender,
+        recipients=recipients,
+        suppressed=suppressed,
+        tag=tag,
+        variables={address.lower(): data for address, data in (variables or {}).items()},
+        source=source,
+        content=content,
+    )
+
+
+def mail_store(prepared: PreparedMail, *, savepoint: bool = True) -> Enqueued:
+    """Reserve quota and write the envelope, its messages and their events: the short part that holds the
+    database's write lock. Call it inside a transaction (the caller's, so its own writes commit with the
+    mail) or on its own. A database failure raises TemporaryFailure and nothing is accepted.
+
+    `savepoint=False` saves two statements for a caller whose transaction ends with any refusal anyway.
+    """
+    try:
+        with transaction.atomic(savepoint=savepoint):
+            return _store(prepared)
+    except DatabaseError as exc:
+        raise TemporaryFailure(str(exc)) from exc
+
+
+def message_enqueue(**arguments) -> Enqueued:
+    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError.
+
+    Takes mail_prepare's arguments.
+    """
+    return mail_store(mail_prepare(**arguments))
+
+
+def _store(p: PreparedMail) -> Enqueued:
+    account, sender, recipients, suppressed = p.account, p.sender, p.recipients, p.suppressed
     accepted = [r for r in recipients if r.lower() not in suppressed]
     if accepted:
         _reserve_quota(account, len(accepted))
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                envelope = Envelope.objects.create(
-                    env_id=new_env_id(),
-                    account=account,
-                    sender=sender,
-                    tag=tag,
-                    tag_name=tag.name if tag else "",
-                    source=source,
-                    **content,
-                )
-            break
-        except IntegrityError:  # an EnvId collision, once in 10^17
-            continue
-    variables = {address.lower(): data for address, data in variables.items()}
+    # An EnvId collision (one in 10^17) fails the transaction: the caller answers 451 / 503 and the
+    # client's retry gets a new one.
+    envelope = Envelope.objects.create(
+        env_id=new_env_id(),
+        account=account,
+        sender=sender,
+        tag=p.tag,
+        tag_name=p.tag.name if p.tag else "",
+        source=p.source,
+        **p.content,
+    )
     now = timezone.now()
     give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
     messages = [
@@ -359,7 +397,7 @@ def _store(*, account, sender, recipients, tag, variables, source, **content) ->
             state=MessageState.INVALID if rcpt.lower() in suppressed else MessageState.QUEUED,
             next_attempt_at=now,
             give_up_at=give_up,
-            variables=variables.get(rcpt.lower(), {}),
+            variables=p.variables.get(rcpt.lower(), {}),
             finished_at=now if rcpt.lower() in suppressed else None,
             last_error="suppressed" if rcpt.lower() in suppressed else "",
             created_at=now,
@@ -367,7 +405,8 @@ def _store(*, account, sender, recipients, tag, variables, source, **content) ->
         for rcpt in recipients
     ]
     Message.objects.bulk_create(messages)
-    messages = list(Message.objects.filter(envelope=envelope).order_by("pk"))
+    if any(m.pk is None for m in messages):  # a backend that does not return ids from a bulk insert
+        messages = list(Message.objects.filter(envelope=envelope).order_by("pk"))
     events = [MessageEvent(message=m, account=account, type=EventType.ACCEPTED, at=now) for m in messages]
     events += [
         MessageEvent(

@@ -1,7 +1,10 @@
 """The API's actions by DirectMail name. Each module registers its handlers with `@action`.
 
 A handler takes the authenticated Caller and its Params and returns the response fields after RequestId;
-it refuses with ApiError. Handlers call the same services as the console, so limits and the audit log are
+it refuses with ApiError. A sending handler only checks (reads) and returns a function that stores the
+mail and returns those fields: the endpoint calls it inside the call's one transaction.
+
+Handlers call the same services as the console, so limits and the audit log are
 the same whichever door a change came through.
 """
 
@@ -12,7 +15,7 @@ from accounts.audit import Actor
 from sending.api.auth import Caller
 from sending.api.params import Params
 
-Handler = Callable[[Caller, Params], dict]
+Handler = Callable[[Caller, Params], dict | Callable[[], dict]]
 
 
 @dataclass(frozen=True)

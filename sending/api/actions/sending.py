@@ -1,8 +1,11 @@
 """Sending over the API: SingleSendMail and BatchSendMail, through the one enqueue service.
 
 Both are sending actions: rate-limited per account, idempotent with an Idempotency-Key, refused from
-addresses outside the account's IP protection list.
+addresses outside the account's IP protection list. A sending handler checks everything first (reads only)
+and returns the store step, which the endpoint runs in the call's one short transaction.
 """
+
+from collections.abc import Callable
 
 from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
@@ -33,7 +36,7 @@ def _common(caller: Caller, p: Params) -> dict:
 
 
 @action("SingleSendMail", sending=True)
-def single_send_mail(caller: Caller, p: Params) -> dict:
+def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     if p.has("Template"):
         raise ApiError(
             "InvalidTemplate.NotFound",
@@ -41,7 +44,7 @@ def single_send_mail(caller: Caller, p: Params) -> dict:
             404,
         )
     with refused():
-        result = service.message_enqueue(
+        prepared = service.mail_prepare(
             sender=p.text("AccountName", required=True),
             to=p.text("ToAddress", required=True),
             subject=p.text("Subject", required=True),
@@ -51,7 +54,16 @@ def single_send_mail(caller: Caller, p: Params) -> dict:
             use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
             **_common(caller, p),
         )
-    return {"EnvId": result.env_id}
+    return _store(prepared)
+
+
+def _store(prepared: service.PreparedMail) -> Callable[[], dict]:
+    def store() -> dict:
+        with refused():
+            # The endpoint's transaction ends with any refusal, so no savepoint of our own.
+            return {"EnvId": service.mail_store(prepared, savepoint=False).env_id}
+
+    return store
 
 
 def _receivers(p: Params) -> dict[str, dict]:
@@ -79,7 +91,7 @@ def _receivers(p: Params) -> dict[str, dict]:
 
 
 @action("BatchSendMail", sending=True)
-def batch_send_mail(caller: Caller, p: Params) -> dict:
+def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     """A batch sender address, inline Receivers and TemplateContent; one EnvId for all of them.
 
     TemplateName/ReceiversName (a stored template and recipient list) arrive with templates and lists.
@@ -116,7 +128,7 @@ def batch_send_mail(caller: Caller, p: Params) -> dict:
     subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
     text_body = str(content.get("TextBody", ""))
     with refused():
-        result = service.message_enqueue(
+        prepared = service.mail_prepare(
             sender=sender,
             to=list(variables),
             subject=subject,
@@ -127,4 +139,4 @@ def batch_send_mail(caller: Caller, p: Params) -> dict:
             variables=variables,
             **_common(caller, p),
         )
-    return {"EnvId": result.env_id}
+    return _store(prepared)
