@@ -41,21 +41,27 @@ browser:
 	  fi; \
 	fi
 
-## bench: delivery throughput against a plain-SMTP baseline, on SQLite and (when it runs) PostgreSQL.
+## bench: delivery throughput against a plain-SMTP baseline, and API calls/s under gunicorn against a trivial
+## view, on SQLite and (when it runs) PostgreSQL. Each on a fresh database.
 BENCH_MESSAGES ?= 10000
+BENCH_API_REQUESTS ?= 3000
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
 bench: $(TEST_STAMP)
-	@dir=$$(mktemp -d); echo "== SQLite ($$dir)"; \
-	env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py migrate -v0 && \
-	env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py bench_delivery --messages $(BENCH_MESSAGES); \
-	rm -rf $$dir
+	@for what in "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)"; do \
+	  dir=$$(mktemp -d); echo "== SQLite: $$what"; \
+	  env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py migrate -v0 && \
+	  env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py $$what; \
+	  rm -rf $$dir; \
+	done
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
-	  dir=$$(mktemp -d); echo "== PostgreSQL"; \
-	  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS directmail_bench" \
-	    -c "CREATE DATABASE directmail_bench" && \
-	  env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py migrate -v0 && \
-	  env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py bench_delivery \
-	    --messages $(BENCH_MESSAGES); rm -rf $$dir; \
+	  for what in "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)"; do \
+	    dir=$$(mktemp -d); echo "== PostgreSQL: $$what"; \
+	    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS directmail_bench" \
+	      -c "CREATE DATABASE directmail_bench" && \
+	    env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py migrate -v0 && \
+	    env -u REDIS_URL DATA_DIR=$$dir DATABASE_URL=$(PG_BENCH_URL) $(PY) manage.py $$what; \
+	    rm -rf $$dir; \
+	  done; \
 	else echo "== PostgreSQL is not running on 127.0.0.1:5432: skipped"; fi
 
 ## lint: ruff check and format check, as CI runs them.
