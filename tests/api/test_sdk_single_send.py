@@ -24,6 +24,7 @@ from accounts.audit import SYSTEM
 from sending.api import signatures
 from sending.models import CapturedMessage, Envelope, Message, MessageState, SenderAddress
 from sending.services.senders import sender_address_create
+from sending.services.tags import tag_create
 from tests.api.clients import tea_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,6 +112,15 @@ def test_refusals_name_the_problem(api):
     assert not Message.objects.exists()
 
 
+def test_unsubscribe_options_are_checked(api):
+    client = tea_client(api)
+    error = tea_error(lambda: client.single_send_mail(single_send(un_subscribe_link_type="sometimes")))
+    assert error.code == "InvalidParameter" and "UnSubscribeLinkType" in error.message
+    client.single_send_mail(
+        single_send(un_subscribe_link_type="default", un_subscribe_filter_level="mailfrom")
+    )
+
+
 def test_unknown_action(api):
     client = AcsClient(api["key"].key_id, api["secret"], "cn-hangzhou")
     request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="LaunchRockets")
@@ -120,10 +130,12 @@ def test_unknown_action(api):
     assert caught.value.get_error_code() == "InvalidAction.NotFound"
 
 
-def signed_v1_call(api, *, nonce: str, timestamp, headers=None, fmt="JSON", **params):
-    """A SingleSendMail POST signed by hand (RPC v1): the SDKs choose their own nonce and time."""
+def signed_v1_call(
+    api, *, nonce: str, timestamp, headers=None, fmt="JSON", action="SingleSendMail", **params
+):
+    """A POST signed by hand (RPC v1), SingleSendMail unless told: the SDKs pick their own nonce and time."""
     query = {
-        "Action": "SingleSendMail",
+        "Action": action,
         "Format": fmt,
         "Version": "2015-11-23",
         "AccessKeyId": api["key"].key_id,
@@ -132,13 +144,13 @@ def signed_v1_call(api, *, nonce: str, timestamp, headers=None, fmt="JSON", **pa
         "SignatureNonce": nonce,
         "Timestamp": timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    body = {
+    mail = {
         "AccountName": "noreply@mail.example.com",
         "ToAddress": "r@example.org",
         "Subject": "s",
         "TextBody": "t",
-        **params,
     }
+    body = {**(mail if action == "SingleSendMail" else {}), **params}
     query["Signature"] = signatures.rpc_signature("POST", {**query, **body}, api["secret"])
     url = f"http://{api['endpoint']}/?{urlencode(query)}"
     request = urllib.request.Request(url, data=urlencode(body).encode(), method="POST", headers=headers or {})
@@ -220,6 +232,17 @@ def test_format_xml(api):
     status, document = signed_v1_call(api, nonce="x-1", timestamp=timezone.now(), fmt="XML")
     assert status == 400
     assert "<Error><RequestId>" in document and "<Code>SignatureNonceUsed</Code>" in document
+
+
+def test_format_xml_lists_repeat_the_item_element(api):
+    for name in ("a", "b"):
+        tag_create(account=api["account"], name=name, actor=SYSTEM)
+    status, document = signed_v1_call(
+        api, nonce="x-2", timestamp=timezone.now(), fmt="XML", action="QueryTagByParam"
+    )
+    assert status == 200
+    assert "<TotalCount>2</TotalCount>" in document
+    assert document.count("<tag><TagId>") == 2 and "<TagName>a</TagName>" in document
 
 
 def test_reply_to_address_chooses_the_senders_verified_reply_to(api):

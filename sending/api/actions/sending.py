@@ -20,8 +20,20 @@ def _headers(p: Params) -> dict[str, str]:
     return {str(k): str(v) for k, v in p.json("Headers").items()}
 
 
+UNSUBSCRIBE_LINK_TYPES = ("disabled", "default")
+UNSUBSCRIBE_FILTER_LEVELS = ("disabled", "default", "mailfrom", "mailfrom_domain", "edm_id")
+
+
 def _common(caller: Caller, p: Params) -> dict:
-    """The parameters both sending actions share, as message_enqueue's arguments."""
+    """The parameters both sending actions share, as mail_prepare's arguments."""
+    # Checked now; the unsubscribe link and its filtering arrive with batch sends (they do nothing yet).
+    for name, allowed in (
+        ("UnSubscribeLinkType", UNSUBSCRIBE_LINK_TYPES),
+        ("UnSubscribeFilterLevel", UNSUBSCRIBE_FILTER_LEVELS),
+    ):
+        value = p.text(name).strip().lower()
+        if value and value not in allowed:
+            raise ApiError("InvalidParameter", f"{name} must be one of {', '.join(allowed)}.")
     return {
         "account": caller.key.account,
         "reply_to": p.text("ReplyAddress", max_length=254),
