@@ -106,6 +106,15 @@ def test_sender_addresses_round_trip(api):
     assert (item.account_name, item.sendtype, item.account_status) == ("news@mail.example.com", "batch", "0")
     everything = client.query_mail_address_by_param(dm.QueryMailAddressByParamRequest(page_size=1, page_no=2))
     assert everything.body.total_count == 2 and len(everything.body.data.mail_address) == 1
+    _send(client, "a@example.org,b@example.org")
+    noreply = client.query_mail_address_by_param(dm.QueryMailAddressByParamRequest(key_word="noreply")).body
+    counts = noreply.data.mail_address[0]
+    assert (counts.daily_req_count, counts.daily_count, counts.month_req_count, counts.month_count) == (
+        "1",
+        "2",
+        "1",
+        "2",
+    )
 
     client.modify_mail_address(
         dm.ModifyMailAddressRequest(

@@ -173,20 +173,17 @@ def _send_counts(account, senders: list[SenderAddress]) -> dict[int, dict[str, i
     month_start = datetime.combine(today.replace(day=1), time.min, tzinfo=zone)
     ids = [s.pk for s in senders]
     counts = {pk: {"DailyReqCount": 0, "MonthReqCount": 0, "DailyCount": 0, "MonthCount": 0} for pk in ids}
-    requests = (
-        Envelope.objects.filter(sender_id__in=ids, created_at__gte=month_start)
-        .values("sender_id")
-        .annotate(month=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
-    )
-    for row in requests:
-        counts[row["sender_id"]].update(MonthReqCount=row["month"], DailyReqCount=row["day"])
-    messages = (
-        Message.objects.filter(envelope__sender_id__in=ids, created_at__gte=month_start)
-        .values("envelope__sender_id")
-        .annotate(month=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
-    )
-    for row in messages:
-        counts[row["envelope__sender_id"]].update(MonthCount=row["month"], DailyCount=row["day"])
+    for model, sender_field, prefix in (
+        (Envelope, "sender_id", "ReqCount"),
+        (Message, "envelope__sender_id", "Count"),
+    ):
+        rows = (
+            model.objects.filter(**{f"{sender_field}__in": ids, "created_at__gte": month_start})
+            .values(sender_field)
+            .annotate(month=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
+        )
+        for row in rows:
+            counts[row[sender_field]].update({f"Month{prefix}": row["month"], f"Daily{prefix}": row["day"]})
     return counts
 
 

@@ -26,11 +26,9 @@ from django.db import connection
 
 from accounts.access import access_key_create
 from accounts.audit import SYSTEM
-from accounts.services import user_signup
 from sending.api.signatures import rpc_signature
-from sending.models import Domain, DomainStatus, Envelope
-from sending.services.domains import domain_create
-from sending.services.senders import sender_address_create
+from sending.management.commands._bench import bench_sender
+from sending.models import Envelope
 
 
 def _free_port() -> int:
@@ -84,18 +82,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  every accepted call stored its envelope: {stored == api['ok']} ({stored})")
 
     def _setup(self) -> tuple[str, str]:
-        _user, account, _created = user_signup(
-            email="bench-api@example.com", password=None, account_name="Bench API", actor=SYSTEM
-        )
-        account.daily_quota = account.monthly_quota = 10**9
-        account.save()
-        domain = domain_create(account=account, name="bench.example.com", actor=SYSTEM)
-        Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.VERIFIED)
-        domain.refresh_from_db()
-        sender_address_create(
-            account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-        )
-        key, secret = access_key_create(account=account, actor=SYSTEM)
+        sender = bench_sender("bench-api@example.com", "bench.example.com")
+        key, secret = access_key_create(account=sender.account, actor=SYSTEM)
         return key.key_id, secret
 
     def _start_gunicorn(self, port: int, workers: int, threads: int) -> subprocess.Popen:

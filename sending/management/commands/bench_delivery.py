@@ -22,14 +22,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.audit import SYSTEM
-from accounts.services import user_signup
 from sending.delivery import mime
 from sending.delivery import signing as dkim_signing
 from sending.delivery.worker import return_path
-from sending.models import Domain, DomainStatus, Message, MessageState
-from sending.services.domains import domain_create
+from sending.management.commands._bench import bench_sender
+from sending.models import Message, MessageState
 from sending.services.messages import message_enqueue
-from sending.services.senders import sender_address_create
 
 PARAGRAPH = (
     "<p>Paragraph {n}: your order has shipped and is on its way. Track it any time in your account.</p>"
@@ -67,17 +65,7 @@ class Command(BaseCommand):
         )
 
     def _setup(self):
-        _user, account, _created = user_signup(
-            email="bench@example.com", password=None, account_name="Bench", actor=SYSTEM
-        )
-        account.daily_quota = account.monthly_quota = 10**9
-        account.save()
-        domain = domain_create(account=account, name="bench.example", actor=SYSTEM)
-        Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.VERIFIED)
-        domain.refresh_from_db()
-        return sender_address_create(
-            account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-        )
+        return bench_sender("bench@example.com", "bench.example")
 
     def _baseline(self, sink, sender, count: int) -> float:
         head = b"From: noreply@bench.example\r\nTo: rcpt@dest.example\r\nSubject: x\r\n\r\n"
