@@ -252,6 +252,31 @@ API_SEND_RATE_PER_SECOND = env.int("API_SEND_RATE_PER_SECOND", default=100)
 # Proxies whose X-Forwarded-For is believed when finding a client's IP (addresses or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
+# --- The SMTP submission server (manage.py smtpd) ------------------------------------------------------
+
+SMTPD_HOST = env.str("SMTPD_HOST", default="127.0.0.1")
+# Ports offering STARTTLS (production: 25, 587 and 80, comma-separated) and implicit TLS (production: 465).
+SMTPD_PORT = [int(p) for p in env.list("SMTPD_PORT", default=["2525"]) if p]
+SMTPD_TLS_PORT = [int(p) for p in env.list("SMTPD_TLS_PORT", default=["4650"]) if p]
+# PEM files; when empty, a self-signed certificate is generated into DATA_DIR on first start (development).
+SMTPD_TLS_CERT = env.str("SMTPD_TLS_CERT", default="")
+SMTPD_TLS_KEY = env.str("SMTPD_TLS_KEY", default="")
+# STARTTLS ports on which AUTH is allowed before TLS. Risky: passwords cross the network readable.
+SMTPD_PLAINTEXT_AUTH_PORTS = [int(p) for p in env.list("SMTPD_PLAINTEXT_AUTH_PORTS", default=[]) if p]
+SMTPD_MAX_MESSAGE_SIZE = env.int("SMTPD_MAX_MESSAGE_SIZE", default=15 * 1024 * 1024)
+SMTPD_MAX_RECIPIENTS = env.int("SMTPD_MAX_RECIPIENTS", default=100)
+# Failed AUTH: per connection (then 421 and close), and per client IP within SMTPD_AUTH_FAILURE_WINDOW s.
+SMTPD_AUTH_FAILURES_PER_CONNECTION = env.int("SMTPD_AUTH_FAILURES_PER_CONNECTION", default=3)
+SMTPD_AUTH_FAILURES_PER_IP = env.int("SMTPD_AUTH_FAILURES_PER_IP", default=20)
+SMTPD_AUTH_FAILURE_WINDOW = env.int("SMTPD_AUTH_FAILURE_WINDOW", default=900)
+# The name in the greeting and our Received headers (the machine's FQDN when empty).
+SMTPD_HOSTNAME = env.str("SMTPD_HOSTNAME", default="")
+# The host name users configure in their mail clients (shown in the console).
+SMTPD_PUBLIC_HOST = env.str(
+    "SMTPD_PUBLIC_HOST", default=PUBLIC_BASE_URL.split("://", 1)[-1].split("/")[0].rsplit(":", 1)[0]
+)
+SMTPD_DB_THREADS = env.int("SMTPD_DB_THREADS", default=8)  # threads that talk to the database
+
 # --- Email the console itself sends (invitations, password reset, alerts) ------------------------------
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

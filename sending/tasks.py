@@ -2,10 +2,10 @@
 
 from django.core.cache import cache
 
-from sending.api import auth, idempotency, ratelimit
+from sending.api import auth, ratelimit
 from sending.delivery import worker
 from sending.models import Domain, SenderAddress
-from sending.services import domains, senders
+from sending.services import domains, idempotency, senders
 
 
 def check_domain(domain_pk: int) -> str | None:

@@ -133,6 +133,31 @@ def build(
     return head + b"\r\n" + payload
 
 
+def build_raw(raw: bytes, message: Message) -> bytes:
+    """The unsigned message for `message.rcpt` of an SMTP submission: the client's message as accepted
+    (control headers already removed, our Received header in front), with a Message-ID and a Date added
+    when the client gave none."""
+    head, _sep, _body = raw.partition(b"\r\n\r\n")
+    present = {name.decode().lower() for name in _HEADER_LINE.findall(head)}
+    added = b""
+    if "message-id" not in present:
+        added += f"Message-ID: <{message.message_id}>\r\n".encode()
+    if "date" not in present:
+        added += f"Date: {format_datetime(message.created_at.astimezone(UTC))}\r\n".encode()
+    if not added:
+        return raw
+    # After our Received header (the first line and its continuations), before the client's own headers.
+    end = _end_of_first_header(raw)
+    return raw[:end] + added + raw[end:]
+
+
+def _end_of_first_header(raw: bytes) -> int:
+    end = raw.index(b"\r\n") + 2
+    while raw[end : end + 1] in (b" ", b"\t"):
+        end = raw.index(b"\r\n", end) + 2
+    return end
+
+
 def _check_head(head: bytes, written: list[str]) -> None:
     found = {name.decode().lower() for name in _HEADER_LINE.findall(head)}
     allowed = {name.lower() for name in written}

@@ -24,6 +24,7 @@ from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import Result, TransportError, elapsed_ms, get_transport
 from sending.models import (
     DeliveryAttempt,
+    Envelope,
     EventType,
     Message,
     MessageEvent,
@@ -84,6 +85,7 @@ def claim(limit: int | None = None) -> tuple[str, list[Message]]:
     messages = list(
         Message.objects.filter(lease_owner=token, state=MessageState.SENDING)
         .select_related("envelope__sender__domain")
+        .defer("envelope__raw_message")  # up to 15 MB: loaded once per envelope by the batch cache
         .order_by("pk")
     )
     return token, messages
@@ -109,7 +111,15 @@ class _BatchCache:
 
     def __init__(self):
         self.bodies: dict[int, tuple[bytes, bytes]] = {}
+        self.raws: dict[int, bytes | None] = {}
         self.keys: dict[int, object] = {}
+
+    def raw(self, envelope) -> bytes | None:
+        """An SMTP submission's message as accepted, or None for mail built from parts."""
+        if envelope.pk not in self.raws:
+            value = Envelope.objects.filter(pk=envelope.pk).values_list("raw_message", flat=True).first()
+            self.raws[envelope.pk] = bytes(value) if value is not None else None
+        return self.raws[envelope.pk]
 
     def body(self, envelope):
         if envelope.templated:  # personalized: the recipient's own text, encoded for them alone
@@ -128,10 +138,14 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     """The signed bytes that leave for `message.rcpt`."""
     cache = cache or _BatchCache()
     envelope = message.envelope
-    if envelope.templated:
-        envelope = mime.personalize(envelope, message)
     domain = envelope.sender.domain
-    raw = mime.build(envelope, message, body=cache.body(envelope))
+    submitted = cache.raw(envelope) if envelope.source == Envelope.Source.SMTP else None
+    if submitted is not None:
+        raw = mime.build_raw(submitted, message)
+    else:
+        if envelope.templated:
+            envelope = mime.personalize(envelope, message)
+        raw = mime.build(envelope, message, body=cache.body(envelope))
     key = cache.key(domain)
     if key is not None:
         raw = dkim_signing.sign(raw, key, domain.name)

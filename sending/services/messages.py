@@ -247,6 +247,7 @@ def mail_prepare(
     use_sender_reply_to: bool = True,
     templated: bool = False,
     variables: dict[str, dict] | None = None,
+    raw_message: bytes | None = None,
     source: str = Envelope.Source.SERVICE,
     client_ip: str | None = None,
     actor: Actor,
@@ -257,7 +258,8 @@ def mail_prepare(
     EnqueueError; what it returns, mail_store writes.
 
     `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
-    compared case-insensitively).
+    compared case-insensitively). `raw_message` is an SMTP submission's message, relayed as it is (the
+    subject is then only for people reading the log; the SMTP server checked the message itself).
     """
     if isinstance(sender, str):
         sender_obj = (
@@ -287,11 +289,12 @@ def mail_prepare(
             _("%(ip)s is not on this account's IP protection list.") % {"ip": client_ip},
         )
     recipients = parse_recipients(to, max_recipients)
-    _no_line_breaks(subject, "Subject")
-    if not subject.strip():
-        raise EnqueueError("InvalidSubject.Malformed", _("The subject is empty."), "Subject")
-    if not html_body and not text_body:
-        raise EnqueueError("InvalidBody", _("Give an HTML body, a text body or both."), "HtmlBody")
+    if raw_message is None:
+        _no_line_breaks(subject, "Subject")
+        if not subject.strip():
+            raise EnqueueError("InvalidSubject.Malformed", _("The subject is empty."), "Subject")
+        if not html_body and not text_body:
+            raise EnqueueError("InvalidBody", _("Give an HTML body, a text body or both."), "HtmlBody")
     _no_line_breaks(from_alias, "FromAlias")
     if len(from_alias) > MAX_FROM_ALIAS:
         raise EnqueueError(
@@ -334,6 +337,7 @@ def mail_prepare(
         "open_trace": open_trace,
         "use_sender_reply_to": use_sender_reply_to,
         "templated": templated,
+        "raw_message": raw_message,
     }
     return PreparedMail(
         account=account,

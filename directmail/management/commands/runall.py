@@ -1,4 +1,4 @@
-"""Run every directmail process in one terminal: web and worker (and, once it exists, the SMTP server).
+"""Run every directmail process in one terminal: web, worker and the SMTP server.
 
 This is what `make run` starts. Each process is a child of this one; Ctrl-C (or SIGTERM) stops them all
 cleanly, and if one exits on its own the others are stopped too, so nothing is left half-running.
@@ -17,17 +17,20 @@ GRACE_SECONDS = 15
 
 
 class Command(BaseCommand):
-    help = "Run the web server and the django-q2 worker together in the foreground."
+    help = "Run the web server, the django-q2 worker and the SMTP server together in the foreground."
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where the web process listens.")
-        parser.add_argument("--no-worker", action="store_true", help="Run the web process only.")
+        parser.add_argument("--no-worker", action="store_true", help="Do not run the worker.")
+        parser.add_argument("--no-smtpd", action="store_true", help="Do not run the SMTP server.")
 
     def handle(self, *args, **options):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         processes = {"web": [sys.executable, manage, "runserver", options["addrport"], "--noreload"]}
         if not options["no_worker"]:
             processes["worker"] = [sys.executable, manage, "qcluster"]
+        if not options["no_smtpd"]:
+            processes["smtpd"] = [sys.executable, manage, "smtpd"]
 
         # The children ignore the terminal's Ctrl-C; this process forwards a stop to each of them in order.
         children = {name: subprocess.Popen(argv, start_new_session=True) for name, argv in processes.items()}

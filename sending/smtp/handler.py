@@ -1,0 +1,281 @@
+"""What the SMTP server does with each command: AUTH against sender addresses, DirectMail's sending rules,
+the durable accept, and bounce intake. aiosmtpd calls these hooks on its event loop; anything that touches
+the database runs in the server's thread pool (`run_db`), so one slow query never stalls other sessions.
+
+An authenticated session submits mail from its sender address to anyone. A session without AUTH may only
+hand in bounces: RCPT is accepted for our signed VERP return paths and nothing else, so the server is never
+an open relay.
+"""
+
+import binascii
+import contextlib
+import logging
+import secrets
+from base64 import b64decode
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+
+from accounts.audit import Actor
+from accounts.network import ip_allowed
+from sending.delivery.bounces import apply_dsn
+from sending.delivery.worker import message_from_return_path
+from sending.models import Envelope as MailEnvelope
+from sending.models import SenderAddress, Suppression
+from sending.services import idempotency
+from sending.services import messages as service
+from sending.smtp import controls
+
+log = logging.getLogger(__name__)
+
+RunDb = Callable[..., Awaitable]
+AUTH_FAILED = (
+    "535 5.7.8 Authentication failed: the user name is a sender address, the password its SMTP password"
+)
+
+
+@dataclass(frozen=True)
+class Login:
+    """Who authenticated: a sender address (ids only; the database is read again for each message)."""
+
+    sender_id: int
+    account_id: int
+    address: str
+
+
+def _peer_ip(session: Session) -> str:
+    return session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+
+
+def _check_login(address: str, password: str, ip: str) -> Login | str:
+    """A Login, or the SMTP reply that refuses it. Runs in a database thread (the hash check is slow)."""
+    sender = (
+        SenderAddress.objects.alive()
+        .select_related("account", "domain")
+        .filter(address=address.strip().lower())
+        .first()
+    )
+    if sender is None or not sender.smtp_password or not check_password(password, sender.smtp_password):
+        return AUTH_FAILED
+    if not ip_allowed(sender.account, ip):
+        return f"535 5.7.1 Authentication failed: {ip} is not on this account's IP protection list"
+    if not sender.domain.can_send:
+        return f"535 5.7.1 Authentication failed: {sender.domain.name} is not verified"
+    return Login(sender.pk, sender.account_id, sender.address)
+
+
+def _login(address: str, password: str, ip: str) -> Login | str:
+    """_check_login, counting failures per client IP in the shared cache: an address with too many recent
+    failures is refused before its password is even looked at (other addresses are not affected)."""
+    key = f"smtpd:auth-failures:{ip}"
+    if (cache.get(key) or 0) >= settings.SMTPD_AUTH_FAILURES_PER_IP:
+        return "421 4.7.0 Too many failed logins from your address; try again later"
+    result = _check_login(address, password, ip)
+    if not isinstance(result, Login):
+        cache.add(key, 0, timeout=settings.SMTPD_AUTH_FAILURE_WINDOW)
+        with contextlib.suppress(ValueError):  # expired between add and incr
+            cache.incr(key)
+    return result
+
+
+def _is_bounce_address(address: str) -> bool:
+    """One of our signed VERP return paths, at the domain of the message it names."""
+    local, _at, domain = address.rpartition("@")
+    if not local.lower().startswith("bounce+"):
+        return False
+    message = message_from_return_path(local)
+    return message is not None and message.envelope.sender.domain.name == domain.lower()
+
+
+def _is_suppressed(account_id: int, address: str) -> bool:
+    return Suppression.objects.filter(account_id=account_id, address=address.lower()).exists()
+
+
+class Handler:
+    """aiosmtpd handler hooks (see the module docstring). `run_db` runs a function in a database thread."""
+
+    def __init__(self, run_db: RunDb, hostname: str):
+        self.run_db, self.hostname = run_db, hostname
+
+    # -- AUTH
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]):
+        credentials = await self._credentials(server, args)
+        if credentials is None:
+            return None  # the exchange was aborted and answered
+        login = await self.run_db(_login, *credentials, _peer_ip(session))
+        if isinstance(login, Login):
+            session.authenticated, session.auth_data = True, login
+            return "235 2.7.0 Authentication successful"
+        if login.startswith("421"):
+            return await self._close(server, login)
+        session.auth_failures = getattr(session, "auth_failures", 0) + 1
+        if session.auth_failures >= settings.SMTPD_AUTH_FAILURES_PER_CONNECTION:
+            await server.push(login)
+            return await self._close(server, "421 4.7.0 Too many failed logins; closing the connection")
+        return login
+
+    async def _credentials(self, server: SMTP, args: list[str]) -> tuple[str, str] | None:
+        """(user, password) from AUTH PLAIN or LOGIN, asking for what the command line left out."""
+        mechanism, initial = args[0].upper(), (args[1] if len(args) > 1 else None)
+        if mechanism == "PLAIN":
+            blob = await self._decoded(server, initial, "")
+            if blob is None:
+                return None
+            parts = blob.split(b"\0")
+            if len(parts) != 3:
+                await server.push("501 5.5.2 Can't split auth value")
+                return None
+            user, password = parts[1], parts[2]
+        elif mechanism == "LOGIN":
+            user = await self._decoded(server, initial, "VXNlcm5hbWU6")  # "Username:"
+            if user is None:
+                return None
+            password = await self._decoded(server, None, "UGFzc3dvcmQ6")  # "Password:"
+            if password is None:
+                return None
+        else:
+            await server.push("504 5.5.4 Unrecognized authentication type")
+            return None
+        return user.decode("utf-8", errors="replace"), password.decode("utf-8", errors="replace")
+
+    async def _decoded(self, server: SMTP, initial: str | None, prompt: str) -> bytes | None:
+        if initial is not None and initial != "=":
+            try:
+                return b64decode(initial, validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return None
+        if initial == "=":
+            return b""
+        value = await server.challenge_auth(prompt, encode_to_b64=False)
+        return None if value is MISSING else value
+
+    async def _close(self, server: SMTP, reply: str) -> None:
+        await server.push(reply)
+        server.transport.close()
+        return None
+
+    # -- the envelope
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, options):
+        login: Login | None = session.auth_data if session.authenticated else None
+        if login is not None and address.lower() != login.address:
+            return (
+                f"553 5.7.1 MAIL FROM doesn't conform with authentication (Auth Account:{login.address}|"
+                f"Mail Account:{address})"
+            )
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options):
+        login: Login | None = session.auth_data if session.authenticated else None
+        if login is None:
+            if await self.run_db(_is_bounce_address, address):
+                envelope.rcpt_tos.append(address)
+                return "250 2.1.5 OK"
+            return "550 5.7.1 Relaying denied: authenticate with a sender address to send mail"
+        if len(envelope.rcpt_tos) >= settings.SMTPD_MAX_RECIPIENTS:
+            return f"452 4.5.3 Too many recipients: at most {settings.SMTPD_MAX_RECIPIENTS} per message"
+        local, _at, domain = address.rpartition("@")
+        try:
+            if not local or domain.startswith("[") or address.startswith("@"):
+                raise ValidationError("address literal or source route")
+            service.parse_recipients(address)
+        except (ValidationError, service.EnqueueError):
+            return f"550 5.1.3 Bad recipient address: {address}"
+        if await self.run_db(_is_suppressed, login.account_id, address):
+            return f"550 5.1.1 {address} is on this account's suppression list (it bounced or complained)"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    # -- the message
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope):
+        login: Login | None = session.auth_data if session.authenticated else None
+        if login is None:
+            return await self._bounce(envelope)
+        return await self._submit(server, session, envelope, login)
+
+    async def _bounce(self, envelope: Envelope) -> str:
+        try:
+            await self.run_db(lambda: apply_dsn(envelope.original_content, envelope_to=envelope.rcpt_tos[0]))
+        except DatabaseError:
+            log.exception("could not store a bounce")
+            return "451 4.3.0 Temporary failure, please try again later"
+        return "250 2.0.0 OK: bounce received"
+
+    async def _submit(self, server: SMTP, session: Session, envelope: Envelope, login: Login) -> str:
+        queue_id = secrets.token_hex(8)
+        tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        received = controls.received_header(
+            helo=session.host_name or "",
+            ip=_peer_ip(session),
+            hostname=self.hostname,
+            protocol="ESMTPSA" if tls else "ESMTPA",
+            queue_id=queue_id,
+        )
+        try:
+            submission = controls.read_submission(
+                envelope.original_content, sender=login.address, received=received, hostname=self.hostname
+            )
+        except controls.Refused as refused:
+            return refused.reply
+        try:
+            env_id = await self.run_db(_store, login, list(envelope.rcpt_tos), submission, _peer_ip(session))
+        except controls.Refused as refused:
+            return refused.reply
+        except Exception:  # a store failure must never look permanent, nor show its cause
+            log.exception("could not store a message from %s", login.address)
+            return "451 4.3.0 Temporary failure, please try again later"
+        return f"250 Data Ok: queued as {queue_id} ###envid={env_id}"  # as DirectMail words it
+
+
+def _store(login: Login, rcpts: list[str], submission: controls.Submission, ip: str) -> str:
+    """Check and store the message durably (runs in a database thread); returns its EnvId."""
+    sender = (
+        SenderAddress.objects.alive().select_related("account", "domain").filter(pk=login.sender_id).first()
+    )
+    if sender is None:
+        raise controls.Refused("535 5.7.8 This sender address was deleted; authenticate again")
+    account = sender.account
+    key = submission.idempotency_key
+    try:
+        replay = idempotency.known(account, key, submission.fingerprint)
+        if replay:
+            return replay
+        prepared = service.mail_prepare(
+            account=account,
+            sender=sender,
+            to=rcpts,
+            subject=submission.subject,
+            tag_name=submission.tag_name,
+            click_trace=submission.click_trace,
+            open_trace=submission.open_trace,
+            raw_message=submission.raw,
+            source=MailEnvelope.Source.SMTP,
+            client_ip=ip,
+            actor=Actor(name=f"smtp {login.address}", ip=ip),
+            max_recipients=settings.SMTPD_MAX_RECIPIENTS,
+        )
+        with transaction.atomic():
+            return idempotency.run_once(
+                account, key, submission.fingerprint, lambda: service.mail_store(prepared).env_id
+            )
+    except idempotency.KeyConflict as exc:
+        raise controls.Refused(
+            "554 5.7.0 X-Idempotency-Key was used with a different message within 24 hours"
+        ) from exc
+    except service.QuotaExhausted as exc:
+        raise controls.Refused(f"451 4.7.1 {exc} Try again when the quota renews") from exc
+    except service.EnqueueError as exc:
+        if exc.code == "InvalidTag.NotFound":
+            raise controls.Refused(f"504 5.5.2 Invalid setting: X-AliDM-Trace {exc}") from exc
+        raise controls.Refused(f"554 5.7.1 {exc}") from exc

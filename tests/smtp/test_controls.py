@@ -1,0 +1,136 @@
+"""DirectMail's control headers and what else the server reads in a message: tag and tracking from
+X-AliDM-Trace, unsubscribe settings, both removed before delivery; X-Idempotency-Key; the loop guard;
+suppressed recipients and the quota refused with clear replies; bounces handed in without AUTH."""
+
+import base64
+import email
+import json
+import smtplib
+from email.policy import default as default_policy
+
+import pytest
+
+from accounts.audit import SYSTEM
+from sending.delivery.worker import return_path
+from sending.models import Envelope, Message, MessageState, Suppression
+from sending.services.suppressions import suppression_add
+from sending.services.tags import tag_create
+from tests.smtp.conftest import DEST
+from tests.smtp.test_submission import message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def b64json(value: dict) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def test_trace_and_settings_headers_are_honoured_and_removed(smtp):
+    tag_create(account=smtp.account, name="Test", actor=SYSTEM)
+    mail = message(
+        X_AliDM_Trace=b64json({"OpenTrace": "1", "LinkTrace": "1", "TagName": "Test"}),
+        X_AliDM_Settings=b64json(
+            {"Version": "1.0", "Unsubscribe": {"FilterLevel": "mailfrom", "LinkType": "default"}}
+        ),
+        X_Notify_Message_ID="order-42",
+        Bcc="secret@example.org",
+    )
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], mail.as_bytes())
+    envelope = Envelope.objects.get()
+    assert (envelope.tag_name, envelope.open_trace, envelope.click_trace) == ("Test", True, True)
+    [received] = smtp.sink.messages
+    parsed = email.message_from_bytes(received.data, policy=default_policy)
+    assert parsed["X-AliDM-Trace"] is None and parsed["X-AliDM-Settings"] is None and parsed["Bcc"] is None
+    assert parsed["X-Notify-Message-ID"] == "order-42"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X_AliDM_Trace": "not base64!"},
+        {"X_AliDM_Trace": base64.b64encode(b"[1, 2]").decode()},
+        {"X_AliDM_Trace": b64json({"OpenTrace": "yes"})},
+        {"X_AliDM_Settings": b64json({"Unsubscribe": {"FilterLevel": "everyone"}})},
+        {"X_AliDM_Trace": b64json({"TagName": "no-such-tag"})},
+    ],
+)
+def test_a_malformed_control_header_is_refused(smtp, headers):
+    with smtp.client() as client, pytest.raises(smtplib.SMTPDataError) as caught:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message(**headers).as_bytes())
+    assert caught.value.smtp_code == 504 and b"Invalid setting" in caught.value.smtp_error
+    assert not Envelope.objects.exists()
+
+
+def test_an_idempotency_key_stores_once(smtp):
+    first = message(X_Idempotency_Key="order-42-receipt")
+    with smtp.client() as client:
+        client.ehlo()
+        replies = []
+        for _attempt in range(2):
+            client.mail("noreply@mail.example.com")
+            client.rcpt(f"bob@{DEST}")
+            replies.append(client.data(first.as_bytes()))
+        client.mail("noreply@mail.example.com")
+        client.rcpt(f"bob@{DEST}")
+        other = message(X_Idempotency_Key="order-42-receipt")
+        other.replace_header("Subject", "Something else")
+        conflict = client.data(other.as_bytes())
+    assert [code for code, _reply in replies] == [250, 250], replies
+    env_ids = [reply.decode().split("###envid=")[1] for _code, reply in replies]
+    assert env_ids[0] == env_ids[1]
+    assert Envelope.objects.count() == 1 and len(smtp.sink.messages) == 1
+    assert conflict[0] == 554 and b"X-Idempotency-Key" in conflict[1]
+
+
+def test_a_message_that_went_round_in_circles_is_refused(smtp):
+    mail = message()
+    for _hop in range(3):
+        mail["Received"] = (
+            f"from x ([127.0.0.1]) by {smtp.server.hostname} (directmail) with ESMTPSA id 1; now"
+        )
+    with smtp.client() as client, pytest.raises(smtplib.SMTPDataError) as caught:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], mail.as_bytes())
+    assert caught.value.smtp_code == 554 and b"loop" in caught.value.smtp_error
+
+
+def test_a_suppressed_recipient_is_refused_at_rcpt(smtp):
+    suppression_add(account=smtp.account, address=f"gone@{DEST}", actor=SYSTEM)
+    with smtp.client() as client:
+        refused = client.sendmail(
+            "noreply@mail.example.com", [f"gone@{DEST}", f"bob@{DEST}"], message().as_bytes()
+        )
+    assert refused[f"gone@{DEST}"][0] == 550 and b"suppression list" in refused[f"gone@{DEST}"][1]
+    assert list(Message.objects.values_list("rcpt", flat=True)) == [f"bob@{DEST}"]
+
+
+def test_the_quota_is_a_temporary_refusal_naming_it(smtp):
+    smtp.account.daily_quota = 1
+    smtp.account.save()
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message().as_bytes())
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message().as_bytes())
+    assert caught.value.smtp_code == 451 and b"quota" in caught.value.smtp_error
+    assert Envelope.objects.count() == 1
+
+
+def test_a_bounce_is_accepted_without_auth_only_for_our_return_paths(smtp):
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message().as_bytes())
+    sent = Message.objects.get()
+    bounce_to = return_path(sent)
+    dsn = (
+        f"From: MAILER-DAEMON@{DEST}\r\nTo: {bounce_to}\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nNo such user\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        f"Reporting-MTA: dns; mx.{DEST}\r\n\r\n"
+        f"Final-Recipient: rfc822; bob@{DEST}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b--\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        assert mx.sendmail("", [bounce_to], dsn.encode()) == {}
+    sent.refresh_from_db()
+    assert sent.state == MessageState.INVALID
+    assert Suppression.objects.filter(address=f"bob@{DEST}").exists()
