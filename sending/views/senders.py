@@ -17,6 +17,7 @@ from accounts.tenancy import account_view, get_for_account
 from sending.forms import ReplyToForm, SenderAddressForm, SmtpPasswordForm
 from sending.models import Domain, DomainStatus, SenderAddress
 from sending.services import senders as service
+from sending.smtp import clients as smtp_clients
 
 
 def _deletions(account) -> dict:
@@ -126,6 +127,8 @@ def sender_detail(request, sender_id: str):
         "can_manage": can_manage,
         "reply_to_form": reply_to_form,
         "deletions": _deletions(request.account),
+        "smtp": smtp_clients.client_settings(),
+        "smtp_snippets": smtp_clients.snippets(sender.address),
     }
     return render(request, "sending/sender_detail.html", context)
 
@@ -143,9 +146,13 @@ def sender_smtp_password(request, sender_id: str):
         except ServiceError as exc:
             form.add_error("password", str(exc))
         else:
-            response = render(
-                request, "sending/smtp_password_set.html", {"sender": sender, "password": password}
-            )
+            context = {
+                "sender": sender,
+                "password": password,
+                "smtp": smtp_clients.client_settings(),
+                "smtp_snippets": smtp_clients.snippets(sender.address, password),
+            }
+            response = render(request, "sending/smtp_password_set.html", context)
             response["Cache-Control"] = "no-store"
             return response
     return render(request, "sending/smtp_password_form.html", {"sender": sender, "form": form})
