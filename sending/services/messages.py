@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -181,6 +182,7 @@ def _reserve_quota(account: Account, count: int) -> None:
     senders at the boundary cannot both pass it, and the common case costs one statement.
     """
     day, month = _period_starts(account)
+    taken = []
     for period, start, limit in (
         (QuotaCounter.Period.DAY, day, account.limit("daily_quota")),
         (QuotaCounter.Period.MONTH, month, account.limit("monthly_quota")),
@@ -191,6 +193,11 @@ def _reserve_quota(account: Account, count: int) -> None:
                 cursor.execute(_RESERVE_SQL, [account.pk, period, start, count, limit])
                 reserved = cursor.fetchone()
         if reserved is None:
+            # Give back what an earlier period reserved: in a group commit the transaction goes on.
+            for period_taken, start_taken in taken:
+                QuotaCounter.objects.filter(account=account, period=period_taken, start=start_taken).update(
+                    used=F("used") - count
+                )
             counter = QuotaCounter.objects.filter(account=account, period=period, start=start).first()
             raise QuotaExhausted(
                 _("The %(period)s quota is used up: %(used)s of %(limit)s sent, %(count)s more asked for.")
@@ -201,6 +208,7 @@ def _reserve_quota(account: Account, count: int) -> None:
                     "count": count,
                 }
             )
+        taken.append((period, start))
 
 
 def quota_used(account: Account, period: str) -> int:
@@ -208,6 +216,15 @@ def quota_used(account: Account, period: str) -> int:
     start = day if period == QuotaCounter.Period.DAY else month
     counter = QuotaCounter.objects.filter(account=account, period=period, start=start).first()
     return counter.used if counter else 0
+
+
+def suppressed_among(account_id: int, addresses) -> set[str]:
+    """The lower-case addresses among `addresses` on the account's suppression list (not expired)."""
+    return set(
+        Suppression.objects.filter(account_id=account_id, address__in={a.lower() for a in addresses})
+        .exclude(expires_at__lt=timezone.now())
+        .values_list("address", flat=True)
+    )
 
 
 def kick_delivery() -> None:
@@ -248,6 +265,7 @@ def mail_prepare(
     templated: bool = False,
     variables: dict[str, dict] | None = None,
     raw_message: bytes | None = None,
+    suppressed: set[str] | None = None,
     source: str = Envelope.Source.SERVICE,
     client_ip: str | None = None,
     actor: Actor,
@@ -260,6 +278,8 @@ def mail_prepare(
     `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
     compared case-insensitively). `raw_message` is an SMTP submission's message, relayed as it is (the
     subject is then only for people reading the log; the SMTP server checked the message itself).
+    `suppressed` is the account's suppressed addresses among the recipients when the caller looked them up
+    already (for many messages at once); otherwise they are looked up here.
     """
     if isinstance(sender, str):
         sender_obj = (
@@ -320,11 +340,10 @@ def mail_prepare(
                 "InvalidTag.NotFound", _("There is no tag named %(name)s.") % {"name": tag_name}, "TagName"
             )
 
-    suppressed = set(
-        Suppression.objects.filter(account=account, address__in=[r.lower() for r in recipients])
-        .exclude(expires_at__lt=timezone.now())
-        .values_list("address", flat=True)
-    )
+    if suppressed is None:
+        suppressed = suppressed_among(account.pk, recipients)
+    else:
+        suppressed = {address for address in suppressed if address in {r.lower() for r in recipients}}
     content = {
         "subject": subject,
         "html_body": html_body,
@@ -358,9 +377,21 @@ def mail_store(prepared: PreparedMail, *, savepoint: bool = True) -> Enqueued:
 
     `savepoint=False` saves two statements for a caller whose transaction ends with any refusal anyway.
     """
+    [result] = mail_store_many([prepared], savepoint=savepoint)
+    if isinstance(result, EnqueueError):
+        raise result
+    return result
+
+
+def mail_store_many(batch: list[PreparedMail], *, savepoint: bool = True) -> list[Enqueued | EnqueueError]:
+    """Store several prepared messages in ONE transaction (one commit, a few statements for all of them).
+
+    Each is accepted or refused on its own (a used-up quota refuses the messages past it, in order); a
+    database failure raises TemporaryFailure and none of them is accepted.
+    """
     try:
         with transaction.atomic(savepoint=savepoint):
-            return _store(prepared)
+            return _store_many(batch)
     except DatabaseError as exc:
         raise TemporaryFailure(str(exc)) from exc
 
@@ -373,53 +404,84 @@ def message_enqueue(**arguments) -> Enqueued:
     return mail_store(mail_prepare(**arguments))
 
 
-def _store(p: PreparedMail) -> Enqueued:
-    account, sender, recipients, suppressed = p.account, p.sender, p.recipients, p.suppressed
-    accepted = [r for r in recipients if r.lower() not in suppressed]
-    if accepted:
-        _reserve_quota(account, len(accepted))
-    # An EnvId collision (one in 10^17) fails the transaction: the caller answers 451 / 503 and the
-    # client's retry gets a new one.
-    envelope = Envelope.objects.create(
-        env_id=new_env_id(),
-        account=account,
-        sender=sender,
-        tag=p.tag,
-        tag_name=p.tag.name if p.tag else "",
-        source=p.source,
-        **p.content,
-    )
+def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
+    results: list[Enqueued | EnqueueError | None] = [None] * len(batch)
+    wanted = [[r for r in p.recipients if r.lower() not in p.suppressed] for p in batch]
+    # The quota of each account in one reservation for the whole batch; only when that fails, message by
+    # message, in order, so exactly those past the boundary are refused.
+    by_account: dict[int, list[int]] = {}
+    for index, p in enumerate(batch):
+        if wanted[index]:
+            by_account.setdefault(p.account.pk, []).append(index)
+    for indexes in by_account.values():
+        account = batch[indexes[0]].account
+        try:
+            _reserve_quota(account, sum(len(wanted[i]) for i in indexes))
+        except QuotaExhausted:
+            for index in indexes:
+                try:
+                    _reserve_quota(account, len(wanted[index]))
+                except QuotaExhausted as exc:
+                    results[index] = exc
+    storing = [(index, p, wanted[index]) for index, p in enumerate(batch) if results[index] is None]
+    # An EnvId collision (one in 10^17) fails the transaction: the callers answer 451 / 503 and the
+    # clients' retries get new ones.
+    envelopes = [
+        Envelope(
+            env_id=new_env_id(),
+            account=p.account,
+            sender=p.sender,
+            tag=p.tag,
+            tag_name=p.tag.name if p.tag else "",
+            source=p.source,
+            **p.content,
+        )
+        for _index, p, _accepted in storing
+    ]
+    Envelope.objects.bulk_create(envelopes)
     now = timezone.now()
     give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
-    messages = [
-        Message(
-            envelope=envelope,
-            account=account,
-            rcpt=rcpt,
-            rcpt_domain=rcpt.rpartition("@")[2],
-            message_id=f"{uuid.uuid4().hex}.{envelope.env_id}@{sender.domain.name}",
-            state=MessageState.INVALID if rcpt.lower() in suppressed else MessageState.QUEUED,
-            next_attempt_at=now,
-            give_up_at=give_up,
-            variables=p.variables.get(rcpt.lower(), {}),
-            finished_at=now if rcpt.lower() in suppressed else None,
-            last_error="suppressed" if rcpt.lower() in suppressed else "",
-            created_at=now,
-        )
-        for rcpt in recipients
-    ]
+    messages: list[Message] = []
+    for envelope, (_index, p, _accepted) in zip(envelopes, storing, strict=True):
+        for rcpt in p.recipients:
+            suppressed = rcpt.lower() in p.suppressed
+            messages.append(
+                Message(
+                    envelope=envelope,
+                    account=p.account,
+                    rcpt=rcpt,
+                    rcpt_domain=rcpt.rpartition("@")[2],
+                    message_id=f"{uuid.uuid4().hex}.{envelope.env_id}@{p.sender.domain.name}",
+                    state=MessageState.INVALID if suppressed else MessageState.QUEUED,
+                    next_attempt_at=now,
+                    give_up_at=give_up,
+                    variables=p.variables.get(rcpt.lower(), {}),
+                    finished_at=now if suppressed else None,
+                    last_error="suppressed" if suppressed else "",
+                    created_at=now,
+                )
+            )
     Message.objects.bulk_create(messages)
     if any(m.pk is None for m in messages):  # a backend that does not return ids from a bulk insert
-        messages = list(Message.objects.filter(envelope=envelope).order_by("pk"))
-    events = [MessageEvent(message=m, account=account, type=EventType.ACCEPTED, at=now) for m in messages]
+        by_key = {
+            (m.envelope_id, m.rcpt): m
+            for m in Message.objects.filter(envelope__in=envelopes).only("pk", "envelope_id", "rcpt")
+        }
+        for m in messages:
+            m.pk = by_key[(m.envelope_id, m.rcpt)].pk
+    events = [MessageEvent(message=m, account=m.account, type=EventType.ACCEPTED, at=now) for m in messages]
     events += [
         MessageEvent(
-            message=m, account=account, type=EventType.INVALID, at=now, detail={"reason": "suppressed"}
+            message=m, account=m.account, type=EventType.INVALID, at=now, detail={"reason": "suppressed"}
         )
         for m in messages
         if m.state == MessageState.INVALID
     ]
     MessageEvent.objects.bulk_create(events)
-    if accepted:
+    if any(accepted for _index, _p, accepted in storing):
         transaction.on_commit(kick_delivery)
-    return Enqueued(env_id=envelope.env_id, accepted=len(accepted), invalid=len(recipients) - len(accepted))
+    for envelope, (index, p, accepted) in zip(envelopes, storing, strict=True):
+        results[index] = Enqueued(
+            env_id=envelope.env_id, accepted=len(accepted), invalid=len(p.recipients) - len(accepted)
+        )
+    return results

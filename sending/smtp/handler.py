@@ -20,17 +20,14 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
-from accounts.audit import Actor
 from accounts.network import ip_allowed
 from sending.delivery.bounces import apply_dsn
 from sending.delivery.worker import message_from_return_path
-from sending.models import Envelope as MailEnvelope
-from sending.models import SenderAddress, Suppression
-from sending.services import idempotency
+from sending.models import SenderAddress
 from sending.services import messages as service
-from sending.smtp import controls
+from sending.smtp import controls, store
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +91,7 @@ def _is_bounce_address(address: str) -> bool:
 
 
 def _is_suppressed(account_id: int, address: str) -> bool:
-    return Suppression.objects.filter(account_id=account_id, address=address.lower()).exists()
+    return bool(service.suppressed_among(account_id, [address]))
 
 
 class Handler:
@@ -102,6 +99,7 @@ class Handler:
 
     def __init__(self, run_db: RunDb, hostname: str):
         self.run_db, self.hostname = run_db, hostname
+        self.committer = store.GroupCommitter(run_db)
 
     # -- AUTH
 
@@ -228,54 +226,12 @@ class Handler:
             )
         except controls.Refused as refused:
             return refused.reply
+        item = store.Item(login, list(envelope.rcpt_tos), submission, _peer_ip(session))
         try:
-            env_id = await self.run_db(_store, login, list(envelope.rcpt_tos), submission, _peer_ip(session))
+            env_id = await self.committer.store(item)
         except controls.Refused as refused:
             return refused.reply
         except Exception:  # a store failure must never look permanent, nor show its cause
             log.exception("could not store a message from %s", login.address)
             return "451 4.3.0 Temporary failure, please try again later"
         return f"250 Data Ok: queued as {queue_id} ###envid={env_id}"  # as DirectMail words it
-
-
-def _store(login: Login, rcpts: list[str], submission: controls.Submission, ip: str) -> str:
-    """Check and store the message durably (runs in a database thread); returns its EnvId."""
-    sender = (
-        SenderAddress.objects.alive().select_related("account", "domain").filter(pk=login.sender_id).first()
-    )
-    if sender is None:
-        raise controls.Refused("535 5.7.8 This sender address was deleted; authenticate again")
-    account = sender.account
-    key = submission.idempotency_key
-    try:
-        replay = idempotency.known(account, key, submission.fingerprint)
-        if replay:
-            return replay
-        prepared = service.mail_prepare(
-            account=account,
-            sender=sender,
-            to=rcpts,
-            subject=submission.subject,
-            tag_name=submission.tag_name,
-            click_trace=submission.click_trace,
-            open_trace=submission.open_trace,
-            raw_message=submission.raw,
-            source=MailEnvelope.Source.SMTP,
-            client_ip=ip,
-            actor=Actor(name=f"smtp {login.address}", ip=ip),
-            max_recipients=settings.SMTPD_MAX_RECIPIENTS,
-        )
-        with transaction.atomic():
-            return idempotency.run_once(
-                account, key, submission.fingerprint, lambda: service.mail_store(prepared).env_id
-            )
-    except idempotency.KeyConflict as exc:
-        raise controls.Refused(
-            "554 5.7.0 X-Idempotency-Key was used with a different message within 24 hours"
-        ) from exc
-    except service.QuotaExhausted as exc:
-        raise controls.Refused(f"451 4.7.1 {exc} Try again when the quota renews") from exc
-    except service.EnqueueError as exc:
-        if exc.code == "InvalidTag.NotFound":
-            raise controls.Refused(f"504 5.5.2 Invalid setting: X-AliDM-Trace {exc}") from exc
-        raise controls.Refused(f"554 5.7.1 {exc}") from exc

@@ -24,6 +24,8 @@ from sending.smtp.handler import Handler
 
 log = logging.getLogger(__name__)
 
+# Several smtpd processes may listen on one port; the kernel spreads connections over them.
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
 # Commands a client has no business repeating without end on one connection ("*": all the others, which a
 # long-lived connection sending many messages repeats freely).
 COMMAND_LIMITS = {"*": 10**9, "NOOP": 1000, "VRFY": 20, "EXPN": 20, "HELP": 50}
@@ -117,13 +119,13 @@ class SmtpServer:
             factory = functools.partial(
                 self._protocol, tls_context=context, auth_require_tls=not plaintext_auth
             )
-            server = await loop.create_server(factory, self.host, port)
+            server = await loop.create_server(factory, self.host, port, reuse_port=REUSE_PORT)
             self._servers.append(server)
             self.bound["starttls"].append(server.sockets[0].getsockname()[1])
         for port in self.tls_ports:
             # Implicit TLS: the connection is encrypted from its first byte, so AUTH is allowed at once.
             factory = functools.partial(self._protocol, tls_context=None, auth_require_tls=False)
-            server = await loop.create_server(factory, self.host, port, ssl=context)
+            server = await loop.create_server(factory, self.host, port, ssl=context, reuse_port=REUSE_PORT)
             self._servers.append(server)
             self.bound["tls"].append(server.sockets[0].getsockname()[1])
         log.info("smtpd on %s: STARTTLS %s, TLS %s", self.host, self.bound["starttls"], self.bound["tls"])
@@ -139,6 +141,8 @@ class SmtpServer:
         while self.in_data and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self._close_sessions(lambda protocol: True)
+        if self.handler is not None:
+            await self.handler.committer.close()
         for server in self._servers:
             await server.wait_closed()
         if self._executor is not None:

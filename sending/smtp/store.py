@@ -1,0 +1,162 @@
+"""Storing accepted SMTP messages durably, several at a time.
+
+Sessions that finish DATA at about the same moment are stored together: one transaction, one commit and a
+few bulk statements for all of them (group commit), each message still accepted or refused on its own. A
+message is answered 250 only after its group committed; if the group cannot be stored, every message in
+it is answered 451 and nothing is accepted. A message with an X-Idempotency-Key is stored on its own.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.audit import Actor
+from sending.models import Envelope, SenderAddress
+from sending.services import idempotency
+from sending.services import messages as service
+from sending.smtp.controls import Refused, Submission
+
+MAX_GROUP = 32
+COMMITTERS = 2  # groups in flight per process: one can check its messages while another commits
+
+
+@dataclass
+class Item:
+    login: object  # handler.Login
+    rcpts: list[str]
+    submission: Submission
+    ip: str
+
+
+def _refusal(exc: service.EnqueueError) -> Refused:
+    if isinstance(exc, service.QuotaExhausted):
+        return Refused(f"451 4.7.1 {exc} Try again when the quota renews")
+    if exc.code == "InvalidTag.NotFound":
+        return Refused(f"504 5.5.2 Invalid setting: X-AliDM-Trace {exc}")
+    return Refused(f"554 5.7.1 {exc}")
+
+
+def _prepare(
+    item: Item, sender: SenderAddress | None, suppressed: set[str] | None = None
+) -> service.PreparedMail:
+    if sender is None:
+        raise Refused("535 5.7.8 This sender address was deleted; authenticate again")
+    s = item.submission
+    try:
+        return service.mail_prepare(
+            account=sender.account,
+            sender=sender,
+            to=item.rcpts,
+            subject=s.subject,
+            tag_name=s.tag_name,
+            click_trace=s.click_trace,
+            open_trace=s.open_trace,
+            raw_message=s.raw,
+            suppressed=suppressed,
+            source=Envelope.Source.SMTP,
+            client_ip=None,  # IP protection was enforced when the session logged in
+            actor=Actor(name=f"smtp {sender.address}", ip=item.ip),
+            max_recipients=settings.SMTPD_MAX_RECIPIENTS,
+        )
+    except service.EnqueueError as exc:
+        raise _refusal(exc) from exc
+
+
+def _senders(items: list[Item]) -> dict[int, SenderAddress]:
+    ids = {item.login.sender_id for item in items}
+    senders = SenderAddress.objects.alive().select_related("account", "domain").filter(pk__in=ids)
+    return {sender.pk: sender for sender in senders}
+
+
+def store_one(item: Item) -> str:
+    """A message with an idempotency key: its own transaction, with the key's record. Returns the EnvId."""
+    sender = _senders([item]).get(item.login.sender_id)
+    prepared = _prepare(item, sender, None)
+    key, fingerprint = item.submission.idempotency_key, item.submission.fingerprint
+    try:
+        replay = idempotency.known(sender.account, key, fingerprint)
+        if replay:
+            return replay
+        with transaction.atomic():
+            return idempotency.run_once(
+                sender.account, key, fingerprint, lambda: service.mail_store(prepared).env_id
+            )
+    except idempotency.KeyConflict as exc:
+        raise Refused(
+            "554 5.7.0 X-Idempotency-Key was used with a different message within 24 hours"
+        ) from exc
+    except service.EnqueueError as exc:
+        raise _refusal(exc) from exc
+
+
+def store_group(items: list[Item]) -> list[str | Refused]:
+    """EnvIds or refusals, in order. Runs in a database thread; TemporaryFailure fails them all."""
+    senders = _senders(items)
+    rcpts_by_account: dict[int, set[str]] = {}
+    for item in items:
+        rcpts_by_account.setdefault(item.login.account_id, set()).update(item.rcpts)
+    suppressed = {
+        account_id: service.suppressed_among(account_id, rcpts)
+        for account_id, rcpts in rcpts_by_account.items()
+    }
+    results: list[str | Refused | None] = [None] * len(items)
+    prepared: list[tuple[int, service.PreparedMail]] = []
+    for index, item in enumerate(items):
+        sender = senders.get(item.login.sender_id)
+        try:
+            prepared.append((index, _prepare(item, sender, suppressed[item.login.account_id])))
+        except Refused as refused:
+            results[index] = refused
+    stored = service.mail_store_many([p for _index, p in prepared])
+    for (index, _p), result in zip(prepared, stored, strict=True):
+        results[index] = _refusal(result) if isinstance(result, service.EnqueueError) else result.env_id
+    return results
+
+
+class GroupCommitter:
+    """Collects messages from the sessions of one process and stores them in groups (module docstring)."""
+
+    def __init__(self, run_db):
+        self.run_db = run_db
+        self.queue: asyncio.Queue | None = None
+        self.tasks: list[asyncio.Task] = []
+
+    async def store(self, item: Item) -> str:
+        """The message's EnvId once it is committed; raises Refused, or whatever failed the store."""
+        if item.submission.idempotency_key:
+            return await self.run_db(store_one, item)
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+            self.tasks = [asyncio.create_task(self._commit_groups()) for _ in range(COMMITTERS)]
+        done = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((item, done))
+        return await done
+
+    async def close(self) -> None:
+        """Stop the committers (called when no session is left to ask them for anything)."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+
+    async def _commit_groups(self) -> None:
+        while True:
+            group = [await self.queue.get()]
+            while len(group) < MAX_GROUP and not self.queue.empty():
+                group.append(self.queue.get_nowait())
+            try:
+                results = await self.run_db(store_group, [item for item, _done in group])
+            except Exception as exc:  # the whole group failed: every session hears it (451)
+                for _item, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_item, done), result in zip(group, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, Refused):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
