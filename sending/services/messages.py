@@ -34,7 +34,6 @@ from sending.models import (
     MessageState,
     QuotaCounter,
     SenderAddress,
-    Suppression,
     Tag,
 )
 
@@ -219,12 +218,23 @@ def quota_used(account: Account, period: str) -> int:
 
 
 def suppressed_among(account_id: int, addresses) -> set[str]:
-    """The lower-case addresses among `addresses` on the account's suppression list (not expired)."""
-    return set(
-        Suppression.objects.filter(account_id=account_id, address__in={a.lower() for a in addresses})
-        .exclude(expires_at__lt=timezone.now())
-        .values_list("address", flat=True)
+    """The lower-case addresses among `addresses` on the account's suppression list (not expired).
+
+    Asked for every SMTP recipient and every message, so it is one plain statement (the ORM spent 25 times
+    the query's own time building it); the table and columns are Suppression's.
+    """
+    wanted = sorted({a.lower() for a in addresses})
+    if not wanted:
+        return set()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    placeholders = ", ".join(["%s"] * len(wanted))
+    sql = (
+        "SELECT address FROM sending_suppression WHERE account_id = %s "  # noqa: S608 - placeholders only
+        f"AND address IN ({placeholders}) AND (expires_at IS NULL OR expires_at >= %s)"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id, *wanted, now])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def kick_delivery() -> None:

@@ -409,3 +409,28 @@ class StoreFailureTests(DeliveryTestMixin, TransactionTestCase):
             account=self.account, sender=self.sender, to=f"a@{DEST}", subject="x", text_body="x", actor=SYSTEM
         )
         self.assertEqual(Message.objects.count(), 1)
+
+
+class SuppressionLookupTests(AccountTestCase):
+    def test_only_unexpired_entries_of_the_account_count_in_any_case(self):
+        for address, expires in (
+            ("gone@example.org", None),
+            ("later@example.org", timezone.now() + timedelta(days=1)),
+            ("past@example.org", timezone.now() - timedelta(seconds=1)),
+        ):
+            Suppression.objects.create(
+                account=self.account, address=address, reason="manual", expires_at=expires
+            )
+        Suppression.objects.create(account=self.other_account, address="theirs@example.org", reason="manual")
+        found = service.suppressed_among(
+            self.account.pk,
+            [
+                "Gone@Example.org",
+                "later@example.org",
+                "past@example.org",
+                "theirs@example.org",
+                "new@example.org",
+            ],
+        )
+        self.assertEqual(found, {"gone@example.org", "later@example.org"})
+        self.assertEqual(service.suppressed_among(self.account.pk, []), set())
