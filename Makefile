@@ -41,20 +41,23 @@ browser:
 	  fi; \
 	fi
 
-## bench: delivery throughput against a plain-SMTP baseline, and API calls/s under gunicorn against a trivial
-## view, on SQLite and (when it runs) PostgreSQL. Each on a fresh database.
+## bench: delivery against a plain-SMTP baseline, API calls/s under gunicorn against a trivial view, SMTP
+## submissions/s against a bare aiosmtpd, on SQLite and (when it runs) PostgreSQL. Each on a fresh database.
 BENCH_MESSAGES ?= 10000
 BENCH_API_REQUESTS ?= 3000
+BENCH_SMTP_MESSAGES ?= 3000
+BENCHES = "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)" \
+	"bench_smtp --messages $(BENCH_SMTP_MESSAGES)"
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
 bench: $(TEST_STAMP)
-	@for what in "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)"; do \
+	@for what in $(BENCHES); do \
 	  dir=$$(mktemp -d); echo "== SQLite: $$what"; \
 	  env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py migrate -v0 && \
 	  env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py $$what; \
 	  rm -rf $$dir; \
 	done
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
-	  for what in "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)"; do \
+	  for what in $(BENCHES); do \
 	    dir=$$(mktemp -d); echo "== PostgreSQL: $$what"; \
 	    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS directmail_bench" \
 	      -c "CREATE DATABASE directmail_bench" && \
