@@ -179,3 +179,10 @@ def test_plaintext_auth_only_where_the_operator_allows_it(smtp):
     with server.running(), smtplib.SMTP("127.0.0.1", server.bound["starttls"][0], timeout=10) as client:
         client.login(SENDER, PASSWORD)
         assert client.send_message(message()) == {}
+
+
+def test_overlong_command_lines_are_refused(smtp):
+    session = RawSession(smtp.port)
+    session.command("EHLO client.test")
+    assert session.command("NOOP " + "x" * 2000).startswith("500")
+    assert session.command("NOOP").startswith("250")  # the session goes on
