@@ -9,6 +9,7 @@ an open relay.
 
 import binascii
 import contextlib
+import functools
 import logging
 import secrets
 from base64 import b64decode
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
@@ -50,6 +51,11 @@ def _peer_ip(session: Session) -> str:
     return session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
 
 
+@functools.cache
+def _unknown_user_hash() -> str:
+    return make_password(secrets.token_hex(16))
+
+
 def _check_login(address: str, password: str, ip: str) -> Login | str:
     """A Login, or the SMTP reply that refuses it. Runs in a database thread (the hash check is slow)."""
     sender = (
@@ -58,7 +64,10 @@ def _check_login(address: str, password: str, ip: str) -> Login | str:
         .filter(address=address.strip().lower())
         .first()
     )
-    if sender is None or not sender.smtp_password or not check_password(password, sender.smtp_password):
+    if sender is None or not sender.smtp_password:
+        check_password(password, _unknown_user_hash())  # as slow as a real check: no hint who exists
+        return AUTH_FAILED
+    if not check_password(password, sender.smtp_password):
         return AUTH_FAILED
     if not ip_allowed(sender.account, ip):
         return f"535 5.7.1 Authentication failed: {ip} is not on this account's IP protection list"
