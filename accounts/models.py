@@ -109,6 +109,10 @@ class Account(models.Model):
         _("time zone"), max_length=64, default=default_time_zone, validators=[validate_time_zone]
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Four eyes: a template version may only be approved by someone other than who submitted it.
+    templates_need_second_person = models.BooleanField(
+        _("template approval needs a second person"), default=False
+    )
 
     max_domains = models.PositiveIntegerField(_("sending domains"), null=True, blank=True)
     max_sender_addresses = models.PositiveIntegerField(_("sender addresses"), null=True, blank=True)

@@ -33,5 +33,6 @@ urlpatterns = [
     path("", include(auth_urlpatterns)),
     path("", include("accounts.urls")),
     path("", include("sending.urls")),
+    path("", include("templates_app.urls")),
     path("", include(sending_public_urlpatterns)),
 ]

@@ -7,3 +7,21 @@ class TemplatesAppConfig(AppConfig):
 
     name = "templates_app"
     verbose_name = _("Templates")
+
+    def ready(self) -> None:
+        from accounts.audit import register_action_labels
+        from accounts.limits import register_usage
+
+        register_usage("max_templates", lambda account: account.templates.count())
+        register_action_labels(
+            {
+                "template.create": _("Created a template"),
+                "template.rename": _("Renamed a template"),
+                "template.edit": _("Edited a template"),
+                "template.submit": _("Submitted a template for review"),
+                "template.withdraw": _("Withdrew a template from review"),
+                "template.approve": _("Approved a template"),
+                "template.reject": _("Rejected a template"),
+                "template.delete": _("Deleted a template"),
+            }
+        )

@@ -17,6 +17,7 @@ from sending.services.messages import message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
+from templates_app.services import template_create, version_submit
 from tests.base import AccountTestCase
 from tests.sending.helpers import verified_domain
 
@@ -60,6 +61,10 @@ class OutsiderTests(AccountTestCase):
             )
             deliver_due(max_seconds=10)
         cls.message = Message.objects.get()
+        cls.template = template_create(
+            account=cls.account, name="welcome", subject="Hi", html_body="<p>Hi</p>", actor=SYSTEM
+        )
+        version_submit(version=cls.template.latest_version(), actor=SYSTEM)
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -75,6 +80,9 @@ class OutsiderTests(AccountTestCase):
             "entry_id": self.ip_entry.public_id,
             "suppression_id": self.suppression.public_id,
             "message_id": self.message.message_id,
+            "template_id": self.template.public_id,
+            "number": 1,
+            "step": "approve",
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -102,6 +110,7 @@ class OutsiderTests(AccountTestCase):
         self.assertTrue(IpFilter.objects.filter(pk=self.ip_entry.pk).exists())
         self.assertTrue(Suppression.objects.filter(pk=self.suppression.pk).exists())
         self.assertEqual(Message.objects.count(), 1)
+        self.assertEqual(self.template.latest_version().status, "submitted")
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()
@@ -115,7 +124,8 @@ class OutsiderTests(AccountTestCase):
     def test_every_account_view_declares_its_permission(self):
         resolver = get_resolver()
         for name, _kwargs in account_patterns():
-            view = resolver.resolve(reverse(name, kwargs=dict.fromkeys(_kwargs, "x"))).func
+            kwargs = {k: 1 if k == "number" else "x" for k in _kwargs}
+            view = resolver.resolve(reverse(name, kwargs=kwargs)).func
             with self.subTest(name=name):
                 self.assertTrue(hasattr(view, "account_perm"), f"{name} is not wrapped in account_view()")
 

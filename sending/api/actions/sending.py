@@ -8,6 +8,7 @@ and returns the store step, which the endpoint runs in the call's one short tran
 from collections.abc import Callable
 
 from sending.api.actions import action, actor
+from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, refused
 from sending.models import Envelope, SenderAddress, SendType
@@ -47,23 +48,47 @@ def _common(caller: Caller, p: Params) -> dict:
     }
 
 
+def _template_content(caller: Caller, p: Params) -> dict:
+    """Subject and bodies from the approved version of the call's `Template`, and its TemplateData."""
+    if p.text("HtmlBody") or p.text("TextBody"):
+        raise ApiError("InvalidParameter", "Template: give either Template or HtmlBody/TextBody, not both.")
+    reference = p.json("Template")
+    data = reference.get("TemplateData") or {}
+    if not isinstance(data, dict):
+        raise ApiError("InvalidParameter", "Template.TemplateData must be an object of names and values.")
+    version = approved_content(caller, reference, "Template")
+    return {
+        "subject": version.subject,
+        "html_body": version.html_body,
+        "text_body": version.text_body,
+        "templated": True,
+        "data": {str(k): str(v) for k, v in data.items()},
+    }
+
+
 @action("SingleSendMail", sending=True)
 def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
+    to = p.text("ToAddress", required=True)
     if p.has("Template"):
-        raise ApiError(
-            "InvalidTemplate.NotFound",
-            "Template: templates are not available on this server yet; send Subject and HtmlBody/TextBody.",
-            404,
-        )
+        content = _template_content(caller, p)
+        data = content.pop("data")
+        with refused("ToAddress"):
+            recipients = service.parse_recipients(to)
+        content["variables"] = dict.fromkeys(recipients, data)
+        to = recipients
+    else:
+        content = {
+            "subject": p.text("Subject", required=True),
+            "html_body": p.text("HtmlBody"),
+            "text_body": p.text("TextBody"),
+        }
     with refused():
         prepared = service.mail_prepare(
             sender=p.text("AccountName", required=True),
-            to=p.text("ToAddress", required=True),
-            subject=p.text("Subject", required=True),
-            html_body=p.text("HtmlBody"),
-            text_body=p.text("TextBody"),
+            to=to,
             from_alias=p.text("FromAlias"),
             use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
+            **content,
             **_common(caller, p),
         )
     return _store(prepared)
@@ -104,9 +129,8 @@ def _receivers(p: Params) -> dict[str, dict]:
 
 @action("BatchSendMail", sending=True)
 def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
-    """A batch sender address, inline Receivers and TemplateContent; one EnvId for all of them.
-
-    TemplateName/ReceiversName (a stored template and recipient list) arrive with templates and lists.
+    """A batch sender address, inline Receivers with an approved template (TemplateName) or inline
+    TemplateContent; one EnvId for all of them. ReceiversName (a stored recipient list) comes with lists.
     """
     account = caller.key.account
     address = p.text("AccountName", required=True).strip().lower()
@@ -127,10 +151,12 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
             "InvalidMailAddressSendType.Malformed",
             f"AccountName: {address} is a trigger address; BatchSendMail sends from batch addresses.",
         )
-    if not p.has("TemplateContent"):
-        name = p.text("TemplateName", required=True)
-        raise ApiError("InvalidTemplate.NotFound", f"TemplateName: there is no template named {name}.", 404)
-    content = p.json("TemplateContent", required=True)
+    if p.has("TemplateContent"):
+        content = p.json("TemplateContent", required=True)
+    else:
+        reference = {"TemplateName": p.text("TemplateName", required=True)}
+        version = approved_content(caller, reference, "TemplateName")
+        content = {"Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body}
     if p.has("ReceiversName") and not p.has("Receivers"):
         name = p.text("ReceiversName")
         raise ApiError(

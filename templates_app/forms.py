@@ -1,0 +1,50 @@
+"""Forms of the template pages (crispy-forms)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.forms import CrispyForm
+from templates_app.models import MAX_NAME_LENGTH, TemplateKind
+
+
+class TemplateForm(CrispyForm):
+    submit_label = _("Create template")
+
+    name = forms.CharField(label=_("Name"), max_length=MAX_NAME_LENGTH)
+    kind = forms.ChoiceField(label=_("Kind"), choices=TemplateKind.choices, initial=TemplateKind.EMAIL)
+    description = forms.CharField(label=_("Description"), max_length=255, required=False)
+
+
+class ContentForm(CrispyForm):
+    submit_label = _("Save draft")
+
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+    html_body = forms.CharField(
+        label=_("HTML body"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "class": "font-monospace", "spellcheck": "false"}),
+        help_text=_(
+            "Variables: {UserName}, {NickName}, {Gender}, {Birthday}, {Mobile}, {EAddr} or a list field."
+        ),
+    )
+    text_body = forms.CharField(
+        label=_("Text body"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Left empty, a text version is made from the HTML when sending."),
+    )
+
+    def __init__(self, *args, sms: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if sms:
+            del self.fields["subject"], self.fields["html_body"]
+            self.fields["text_body"].label = _("Text")
+            self.fields["text_body"].help_text = ""
+
+
+class RejectForm(CrispyForm):
+    submit_label = _("Reject")
+
+    comment = forms.CharField(
+        label=_("Why (the author reads this)"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )

@@ -1,0 +1,24 @@
+"""django-q2 tasks of `templates_app`: take ids, fetch, call a service."""
+
+from templates_app import services
+from templates_app.models import TemplateVersion
+
+
+def _version(version_id: int) -> TemplateVersion | None:
+    return (
+        TemplateVersion.objects.select_related("template__account", "submitted_by", "reviewed_by")
+        .filter(pk=version_id)
+        .first()
+    )
+
+
+def notify_reviewers(version_id: int) -> None:
+    version = _version(version_id)
+    if version is not None:
+        services.notify_reviewers(version=version)
+
+
+def notify_author(version_id: int) -> None:
+    version = _version(version_id)
+    if version is not None:
+        services.notify_author(version=version)

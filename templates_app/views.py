@@ -1,0 +1,225 @@
+"""Template pages: the list, a template's editor with its versions and review, the review queue, and a
+sandboxed preview of a version."""
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.audit import Actor
+from accounts.confirm import confirm_page
+from accounts.errors import ServiceError
+from accounts.paging import page_of
+from accounts.roles import Perm
+from accounts.tenancy import account_view, get_for_account
+from templates_app import rendering, services
+from templates_app.forms import ContentForm, RejectForm, TemplateForm
+from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
+
+# The preview is the template's own HTML: it may not run anything, fetch anything but images, or navigate.
+PREVIEW_CSP = "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; sandbox"
+
+
+def _template(request, template_id: str) -> Template:
+    return get_for_account(
+        Template.objects.select_related("approved_version"), request.account, public_id=template_id
+    )
+
+
+def _back(request, template: Template):
+    return redirect(
+        "templates_app:template_detail", account_id=request.account.public_id, template_id=template.public_id
+    )
+
+
+@account_view(Perm.VIEW)
+def template_list(request):
+    templates = request.account.templates.select_related("approved_version", "created_by").order_by("name")
+    query = request.GET.get("q", "").strip()
+    if query:
+        templates = templates.filter(name__icontains=query)
+    page = page_of(request, templates)
+    latest: dict[int, TemplateVersion] = {}
+    for version in TemplateVersion.objects.filter(template__in=page.object_list).order_by(
+        "template", "-number"
+    ):
+        latest.setdefault(version.template_id, version)
+    rows = [(template, latest.get(template.pk)) for template in page]
+    waiting = TemplateVersion.objects.filter(
+        template__account=request.account, status=VersionStatus.SUBMITTED
+    ).count()
+    context = {
+        "page": page,
+        "rows": rows,
+        "waiting": waiting,
+        "can_edit": request.membership.can(Perm.EDIT_CONTENT),
+        "can_review": request.membership.can(Perm.REVIEW_TEMPLATES),
+        "used": request.account.templates.count(),
+        "limit": request.account.limit("max_templates"),
+    }
+    return render(request, "templates_app/template_list.html", context)
+
+
+@account_view(Perm.EDIT_CONTENT)
+def template_create(request):
+    form = TemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = services.template_create(
+                account=request.account, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Template %(name)s created. Write its first version.") % {"name": template}
+            )
+            return _back(request, template)
+    return render(request, "templates_app/template_create.html", {"form": form})
+
+
+@account_view(Perm.VIEW)
+def template_detail(request, template_id: str):
+    template = _template(request, template_id)
+    versions = list(template.versions.select_related("author", "submitted_by", "reviewed_by"))
+    latest = versions[0]
+    can_edit = request.membership.can(Perm.EDIT_CONTENT)
+    sms = template.kind == TemplateKind.SMS
+    initial = {"subject": latest.subject, "html_body": latest.html_body, "text_body": latest.text_body}
+    form = ContentForm(request.POST or None, initial=initial, sms=sms) if can_edit else None
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("Your role may not edit templates."))
+        if form.is_valid():
+            try:
+                version = services.template_edit(
+                    template=template, actor=Actor.from_request(request), **form.cleaned_data
+                )
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Version %(n)s saved as a draft.") % {"n": version.number})
+                if version.removed:
+                    messages.warning(
+                        request,
+                        _("Removed for safety: %(items)s.") % {"items": ", ".join(version.removed)},
+                    )
+                return _back(request, template)
+    variables = rendering.variables_in(latest.subject, latest.html_body, latest.text_body)
+    context = {
+        "template": template,
+        "versions": versions,
+        "latest": latest,
+        "form": form,
+        "editable": can_edit and latest.status != VersionStatus.SUBMITTED,
+        "can_edit": can_edit,
+        "can_review": request.membership.can(Perm.REVIEW_TEMPLATES),
+        "reject_form": RejectForm(),
+        "variables": variables,
+    }
+    return render(request, "templates_app/template_detail.html", context)
+
+
+STEPS = {
+    "submit": (Perm.EDIT_CONTENT, services.version_submit, _("Version %(n)s submitted for review.")),
+    "withdraw": (Perm.EDIT_CONTENT, services.version_withdraw, _("Version %(n)s is a draft again.")),
+    "approve": (
+        Perm.REVIEW_TEMPLATES,
+        services.version_approve,
+        _("Version %(n)s approved: it is in use now."),
+    ),
+    "reject": (Perm.REVIEW_TEMPLATES, services.version_reject, _("Version %(n)s rejected.")),
+}
+
+
+@account_view(Perm.VIEW)
+@require_POST
+def version_step(request, template_id: str, number: int, step: str):
+    if step not in STEPS:
+        raise Http404
+    perm, service, done = STEPS[step]
+    if not request.membership.can(perm):
+        raise PermissionDenied(_("Your role may not do that."))
+    template = _template(request, template_id)
+    version = template.versions.filter(number=number).first()
+    if version is None:
+        raise Http404
+    arguments = {"version": version, "actor": Actor.from_request(request)}
+    if step == "reject":
+        form = RejectForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Say why the version is rejected."))
+            return _back(request, template)
+        arguments["comment"] = form.cleaned_data["comment"]
+    try:
+        service(**arguments)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done % {"n": number})
+    if step in ("approve", "reject") and request.POST.get("next") == "queue":
+        return redirect("templates_app:review_queue", account_id=request.account.public_id)
+    return _back(request, template)
+
+
+@account_view(Perm.VIEW)
+def version_preview(request, template_id: str, number: int):
+    """The version rendered with sample data, for a sandboxed frame: nothing in it can run or navigate."""
+    template = _template(request, template_id)
+    version = template.versions.filter(number=number).first()
+    if version is None:
+        raise Http404
+    try:
+        data = json.loads(request.GET.get("data") or "{}")
+    except ValueError:
+        data = {}
+    data = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if template.kind == TemplateKind.SMS or not version.html_body:
+        body = "<pre style='white-space: pre-wrap; font-family: sans-serif'>{}</pre>".format(
+            rendering.render_html(version.text_body.replace("&", "&amp;").replace("<", "&lt;"), data)
+        )
+    else:
+        body = rendering.render_html(version.html_body, data)
+    response = HttpResponse(
+        f"<!doctype html><meta charset='utf-8'>{body}", content_type="text/html; charset=utf-8"
+    )
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["X-Frame-Options"] = "SAMEORIGIN"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@account_view(Perm.REVIEW_TEMPLATES)
+def review_queue(request):
+    waiting = (
+        TemplateVersion.objects.filter(template__account=request.account, status=VersionStatus.SUBMITTED)
+        .select_related("template", "submitted_by")
+        .order_by("submitted_at")
+    )
+    return render(
+        request, "templates_app/review_queue.html", {"waiting": waiting, "reject_form": RejectForm()}
+    )
+
+
+@account_view(Perm.EDIT_CONTENT)
+def template_delete(request, template_id: str):
+    template = _template(request, template_id)
+    if request.method == "POST":
+        services.template_delete(template=template, actor=Actor.from_request(request))
+        messages.success(request, _("Template %(name)s deleted.") % {"name": template.name})
+        return redirect("templates_app:templates", account_id=request.account.public_id)
+    return confirm_page(
+        request,
+        question=_("Delete the template %(name)s?") % {"name": template.name},
+        explanation=_("All its versions are deleted. Mail already sent is not affected."),
+        button=_("Delete template"),
+        back_url=reverse(
+            "templates_app:template_detail", args=[request.account.public_id, template.public_id]
+        ),
+        back_label=_("Keep it"),
+    )

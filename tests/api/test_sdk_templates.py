@@ -1,0 +1,139 @@
+"""Templates through the official SDK: what the API writes goes to review; only an approved version is
+sent, with TemplateData filled in (SingleSendMail's Template, BatchSendMail's TemplateName)."""
+
+import email
+from email.policy import default as default_policy
+
+import pytest
+from alibabacloud_dm20151123 import models as dm
+from Tea.exceptions import TeaException
+
+from accounts.audit import SYSTEM, Actor
+from accounts.services import user_signup
+from sending.models import CapturedMessage, Envelope
+from sending.services.senders import sender_address_create
+from templates_app import services
+from templates_app.models import Template
+from tests.api.clients import tea_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tea_error(call) -> TeaException:
+    with pytest.raises(TeaException) as caught:
+        call()
+    return caught.value
+
+
+def approve(template: Template) -> None:
+    reviewer, _account, _created = user_signup(
+        email="reviewer@example.com", password=None, account_name="x", actor=SYSTEM
+    )
+    template.account.memberships.create(user=reviewer, role="reviewer")
+    services.version_approve(version=template.latest_version(), actor=Actor(user=reviewer))
+
+
+def test_templates_round_trip_and_go_to_review(api):
+    client = tea_client(api)
+    created = client.create_template(
+        dm.CreateTemplateRequest(
+            template_name="welcome",
+            template_subject="Hi {UserName}",
+            template_text="<p>Hello {UserName}</p><script>x()</script>",
+        )
+    ).body
+    template = Template.objects.get(api_id=created.template_id)
+    described = client.desc_template(dm.DescTemplateRequest(template_id=created.template_id)).body
+    assert (described.template_name, described.template_status) == ("welcome", "1")  # waiting for review
+    assert described.template_text == "<p>Hello {UserName}</p>"  # sanitized
+    listed = client.query_template_by_param(dm.QueryTemplateByParamRequest(key_word="wel")).body
+    assert [(t.template_id, t.template_status) for t in listed.data.template] == [(str(template.api_id), "1")]
+    assert listed.page_size == 20
+
+    approve(template)
+    client.modify_template(
+        dm.ModifyTemplateRequest(
+            template_id=created.template_id,
+            template_name="welcome2",
+            template_subject="Hello {UserName}",
+            template_text="<p>v2</p>",
+        )
+    )
+    template.refresh_from_db()
+    assert template.name == "welcome2" and template.approved_version.number == 1  # v1 stays in use
+    described = client.desc_template(dm.DescTemplateRequest(template_id=created.template_id)).body
+    assert (described.template_name, described.template_status, described.template_subject) == (
+        "welcome2",
+        "1",
+        "Hello {UserName}",
+    )
+    assert template.latest_version().number == 2
+
+    client.delete_template(dm.DeleteTemplateRequest(template_id=created.template_id))
+    assert not Template.objects.exists()
+    error = tea_error(lambda: client.desc_template(dm.DescTemplateRequest(template_id=created.template_id)))
+    assert error.code == "InvalidTemplate.NotFound"
+
+
+def test_single_send_mail_sends_the_approved_version_with_template_data(api):
+    template = services.template_create(
+        account=api["account"],
+        name="receipt",
+        subject="Receipt for {UserName}",
+        html_body="<p>Dear {UserName}, order {OrderId}.</p>",
+        actor=SYSTEM,
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    client = tea_client(api)
+    reference = dm.SingleSendMailRequestTemplate(
+        template_id=str(template.api_id), template_data={"UserName": "Ann & Bob", "OrderId": "42"}
+    )
+    request = dm.SingleSendMailRequest(
+        account_name="noreply@mail.example.com",
+        address_type=1,
+        reply_to_address=False,
+        to_address="ann@example.org",
+        template=reference,
+    )
+    assert tea_error(lambda: client.single_send_mail(request)).code == "InvalidTemplate.NotApproved"
+
+    approve(template)
+    env_id = client.single_send_mail(request).body.env_id
+    raw = CapturedMessage.objects.get(message__envelope__env_id=env_id).raw
+    parsed = email.message_from_bytes(bytes(raw), policy=default_policy)
+    assert str(parsed["Subject"]) == "Receipt for Ann & Bob"
+    assert "Dear Ann &amp; Bob, order 42." in parsed.get_body(("html",)).get_content()
+
+    # Without TemplateData the variables are empty, not an error.
+    request.template = dm.SingleSendMailRequestTemplate(template_id=str(template.api_id), template_data={})
+    assert client.single_send_mail(request).body.env_id
+    request.html_body = "<p>also</p>"
+    assert tea_error(lambda: client.single_send_mail(request)).code == "InvalidParameter"
+
+
+def test_batch_send_mail_with_an_approved_template(api):
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    template = services.template_create(
+        account=api["account"],
+        name="news",
+        subject="News for {UserName}",
+        html_body="<p>{UserName}</p>",
+        actor=SYSTEM,
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    response = tea_client(api).batch_send_mail(
+        dm.BatchSendMailRequest(
+            account_name="news@mail.example.com",
+            address_type=1,
+            template_name="news",
+            receivers=[
+                dm.BatchSendMailRequestReceivers(to=["a@example.org"], template_data={"UserName": "Ann"})
+            ],
+        )
+    )
+    envelope = Envelope.objects.get(env_id=response.body.env_id)
+    raw = CapturedMessage.objects.get(message__envelope=envelope).raw
+    assert str(email.message_from_bytes(bytes(raw), policy=default_policy)["Subject"]) == "News for Ann"
