@@ -48,3 +48,16 @@ class RejectForm(CrispyForm):
     comment = forms.CharField(
         label=_("Why (the author reads this)"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
+
+
+class TestSendForm(CrispyForm):
+    submit_label = _("Send a test")
+
+    sender = forms.ChoiceField(label=_("From"))
+    to = forms.EmailField(label=_("To"))
+    data = forms.CharField(label=_("Sample data (JSON)"), required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        addresses = account.sender_addresses.filter(deleted_at__isnull=True).order_by("address")
+        self.fields["sender"].choices = [(a.address, a.address) for a in addresses]

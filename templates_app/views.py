@@ -1,11 +1,14 @@
 """Template pages: the list, a template's editor with its versions and review, the review queue, and a
 sandboxed preview of a version."""
 
+import difflib
 import json
+import secrets
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,9 +20,12 @@ from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
+from sending.models import Envelope
+from sending.services.messages import message_enqueue
 from templates_app import rendering, services
-from templates_app.forms import ContentForm, RejectForm, TemplateForm
+from templates_app.forms import ContentForm, RejectForm, TemplateForm, TestSendForm
 from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
+from templates_app.sanitize import sanitize
 
 # The preview is the template's own HTML: it may not run anything, fetch anything but images, or navigate.
 PREVIEW_CSP = "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; sandbox"
@@ -111,6 +117,8 @@ def template_detail(request, template_id: str):
                     )
                 return _back(request, template)
     variables = rendering.variables_in(latest.subject, latest.html_body, latest.text_body)
+    shown = next((v for v in versions if str(v.number) == request.GET.get("version")), latest)
+    approved = template.approved_version
     context = {
         "template": template,
         "versions": versions,
@@ -121,8 +129,70 @@ def template_detail(request, template_id: str):
         "can_review": request.membership.can(Perm.REVIEW_TEMPLATES),
         "reject_form": RejectForm(),
         "variables": variables,
+        "shown": shown,
+        "diff": _diff(approved, shown) if approved and approved.pk != shown.pk else None,
+        "test_form": TestSendForm(account=request.account) if request.membership.can(Perm.SEND) else None,
     }
     return render(request, "templates_app/template_detail.html", context)
+
+
+def _diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
+    """(kind, line) of a unified diff from `old` to `new` (kind: add, remove, context, header)."""
+
+    def lines(version):
+        return [
+            f"Subject: {version.subject}",
+            *version.html_body.splitlines(),
+            *version.text_body.splitlines(),
+        ]
+
+    out = []
+    for line in difflib.unified_diff(lines(old), lines(new), f"v{old.number}", f"v{new.number}", lineterm=""):
+        if line.startswith(("---", "+++", "@@")):
+            out.append(("header", line))
+        elif line.startswith("+"):
+            out.append(("add", line))
+        elif line.startswith("-"):
+            out.append(("remove", line))
+        else:
+            out.append(("context", line))
+    return out
+
+
+@account_view(Perm.SEND)
+@require_POST
+def template_test_send(request, template_id: str):
+    """Send the newest version (approved or not) to one address, as a test; it counts against the quota."""
+    template = _template(request, template_id)
+    form = TestSendForm(request.POST, account=request.account)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _back(request, template)
+    version = template.latest_version()
+    data = _sample_data(form.cleaned_data["data"])
+    try:
+        result = message_enqueue(
+            account=request.account,
+            sender=form.cleaned_data["sender"],
+            to=form.cleaned_data["to"],
+            subject=version.subject or template.name,
+            html_body=version.html_body,
+            text_body=version.text_body,
+            templated=True,
+            variables={form.cleaned_data["to"]: data},
+            source=Envelope.Source.CONSOLE,
+            client_ip=None,
+            actor=Actor.from_request(request),
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Test of version %(n)s queued to %(to)s (EnvId %(env)s).")
+            % {"n": version.number, "to": form.cleaned_data["to"], "env": result.env_id},
+        )
+    return _back(request, template)
 
 
 STEPS = {
@@ -167,6 +237,31 @@ def version_step(request, template_id: str, number: int, step: str):
     return _back(request, template)
 
 
+def _sample_data(raw: str) -> dict[str, str]:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _preview_response(body: str) -> HttpResponse:
+    document = f"<!doctype html><meta charset='utf-8'>{body}"
+    response = HttpResponse(document, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["X-Frame-Options"] = "SAMEORIGIN"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _rendered_body(kind: str, html_body: str, text_body: str, data: dict) -> str:
+    if kind == TemplateKind.SMS or not html_body:
+        escaped = text_body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = rendering.render_html(escaped, data)
+        return f"<pre style='white-space: pre-wrap; font-family: sans-serif'>{text}</pre>"
+    return rendering.render_html(html_body, data)
+
+
 @account_view(Perm.VIEW)
 def version_preview(request, template_id: str, number: int):
     """The version rendered with sample data, for a sandboxed frame: nothing in it can run or navigate."""
@@ -174,24 +269,39 @@ def version_preview(request, template_id: str, number: int):
     version = template.versions.filter(number=number).first()
     if version is None:
         raise Http404
-    try:
-        data = json.loads(request.GET.get("data") or "{}")
-    except ValueError:
-        data = {}
-    data = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    if template.kind == TemplateKind.SMS or not version.html_body:
-        body = "<pre style='white-space: pre-wrap; font-family: sans-serif'>{}</pre>".format(
-            rendering.render_html(version.text_body.replace("&", "&amp;").replace("<", "&lt;"), data)
-        )
-    else:
-        body = rendering.render_html(version.html_body, data)
-    response = HttpResponse(
-        f"<!doctype html><meta charset='utf-8'>{body}", content_type="text/html; charset=utf-8"
+    data = _sample_data(request.GET.get("data", ""))
+    return _preview_response(_rendered_body(template.kind, version.html_body, version.text_body, data))
+
+
+@account_view(Perm.VIEW)
+def template_preview(request, template_id: str):
+    """The editor's live preview. POST: sanitize and render what is being typed (nothing is saved), keep
+    it a few minutes under a random token, and answer where to load it; GET ?token=: that document, for a
+    sandboxed frame with a CSP that lets nothing run."""
+    template = _template(request, template_id)
+    key_prefix = f"template-preview:{request.account.pk}:{request.user.pk}:"
+    if request.method == "GET":
+        body = cache.get(key_prefix + request.GET.get("token", ""))
+        if body is None:
+            raise Http404
+        return _preview_response(body)
+    subject, html_body = request.POST.get("subject", ""), request.POST.get("html_body", "")
+    text_body = request.POST.get("text_body", "")
+    data = _sample_data(request.POST.get("data", ""))
+    cleaned = sanitize(html_body)
+    token = secrets.token_urlsafe(16)
+    cache.set(key_prefix + token, _rendered_body(template.kind, cleaned.html, text_body, data), 300)
+    used = rendering.variables_in(subject, cleaned.html, text_body)
+    url = reverse("templates_app:template_preview", args=[request.account.public_id, template.public_id])
+    return JsonResponse(
+        {
+            "url": f"{url}?token={token}",
+            "subject": rendering.render_subject(subject, data),
+            "removed": cleaned.removed,
+            "variables": used,
+            "missing": [name for name in used if name not in data and name != "EAddr"],
+        }
     )
-    response["Content-Security-Policy"] = PREVIEW_CSP
-    response["X-Frame-Options"] = "SAMEORIGIN"
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @account_view(Perm.REVIEW_TEMPLATES)

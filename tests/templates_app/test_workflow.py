@@ -3,13 +3,17 @@ version staying in use while a new draft is edited, mails to reviewers and autho
 console pages that drive it."""
 
 from django.core import mail
+from django.test import override_settings
 
-from accounts.audit import Actor
+from accounts.audit import SYSTEM, Actor
 from accounts.errors import LimitReached, ServiceError
 from accounts.models import AuditEntry
+from sending.models import Message
+from sending.services.senders import sender_address_create
 from templates_app import services
 from templates_app.models import Template, VersionStatus
 from tests.base import AccountTestCase
+from tests.sending.helpers import verified_domain
 
 
 class WorkflowTests(AccountTestCase):
@@ -188,3 +192,68 @@ class ConsoleTests(AccountTestCase):
         )
         self.client.post(self.url("templates_app:template_delete", created.public_id))
         self.assertFalse(Template.objects.filter(name="receipt").exists())
+
+
+class EditorTests(AccountTestCase):
+    def setUp(self):
+        super().setUp()
+        domain = verified_domain(self.account)
+        sender_address_create(
+            account=self.account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+        )
+        self.template = services.template_create(
+            account=self.account,
+            name="welcome",
+            subject="Hi {UserName}",
+            html_body="<p>{UserName}</p>",
+            actor=SYSTEM,
+        )
+        self.client.force_login(self.operator)
+
+    def url_for(self, name):
+        return self.url(f"templates_app:{name}", self.template.public_id)
+
+    def test_the_live_preview_renders_unsaved_content_behind_a_token(self):
+        answer = self.client.post(
+            self.url_for("template_preview"),
+            {
+                "subject": "Hi {UserName}",
+                "html_body": "<p onclick=x>{UserName} {Code}</p>",
+                "data": '{"UserName": "Ann"}',
+            },
+        ).json()
+        self.assertEqual(answer["subject"], "Hi Ann")
+        self.assertEqual(answer["missing"], ["Code"])
+        self.assertEqual(answer["removed"], ["onclick on <p> (1)"])
+        page = self.client.get(answer["url"])
+        self.assertContains(page, "<p>Ann </p>")
+        self.assertIn("sandbox", page["Content-Security-Policy"])
+        self.template.refresh_from_db()
+        self.assertEqual(self.template.latest_version().html_body, "<p>{UserName}</p>")  # nothing saved
+        self.client.force_login(self.admin)  # the token is the user's own
+        self.assertEqual(self.client.get(answer["url"]).status_code, 404)
+
+    def test_a_test_send_goes_through_the_engine_with_the_sample_data(self):
+        with override_settings(DELIVERY_MODE="capture"):
+            response = self.client.post(
+                self.url_for("template_test_send"),
+                {
+                    "sender": "noreply@mail.acme.example",
+                    "to": "me@example.org",
+                    "data": '{"UserName": "Ann"}',
+                },
+            )
+        self.assertRedirects(response, self.url_for("template_detail"))
+        message = Message.objects.get()
+        self.assertEqual((message.rcpt, message.variables), ("me@example.org", {"UserName": "Ann"}))
+        self.assertTrue(message.envelope.templated)
+
+    def test_the_diff_against_the_approved_version(self):
+        services.version_submit(version=self.template.latest_version(), actor=SYSTEM)
+        services.version_approve(version=self.template.latest_version(), actor=SYSTEM)
+        services.template_edit(
+            template=self.template, subject="Hello {UserName}", html_body="<p>{UserName}</p>", actor=SYSTEM
+        )
+        page = self.client.get(self.url_for("template_detail"))
+        self.assertContains(page, '<span class="diff-remove">-Subject: Hi {UserName}</span>', html=False)
+        self.assertContains(page, '<span class="diff-add">+Subject: Hello {UserName}</span>', html=False)
