@@ -137,10 +137,13 @@ class AccountCreateForm(CrispyForm):
 class AccountSettingsForm(CrispyHelperMixin, forms.ModelForm):
     class Meta:
         model = Account
-        fields = ["name", "time_zone"]
+        fields = ["name", "time_zone", "templates_need_second_person"]
         widgets = {"time_zone": forms.Select(choices=time_zone_choices)}
         help_texts = {
             "time_zone": _("Quota days, statistics and every time in the console follow this time zone."),
+            "templates_need_second_person": _(
+                "Four eyes: someone other than the author or submitter approves each template version."
+            ),
         }
 
 

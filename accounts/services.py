@@ -75,10 +75,20 @@ def user_signup(
 
 
 @transaction.atomic
-def account_update(*, account: Account, name: str, time_zone: str, actor: Actor) -> Account:
-    """Rename an account or change its time zone."""
+def account_update(
+    *,
+    account: Account,
+    name: str,
+    time_zone: str,
+    templates_need_second_person: bool | None = None,
+    actor: Actor,
+) -> Account:
+    """Rename an account, change its time zone or its four-eyes rule for templates."""
     changes = {}
-    for field, value in (("name", name.strip()), ("time_zone", time_zone)):
+    fields = [("name", name.strip()), ("time_zone", time_zone)]
+    if templates_need_second_person is not None:
+        fields.append(("templates_need_second_person", templates_need_second_person))
+    for field, value in fields:
         if getattr(account, field) != value:
             changes[field] = [getattr(account, field), value]
             setattr(account, field, value)

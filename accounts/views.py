@@ -287,6 +287,7 @@ def account_settings(request):
                 account=request.account,
                 name=form.cleaned_data["name"],
                 time_zone=form.cleaned_data["time_zone"],
+                templates_need_second_person=form.cleaned_data["templates_need_second_person"],
                 actor=Actor.from_request(request),
             )
             messages.success(request, _("Account settings saved."))

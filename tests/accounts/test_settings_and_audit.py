@@ -25,6 +25,17 @@ class SettingsTests(AccountTestCase):
         self.assertEqual(entry.details["time_zone"], ["Asia/Shanghai", "Europe/Berlin"])
         self.assertEqual(entry.ip, "127.0.0.1")
 
+    def test_the_four_eyes_rule_for_templates(self):
+        self.client.force_login(self.owner)
+        self.client.post(
+            self.url("accounts:settings"),
+            {"name": "Acme", "time_zone": "Asia/Shanghai", "templates_need_second_person": "on"},
+        )
+        self.account.refresh_from_db()
+        self.assertTrue(self.account.templates_need_second_person)
+        entry = AuditEntry.objects.get(action="account.update")
+        self.assertEqual(entry.details["templates_need_second_person"], [False, True])
+
     def test_unknown_time_zone_is_a_form_error(self):
         self.client.force_login(self.owner)
         response = self.client.post(
