@@ -40,3 +40,8 @@ def test_text_without_placeholders_is_unchanged(text, data):
     if not variables_in(text):
         assert render_text(text, data) == text
         assert render_subject(text, data) == text
+
+
+def test_unicode_values_and_names_around_them():
+    assert render_subject("订单 {UserName} 已发货", {"UserName": "张三"}) == "订单 张三 已发货"
+    assert render_html("<p>{NickName} ✓</p>", {"NickName": "Zoë <3"}) == "<p>Zoë &lt;3 ✓</p>"
