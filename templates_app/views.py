@@ -308,12 +308,17 @@ def template_preview(request, template_id: str):
 def review_queue(request):
     waiting = (
         TemplateVersion.objects.filter(template__account=request.account, status=VersionStatus.SUBMITTED)
-        .select_related("template", "submitted_by")
+        .select_related("template__approved_version", "submitted_by")
         .order_by("submitted_at")
     )
-    return render(
-        request, "templates_app/review_queue.html", {"waiting": waiting, "reject_form": RejectForm()}
-    )
+    rows = [
+        (
+            version,
+            _diff(version.template.approved_version, version) if version.template.approved_version else None,
+        )
+        for version in waiting
+    ]
+    return render(request, "templates_app/review_queue.html", {"rows": rows, "reject_form": RejectForm()})
 
 
 @account_view(Perm.EDIT_CONTENT)

@@ -257,3 +257,7 @@ class EditorTests(AccountTestCase):
         page = self.client.get(self.url_for("template_detail"))
         self.assertContains(page, '<span class="diff-remove">-Subject: Hi {UserName}</span>', html=False)
         self.assertContains(page, '<span class="diff-add">+Subject: Hello {UserName}</span>', html=False)
+        services.version_submit(version=self.template.latest_version(), actor=SYSTEM)
+        self.client.force_login(self.reviewer)
+        queue = self.client.get(self.url("templates_app:review_queue"))
+        self.assertContains(queue, '<span class="diff-add">+Subject: Hello {UserName}</span>', html=False)
