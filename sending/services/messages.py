@@ -292,11 +292,14 @@ def mail_prepare(
     already (for many messages at once); otherwise they are looked up here.
     """
     if isinstance(sender, str):
-        sender_obj = (
-            SenderAddress.objects.alive()
-            .select_related("domain")
-            .filter(account=account, address=sender.lower())
-            .first()
+        # One alive sender per address (a unique constraint): no ORDER BY, which first() would add.
+        sender_obj = next(
+            iter(
+                SenderAddress.objects.alive()
+                .select_related("domain")
+                .filter(account=account, address=sender.lower())[:1]
+            ),
+            None,
         )
         if sender_obj is None:
             raise EnqueueError(
@@ -344,7 +347,7 @@ def mail_prepare(
     headers = _check_headers(headers or {})
     tag = None
     if tag_name:
-        tag = Tag.objects.filter(account=account, name=tag_name).first()
+        tag = next(iter(Tag.objects.filter(account=account, name=tag_name)[:1]), None)  # unique: no ORDER BY
         if tag is None:
             raise EnqueueError(
                 "InvalidTag.NotFound", _("There is no tag named %(name)s.") % {"name": tag_name}, "TagName"
