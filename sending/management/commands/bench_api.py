@@ -11,7 +11,6 @@ import http.client
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,14 +26,8 @@ from django.db import connection
 from accounts.access import access_key_create
 from accounts.audit import SYSTEM
 from sending.api.signatures import rpc_signature
-from sending.management.commands._bench import bench_sender
+from sending.management.commands._bench import bench_sender, free_port, run_clients, wait_for_port
 from sending.models import Envelope
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -53,7 +46,7 @@ class Command(BaseCommand):
         if Envelope.objects.exists():
             raise CommandError("bench_api needs an empty database (make bench creates one)")
         key_id, secret = self._setup()
-        port = _free_port()
+        port = free_port()
         server = self._start_gunicorn(port, options["workers"], options["threads"])
         try:
             self.stdout.write(
@@ -106,15 +99,12 @@ class Command(BaseCommand):
         }
         command = [sys.executable, "-m", "gunicorn", "directmail.wsgi", *sum(options.items(), ())]
         server = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return server
-            except OSError:
-                time.sleep(0.2)
-        server.kill()
-        raise CommandError("gunicorn did not start")
+        try:
+            wait_for_port(port, "gunicorn")
+        except CommandError:
+            server.kill()
+            raise
+        return server
 
     @staticmethod
     def _trivial(conn: http.client.HTTPConnection) -> bool:
@@ -163,7 +153,7 @@ class Command(BaseCommand):
         lock = threading.Lock()
         remaining = [total]
 
-        def client():
+        def client(_number: int):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             while True:
                 with lock:
@@ -183,13 +173,7 @@ class Command(BaseCommand):
                     failures[0] += 0 if ok else 1
             conn.close()
 
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - started
+        wall = run_clients(clients, client)
         latencies.sort()
         return {
             "rate": total / wall,

@@ -11,12 +11,10 @@ Run it on an empty database (make bench makes one).
 import os
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
 import threading
-import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -25,19 +23,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.audit import SYSTEM
-from sending.management.commands._bench import bench_sender
+from sending.management.commands._bench import bench_sender, free_port, run_clients, wait_for_port
 from sending.models import Envelope
 from sending.services.senders import sender_address_set_smtp_password
 from sending.smtp import tls
 
 PASSWORD = "bench-smtp-password"  # noqa: S105 - a throwaway account on a throwaway database
 PARAGRAPH = "Your order has shipped and is on its way. Track it any time in your account.\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The baseline server, in a process of its own like ours: aiosmtpd with TLS, any login accepted, mail dropped.
@@ -79,20 +71,20 @@ class Command(BaseCommand):
             f"(STARTTLS + AUTH once each), {options['processes']} smtpd processes"
         )
         cert, key = tls.certificate_files()
-        baseline_port = _free_port()
+        baseline_port = free_port()
         bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(baseline_port), str(cert), str(key)])
         try:
-            self._wait_for(baseline_port)
+            wait_for_port(baseline_port, "the bare aiosmtpd server")
             baseline = self._load(baseline_port, sender.address, count, connections)
         finally:
             bare.kill()
             bare.wait()
         self._report("bare aiosmtpd (accept and discard)", baseline)
 
-        port = _free_port()
+        port = free_port()
         servers = [self._start_smtpd(port) for _ in range(options["processes"])]
         try:
-            self._wait_for(port)
+            wait_for_port(port, "smtpd")
             ours = self._load(port, sender.address, count, connections)
         finally:
             for server in servers:
@@ -115,17 +107,6 @@ class Command(BaseCommand):
         }
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         return subprocess.Popen([sys.executable, manage, "smtpd"], env=env, stdout=subprocess.DEVNULL)
-
-    @staticmethod
-    def _wait_for(port: int) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise CommandError("smtpd did not start")
 
     @staticmethod
     def _load(port: int, sender: str, total: int, connections: int) -> dict:
@@ -157,13 +138,7 @@ class Command(BaseCommand):
                             failed[0] += 1
                             errors.setdefault(str(exc)[:200], None)
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - started
+        wall = run_clients(connections, client)
         rate = (total - failed[0]) / wall
         return {"rate": rate, "failed": failed[0], "ok": total - failed[0], "errors": list(errors)[:3]}
 
