@@ -86,10 +86,10 @@ class Params:
             shown = shown.replace("%H", "HH").replace("%M", "mm")
             raise ApiError("InvalidParameter", f"{name} must look like {shown}, not {value!r}.") from exc
 
-    def page(self, queryset: QuerySet) -> tuple[list, dict]:
-        """Page `queryset` by PageNo (from 1) and PageSize (1-100, default 10); DirectMail's paging fields."""
+    def page(self, queryset: QuerySet, *, default_size: int = 10) -> tuple[list, dict]:
+        """Page `queryset` by PageNo (from 1) and PageSize (1-100); DirectMail's paging fields."""
         number = self.integer("PageNo", default=1, minimum=1, maximum=10**6)
-        size = self.integer("PageSize", default=10, minimum=1, maximum=MAX_PAGE_SIZE)
+        size = self.integer("PageSize", default=default_size, minimum=1, maximum=MAX_PAGE_SIZE)
         total = queryset.count()
         items = list(queryset[(number - 1) * size : number * size])
         return items, {"TotalCount": total, "PageNumber": number, "PageSize": size}

@@ -21,7 +21,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
 
 from accounts.network import ip_allowed
 from sending.delivery.bounces import apply_dsn
@@ -214,8 +213,8 @@ class Handler:
     async def _bounce(self, envelope: Envelope) -> str:
         try:
             await self.run_db(lambda: apply_dsn(envelope.original_content, envelope_to=envelope.rcpt_tos[0]))
-        except DatabaseError:
-            log.exception("could not store a bounce")
+        except Exception:  # like a submission: temporary, and never the exception's text
+            log.exception("could not apply a bounce")
             return "451 4.3.0 Temporary failure, please try again later"
         return "250 2.0.0 OK: bounce received"
 

@@ -110,9 +110,7 @@ def query_template_by_param(caller: Caller, p: Params) -> dict:
     templates = account.templates.order_by("name")
     if keyword := p.text("KeyWord", max_length=30).strip():
         templates = templates.filter(name__icontains=keyword)
-    if not p.has("PageSize"):
-        p.raw["PageSize"] = "20"  # DirectMail's default for this action
-    rows, paging = p.page(templates)
+    rows, paging = p.page(templates, default_size=20)  # DirectMail's default for this action
     latest: dict[int, TemplateVersion] = {}
     for version in TemplateVersion.objects.filter(template__in=rows).order_by("template", "-number"):
         latest.setdefault(version.template_id, version)
