@@ -26,6 +26,7 @@ from accounts.audit import Actor
 from accounts.errors import ServiceError
 from accounts.models import Account
 from accounts.network import ip_allowed
+from directmail.db import rows
 from sending.models import (
     Envelope,
     EventType,
@@ -292,14 +293,12 @@ def mail_prepare(
     already (for many messages at once); otherwise they are looked up here.
     """
     if isinstance(sender, str):
-        # One alive sender per address (a unique constraint): no ORDER BY, which first() would add.
-        sender_obj = next(
-            iter(
-                SenderAddress.objects.alive()
-                .select_related("domain")
-                .filter(account=account, address=sender.lower())[:1]
-            ),
-            None,
+        # Read for every message: plain SQL built once (directmail.db.rows); one alive sender per address.
+        sender_obj = rows.select_one(
+            SenderAddress,
+            "t0.account_id = %s AND t0.address = %s AND t0.deleted_at IS NULL",
+            [account.pk, sender.lower()],
+            related=("domain",),
         )
         if sender_obj is None:
             raise EnqueueError(
@@ -451,7 +450,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
         )
         for _index, p, _accepted in storing
     ]
-    Envelope.objects.bulk_create(envelopes)
+    rows.insert(envelopes)
     now = timezone.now()
     give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
     messages: list[Message] = []
@@ -474,14 +473,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
                     created_at=now,
                 )
             )
-    Message.objects.bulk_create(messages)
-    if any(m.pk is None for m in messages):  # a backend that does not return ids from a bulk insert
-        by_key = {
-            (m.envelope_id, m.rcpt): m
-            for m in Message.objects.filter(envelope__in=envelopes).only("pk", "envelope_id", "rcpt")
-        }
-        for m in messages:
-            m.pk = by_key[(m.envelope_id, m.rcpt)].pk
+    rows.insert(messages)
     events = [MessageEvent(message=m, account=m.account, type=EventType.ACCEPTED, at=now) for m in messages]
     events += [
         MessageEvent(
@@ -490,7 +482,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
         for m in messages
         if m.state == MessageState.INVALID
     ]
-    MessageEvent.objects.bulk_create(events)
+    rows.insert(events)
     if any(accepted for _index, _p, accepted in storing):
         transaction.on_commit(kick_delivery)
     for envelope, (index, p, accepted) in zip(envelopes, storing, strict=True):
