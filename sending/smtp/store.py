@@ -13,13 +13,16 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.audit import Actor
+from directmail.db import rows
 from sending.models import Envelope, SenderAddress
 from sending.services import idempotency
 from sending.services import messages as service
 from sending.smtp.controls import Refused, Submission
 
 MAX_GROUP = 32
-COMMITTERS = 2  # groups in flight per process: one can check its messages while another commits
+# Groups in flight per process. One: the next group gathers while this one commits, and bigger groups
+# measured faster than two committers with half the messages each (SQLite and PostgreSQL alike).
+COMMITTERS = 1
 
 
 @dataclass
@@ -64,10 +67,17 @@ def _prepare(
         raise _refusal(exc) from exc
 
 
+def _sender(sender_id: int) -> SenderAddress | None:
+    # Read for every group: plain SQL built once (directmail.db.rows).
+    where = "t0.id = %s AND t0.deleted_at IS NULL"
+    return rows.select_one(SenderAddress, where, [sender_id], related=("account", "domain"))
+
+
 def _senders(items: list[Item]) -> dict[int, SenderAddress]:
+    """The alive sender addresses the items' sessions logged in as (usually one or two per group)."""
     ids = {item.login.sender_id for item in items}
-    senders = SenderAddress.objects.alive().select_related("account", "domain").filter(pk__in=ids)
-    return {sender.pk: sender for sender in senders}
+    senders = {sender_id: _sender(sender_id) for sender_id in ids}
+    return {sender_id: sender for sender_id, sender in senders.items() if sender is not None}
 
 
 def store_one(item: Item) -> str:
