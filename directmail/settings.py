@@ -207,6 +207,8 @@ DIRECTMAIL_DEFAULT_LIMITS = {
     "free_daily_sends": 200,
 }
 DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS", default="{}")))
+# The largest recipient file the console takes for an import (it is kept in the database until applied).
+LIST_IMPORT_MAX_BYTES = env.int("LIST_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
 # --- Sending (used by the delivery engine) ----------------------------------------------------------------
 

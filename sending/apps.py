@@ -20,6 +20,7 @@ class SendingConfig(AppConfig):
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().count())
         register_usage("sender_address_deletions", deletions_this_month)
         register_usage("max_tags", lambda account: account.tags.count())
+        register_usage("max_recipient_lists", lambda account: account.recipient_lists.count())
         register_usage("daily_quota", lambda account: quota_used(account, "day"))
         register_usage("monthly_quota", lambda account: quota_used(account, "month"))
         # The free allowance is the first messages of each day.
@@ -48,6 +49,13 @@ class SendingConfig(AppConfig):
                 "tag.create": _("Created a tag"),
                 "tag.update": _("Changed a tag"),
                 "tag.delete": _("Deleted a tag"),
+                "recipient_list.create": _("Created a recipient list"),
+                "recipient_list.update": _("Changed a recipient list"),
+                "recipient_list.delete": _("Deleted a recipient list"),
+                "recipient_list.import": _("Imported addresses into a list"),
+                "recipient.add": _("Added addresses to a list"),
+                "recipient.update": _("Changed an address in a list"),
+                "recipient.delete": _("Removed addresses from a list"),
                 "suppression.add": _("Suppressed an address"),
                 "suppression.remove": _("Removed an address from the suppression list"),
                 "suppression.import": _("Imported suppressed addresses"),

@@ -8,4 +8,8 @@ SCHEDULES = [
     ScheduleSpec(name="deliver_due", func="sending.tasks.deliver_due", minutes=1),
     # Verified domains are checked daily: one whose ownership, SPF or DKIM record disappears stops sending.
     ScheduleSpec(name="recheck_domains", func="sending.tasks.recheck_domains", minutes=24 * 60),
+    # An import whose worker died is marked failed (its list was never touched).
+    ScheduleSpec(name="imports_reap", func="sending.lists.importer.imports_reap", minutes=1),
+    # Uploaded files of finished imports, and uploads nobody went on with, are deleted after a while.
+    ScheduleSpec(name="imports_purge", func="sending.lists.importer.imports_purge", minutes=24 * 60),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sending.views import domains, messages, senders, suppressions, tags
+from sending.views import domains, lists, messages, senders, suppressions, tags
 
 app_name = "sending"
 
@@ -29,6 +29,28 @@ urlpatterns = [
     path(A + "tags/", tags.tag_list, name="tags"),
     path(A + "tags/<str:tag_id>/", tags.tag_edit, name="tag_edit"),
     path(A + "tags/<str:tag_id>/delete/", tags.tag_delete, name="tag_delete"),
+    path(A + "lists/", lists.list_index, name="recipient_lists"),
+    path(A + "lists/<str:list_id>/", lists.list_detail, name="recipient_list"),
+    path(A + "lists/<str:list_id>/edit/", lists.list_edit, name="recipient_list_edit"),
+    path(A + "lists/<str:list_id>/delete/", lists.list_delete, name="recipient_list_delete"),
+    path(A + "lists/<str:list_id>/export.csv", lists.list_export, name="recipient_list_export"),
+    path(A + "lists/<str:list_id>/import/", lists.import_upload, name="recipient_import_upload"),
+    path(A + "lists/<str:list_id>/remove/", lists.recipients_bulk_delete, name="recipients_bulk_delete"),
+    path(
+        A + "lists/<str:list_id>/recipients/<str:recipient_id>/",
+        lists.recipient_edit,
+        name="recipient_edit",
+    ),
+    path(
+        A + "lists/<str:list_id>/recipients/<str:recipient_id>/delete/",
+        lists.recipient_delete,
+        name="recipient_delete",
+    ),
+    path(A + "imports/<str:import_id>/", lists.import_detail, name="recipient_import"),
+    path(A + "imports/<str:import_id>/columns/", lists.import_mapping, name="recipient_import_mapping"),
+    path(A + "imports/<str:import_id>/status/", lists.import_status, name="recipient_import_status"),
+    path(A + "imports/<str:import_id>/rejected.csv", lists.import_rejected, name="recipient_import_rejected"),
+    path(A + "imports/<str:import_id>/cancel/", lists.import_cancel, name="recipient_import_cancel"),
     path(A + "messages/", messages.message_list, name="messages"),
     path(A + "messages/send-test/", messages.test_send, name="test_send"),
     path(A + "messages/<str:message_id>/", messages.message_detail, name="message_detail"),

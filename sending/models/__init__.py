@@ -1,4 +1,5 @@
-"""Models of `sending`: identities (domains, DKIM keys, sender addresses, tags), messages, API state."""
+"""Models of `sending`: identities (domains, DKIM keys, sender addresses, tags), recipient lists, messages,
+API state."""
 
 from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
 from sending.models.identities import (  # noqa: F401
@@ -14,6 +15,15 @@ from sending.models.identities import (  # noqa: F401
     SenderAddress,
     SendType,
     Tag,
+)
+from sending.models.lists import (  # noqa: F401
+    STANDARD_FIELDS,
+    ImportFileChunk,
+    ImportMode,
+    ImportStatus,
+    Recipient,
+    RecipientImport,
+    RecipientList,
 )
 from sending.models.messages import (  # noqa: F401
     CapturedMessage,

@@ -111,6 +111,21 @@ def _ascii_twin(local: str) -> str:
     return "".join(c if c.isascii() else "x" for c in local)
 
 
+def normalize_address(address: str) -> str:
+    """A deliverable address as we store it (the domain lower-case, IDN in A-label form), checked by syntax
+    only (no DNS); raises ValidationError."""
+    if _has_line_break(address) or len(address) > 254:
+        raise ValidationError("line break or too long")
+    local, _sep, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii").lower()  # IDN domains travel in A-label form
+    except UnicodeError as exc:
+        raise ValidationError("bad domain") from exc
+    # Django's validator knows ASCII local parts; a UTF-8 one (RFC 6531) is checked in its ASCII twin.
+    validate_email(f"{local if local.isascii() else _ascii_twin(local)}@{domain}")
+    return f"{local}@{domain}"
+
+
 def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[str]:
     """Comma-separated or a list; each a valid address; duplicates dropped; at most `limit`."""
     items = to.split(",") if isinstance(to, str) else list(to)
@@ -120,18 +135,14 @@ def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[s
         if not address:
             continue
         _no_line_breaks(address, "ToAddress")
-        local, _sep, domain = address.rpartition("@")
         try:
-            domain = domain.encode("idna").decode("ascii").lower()  # IDN domains travel in A-label form
-            # Django's validator knows ASCII local parts; a UTF-8 one (RFC 6531) is checked in its ASCII twin.
-            validate_email(f"{local if local.isascii() else _ascii_twin(local)}@{domain}")
-        except (ValidationError, UnicodeError) as exc:
+            normalized = normalize_address(address)
+        except ValidationError as exc:
             raise EnqueueError(
                 "InvalidToAddress",
                 _("%(address)s is not a valid address.") % {"address": address},
                 "ToAddress",
             ) from exc
-        normalized = f"{local}@{domain}"
         if normalized.lower() not in {r.lower() for r in recipients}:
             recipients.append(normalized)
     if not recipients:

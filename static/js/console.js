@@ -1,4 +1,4 @@
-// Small behaviours of the console, no framework: copy buttons and confirmation prompts.
+// Small behaviours of the console, no framework: copy buttons, confirmation prompts, select-all boxes.
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -11,6 +11,14 @@
       const original = button.textContent;
       button.textContent = button.getAttribute("data-copied-label") || original;
       setTimeout(function () { button.textContent = original; }, 1500);
+    });
+  });
+  document.addEventListener("change", function (event) {
+    const name = event.target.getAttribute("data-select-all");
+    if (!name) return;
+    const form = event.target.closest("form") || document;
+    form.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (box) {
+      box.checked = event.target.checked;
     });
   });
   document.addEventListener("submit", function (event) {

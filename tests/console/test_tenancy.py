@@ -4,6 +4,7 @@ The test walks the URL map, so a page added later is covered the day it lands. O
 ids of the victim account's objects: the outsider must not learn that they exist.
 """
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -12,7 +13,9 @@ from accounts.audit import SYSTEM
 from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
 from sending.delivery.worker import deliver_due
+from sending.lists.fields import clean_recipient
 from sending.models import Domain, Message, SenderAddress, Suppression, Tag
+from sending.services.lists import import_upload, list_create, recipient_add
 from sending.services.messages import message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
@@ -65,6 +68,15 @@ class OutsiderTests(AccountTestCase):
             account=cls.account, name="welcome", subject="Hi", html_body="<p>Hi</p>", actor=SYSTEM
         )
         version_submit(version=cls.template.latest_version(), actor=SYSTEM)
+        cls.recipient_list = list_create(account=cls.account, name="News", actor=SYSTEM)
+        cls.recipient = recipient_add(
+            recipient_list=cls.recipient_list, clean=clean_recipient("li@example.org", {}), actor=SYSTEM
+        )
+        cls.recipient_import = import_upload(
+            recipient_list=cls.recipient_list,
+            upload=SimpleUploadedFile("a.csv", b"email\nhan@example.org\n"),
+            actor=SYSTEM,
+        )
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -83,6 +95,9 @@ class OutsiderTests(AccountTestCase):
             "template_id": self.template.public_id,
             "number": 1,
             "step": "approve",
+            "list_id": self.recipient_list.public_id,
+            "recipient_id": self.recipient.pk,
+            "import_id": self.recipient_import.public_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -111,6 +126,11 @@ class OutsiderTests(AccountTestCase):
         self.assertTrue(Suppression.objects.filter(pk=self.suppression.pk).exists())
         self.assertEqual(Message.objects.count(), 1)
         self.assertEqual(self.template.latest_version().status, "submitted")
+        self.assertEqual(
+            list(self.recipient_list.recipients.values_list("email", flat=True)), ["li@example.org"]
+        )
+        self.recipient_import.refresh_from_db()
+        self.assertEqual(self.recipient_import.status, "uploaded")
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()
