@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 # What the test run sets for itself and a fresh install would not have.
@@ -28,3 +29,11 @@ def manage(data_dir: Path, *args: str, timeout: float = 120, **extra: str) -> su
         timeout=timeout,
         check=False,
     )
+
+
+def database_url() -> str:
+    """The URL of the database the tests run on, for a child process that must share it."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"

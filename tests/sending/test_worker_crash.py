@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
@@ -19,16 +18,9 @@ from sending.models import Message, MessageState
 from sending.services import messages as service
 from sending.services.senders import sender_address_create
 from tests.base import People
-from tests.processes import MANAGE
+from tests.processes import MANAGE, database_url
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class WorkerCrashTests(People, TransactionTestCase):
