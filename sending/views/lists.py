@@ -252,7 +252,12 @@ EXPORT_BATCH = 2000
 def _export_rows(recipient_list: RecipientList):
     """The header, then every recipient, read in keyset-paged batches (no whole list in memory)."""
     custom_names: dict[str, None] = {}
-    for custom in recipient_list.recipients.exclude(custom={}).values_list("custom", flat=True).iterator():
+    for custom in (
+        recipient_list.recipients.exclude(custom={})
+        .order_by("pk")
+        .values_list("custom", flat=True)
+        .iterator()
+    ):
         custom_names.update(dict.fromkeys(custom))
     yield ["Email", *VARIABLE_OF.values(), *custom_names]
     last = 0
