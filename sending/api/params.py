@@ -94,9 +94,12 @@ class Params:
         items = list(queryset[(number - 1) * size : number * size])
         return items, {"TotalCount": total, "PageNumber": number, "PageSize": size}
 
-    def after_cursor(self, queryset: QuerySet, *, default_length: int = 100) -> tuple[list, str]:
-        """Page `queryset` (newest first by id) with Length and an opaque NextStart; "" when none is left."""
-        length = self.integer("Length", default=default_length, minimum=1, maximum=MAX_PAGE_SIZE)
+    def after_cursor(
+        self, queryset: QuerySet, *, default_length: int = 100, size_param: str = "Length"
+    ) -> tuple[list, str]:
+        """Page `queryset` (newest first by id) with Length (or `size_param`) and an opaque NextStart; ""
+        when none is left."""
+        length = self.integer(size_param, default=default_length, minimum=1, maximum=MAX_PAGE_SIZE)
         start = self.text("NextStart").strip()
         if start:
             try:

@@ -43,4 +43,4 @@ def actor(caller: Caller) -> Actor:
 
 def load() -> None:
     """Import every module of actions (they register themselves)."""
-    from sending.api.actions import account, identities, reports, sending, templates  # noqa: F401
+    from sending.api.actions import account, identities, receivers, reports, sending, templates  # noqa: F401

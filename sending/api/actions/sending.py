@@ -130,7 +130,7 @@ def _receivers(p: Params) -> dict[str, dict]:
 @action("BatchSendMail", sending=True)
 def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     """A batch sender address, inline Receivers with an approved template (TemplateName) or inline
-    TemplateContent; one EnvId for all of them. ReceiversName (a stored recipient list) comes with lists.
+    TemplateContent; one EnvId for all of them. ReceiversName (a stored recipient list) comes with batch jobs.
     """
     account = caller.key.account
     address = p.text("AccountName", required=True).strip().lower()
@@ -159,8 +159,15 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
         content = {"Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body}
     if p.has("ReceiversName") and not p.has("Receivers"):
         name = p.text("ReceiversName")
+        if not account.recipient_lists.filter(name=name).exists():
+            raise ApiError(
+                "InvalidReceiver.NotFound", f"ReceiversName: there is no recipient list named {name}.", 404
+            )
+        # Fanning a stored list out safely (chunks, resume, throttling) is the batch jobs' work.
         raise ApiError(
-            "InvalidReceiver.NotFound", f"ReceiversName: there is no recipient list named {name}.", 404
+            "InvalidParameter",
+            "ReceiversName: sending to a stored list over the API is not available yet; "
+            "give Receivers inline.",
         )
     variables = _receivers(p)
     subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
