@@ -32,23 +32,30 @@ def valid_custom_name(name: str) -> bool:
     return bool(PLACEHOLDER.fullmatch("{" + name + "}")) and name not in RESERVED_VARIABLES
 
 
-def clean_recipient(
-    email: str, fields: dict[str, str], custom: dict[str, str] | None = None
-) -> CleanRecipient:
-    email = (email or "").strip()
+def _address(email: str) -> str:
+    email = email.strip()
     if not email:
         raise InvalidRecipient(_("No address."))
     try:
-        email = normalize_address(email)
+        return normalize_address(email)
     except ValidationError as exc:
         raise InvalidRecipient(_("%(address)s is not a valid address.") % {"address": email}) from exc
+
+
+def _too_long(name: str, length: int) -> InvalidRecipient:
+    return InvalidRecipient(_("%(field)s is longer than %(n)s characters.") % {"field": name, "n": length})
+
+
+def clean_recipient(
+    email: str, fields: dict[str, str], custom: dict[str, str] | None = None
+) -> CleanRecipient:
+    """The recipient as stored (values stripped, the address normalized), or InvalidRecipient."""
+    email = _address(email or "")
     clean = {}
     for field, variable, _key, length in STANDARD_FIELDS:
         value = (fields.get(field) or "").strip()
         if len(value) > length:
-            raise InvalidRecipient(
-                _("%(field)s is longer than %(n)s characters.") % {"field": variable, "n": length}
-            )
+            raise _too_long(variable, length)
         clean[field] = value
     custom = {str(k): ("" if v is None else str(v)).strip() for k, v in (custom or {}).items()}
     if len(custom) > MAX_CUSTOM_FIELDS:
@@ -59,7 +66,37 @@ def clean_recipient(
                 _("%(name)s cannot be a field name: use letters, digits and underscores.") % {"name": name}
             )
         if len(value) > MAX_CUSTOM_VALUE:
-            raise InvalidRecipient(
-                _("%(field)s is longer than %(n)s characters.") % {"field": name, "n": MAX_CUSTOM_VALUE}
-            )
+            raise _too_long(name, MAX_CUSTOM_VALUE)
     return CleanRecipient(email=email, email_key=email.lower(), fields=clean, custom=custom)
+
+
+class RowChecker:
+    """clean_recipient's rules for many rows with the same columns (an import), set up once: the column
+    of the address, (column, standard field) pairs and (column, custom name) pairs, names already checked.
+
+    `check(cells)` gives (address, key, the standard values in STANDARD_FIELDS order, the custom fields)."""
+
+    def __init__(self, email_at: int, standard_at: list[tuple[int, str]], custom_at: list[tuple[int, str]]):
+        if len(custom_at) > MAX_CUSTOM_FIELDS:
+            raise InvalidRecipient(_("At most %(n)s custom fields.") % {"n": MAX_CUSTOM_FIELDS})
+        slots = {field: n for n, (field, _v, _k, _l) in enumerate(STANDARD_FIELDS)}
+        limits = {field: (variable, length) for field, variable, _k, length in STANDARD_FIELDS}
+        self.email_at = email_at
+        self.standard = [(i, slots[field], *limits[field]) for i, field in standard_at]
+        self.custom = custom_at
+
+    def check(self, cells: list[str]) -> tuple[str, str, list[str], dict[str, str]]:
+        email = _address(cells[self.email_at])
+        values = [""] * len(STANDARD_FIELDS)
+        for i, slot, variable, length in self.standard:
+            value = cells[i].strip()
+            if len(value) > length:
+                raise _too_long(variable, length)
+            values[slot] = value
+        custom = {}
+        for i, name in self.custom:
+            value = cells[i].strip()
+            if len(value) > MAX_CUSTOM_VALUE:
+                raise _too_long(name, MAX_CUSTOM_VALUE)
+            custom[name] = value
+        return email, email.lower(), values, custom

@@ -14,12 +14,12 @@ marked failed meanwhile cannot commit (its final update is conditional).
 
 import csv
 import io
-import json
 import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from json.encoder import encode_basestring as _json_string
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import Actor, audit_record
 from sending.csv_cells import escape_formula
-from sending.lists import files
+from sending.lists import fields, files
 from sending.lists.detect import codec
-from sending.lists.fields import STANDARD_NAMES, InvalidRecipient, clean_recipient
+from sending.lists.fields import STANDARD_NAMES, InvalidRecipient, valid_custom_name
 from sending.models import (
     ImportFileChunk,
     ImportMode,
@@ -42,6 +42,13 @@ from sending.models import (
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+
+
+def _to_json(values: dict[str, str]) -> str:
+    """A flat object of strings as JSON, the way json.dumps writes it, several times faster per row."""
+    return "{" + ", ".join(f"{_json_string(k)}: {_json_string(v)}" for k, v in values.items()) + "}"
+
+
 STALE_AFTER = timedelta(minutes=2)  # no heartbeat for this long: the worker is gone
 
 
@@ -164,11 +171,16 @@ def _columns(mapping: list[str]) -> tuple[int, list[tuple[int, str]], list[tuple
     custom = [
         (i, target.split(":", 1)[1]) for i, target in enumerate(mapping) if target.startswith("custom:")
     ]
+    for _i, name in custom:
+        if not valid_custom_name(name):
+            raise ImportFailed(
+                _("%(name)s cannot be a field name: use letters, digits and underscores.") % {"name": name}
+            )
     return mapping.index("email"), standard, custom
 
 
 def _read(recipient_import: RecipientImport) -> tuple[list[str], _Report, _Parsed]:
-    email_at, standard_at, custom_at = _columns(recipient_import.mapping)
+    checker = fields.RowChecker(*_columns(recipient_import.mapping))
     recipient_list = recipient_import.recipient_list
     limit = recipient_list.account.limit("max_recipients_per_list")
     if recipient_import.mode == ImportMode.REPLACE:
@@ -204,18 +216,13 @@ def _read(recipient_import: RecipientImport) -> tuple[list[str], _Report, _Parse
                 parsed.blank += 1
                 continue
             parsed.total += 1
-            cells = row + [""] * (width - len(row))
+            cells = row + [""] * (width - len(row)) if len(row) < width else row
             try:
-                clean = clean_recipient(
-                    cells[email_at],
-                    {name: cells[i] for i, name in standard_at},
-                    {name: cells[i] for i, name in custom_at},
-                )
+                email, key, values, custom = checker.check(cells)
             except InvalidRecipient as exc:
                 parsed.invalid += 1
                 report.add(number, str(exc), row)
                 continue
-            key = clean.email_key
             if key in seen:
                 parsed.duplicates += 1
                 report.add(number, _("The same address as row %(n)s.") % {"n": seen[key]}, row)
@@ -227,9 +234,10 @@ def _read(recipient_import: RecipientImport) -> tuple[list[str], _Report, _Parse
                     report.add(number, _("The list is full: at most %(n)s addresses.") % {"n": limit}, row)
                     continue
                 room -= 1
-            values = tuple(clean.fields[name] for name in STANDARD_NAMES)
-            custom = json.dumps(clean.custom, ensure_ascii=False) if clean.custom else "{}"
-            parsed.rows.append((number, clean.email, key, *values, custom, row))
+            # The row's cells are kept only where applying may still reject it (already in the list):
+            # they are a third of the memory a row takes.
+            kept = row if key in existing else None
+            parsed.rows.append((number, email, key, *values, _to_json(custom) if custom else "{}", kept))
     except csv.Error as exc:
         raise ImportFailed(
             _("Row %(n)s cannot be read as CSV (%(error)s). Nothing was applied.")
@@ -250,13 +258,23 @@ _COLUMNS = ("recipient_list_id", "email", "email_key", *STANDARD_NAMES, "custom"
 
 def _insert_sql() -> str:
     quote = connection.ops.quote_name
-    values = ["%s"] * len(_COLUMNS)
-    if connection.vendor == "postgresql":
-        values[_COLUMNS.index("custom")] = "CAST(%s AS jsonb)"
     return (
         f"INSERT INTO {quote(Recipient._meta.db_table)} ({', '.join(quote(c) for c in _COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join(values)})"
+        f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     )
+
+
+def _insert(cursor, rows: list[tuple]) -> None:
+    """SQLite runs executemany in C, the fastest way there; PostgreSQL takes the rows by COPY (one
+    statement streaming them all; parsing a statement with thousands of parameters costs more)."""
+    if connection.vendor != "postgresql":
+        cursor.executemany(_insert_sql(), rows)
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in _COLUMNS)
+    with cursor.cursor.copy(f"COPY {quote(Recipient._meta.db_table)} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _update_sql() -> str:
@@ -287,7 +305,8 @@ def _apply(recipient_import: RecipientImport, header: list[str], report: _Report
         inserts, updates = [], []
         room = limit - len(existing)
         duplicates = refused = 0
-        for number, email, key, *values, custom, cells in parsed.rows:
+        for number, email, key, *values, custom, kept in parsed.rows:
+            cells = kept if kept is not None else [email, *values, custom]
             if key in existing:
                 if recipient_import.mode == ImportMode.ADD:
                     duplicates += 1
@@ -303,7 +322,7 @@ def _apply(recipient_import: RecipientImport, header: list[str], report: _Report
         parsed.rows.clear()
         with connection.cursor() as cursor:
             if inserts:
-                cursor.executemany(_insert_sql(), inserts)
+                _insert(cursor, inserts)
             if updates:
                 cursor.executemany(_update_sql(), updates)
         recipient_list.recipient_count = len(existing) + len(inserts)

@@ -54,7 +54,10 @@ class RecipientList(models.Model):
 class Recipient(models.Model):
     """One address of a list. Its template variables: EAddr, the standard fields, the custom ones."""
 
-    recipient_list = models.ForeignKey(RecipientList, on_delete=models.CASCADE, related_name="recipients")
+    # No index of its own: the unique (list, address) index serves lookups by list.
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="recipients", db_index=False
+    )
     email = models.CharField(_("address"), max_length=254)
     email_key = models.CharField(max_length=254, editable=False)  # the address in lower case
     user_name = models.CharField(_("user name"), max_length=64, blank=True)

@@ -1,0 +1,139 @@
+"""`make bench`: how fast a recipient file is imported, against reading the same file with csv alone.
+
+For each size it writes a CSV file (address, UserName and 3 custom fields), uploads it through the
+service as the console does, and runs the real import task (sending.lists.importer.import_run) in a
+process of its own, which reports the task's wall time and the process's peak memory. The baseline is the
+same file read by csv.reader in this process. It prints rows/s, the ratio and peak memory; it asserts
+nothing, but says whether every row arrived in the list. Run it on an empty database (make bench makes one).
+"""
+
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.management.base import BaseCommand
+
+from accounts.audit import SYSTEM
+from accounts.services import user_signup
+from sending.lists.importer import import_run
+from sending.models import RecipientImport
+from sending.services import lists as service
+
+CITIES = ["Hangzhou", "北京", "Shanghai", "Shenzhen, Nanshan", "Chengdu"]
+
+
+class Command(BaseCommand):
+    help = "Measure recipient imports (rows/s, peak memory) against reading the file with csv alone."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--rows", type=int, action="append", help="File sizes (default 10000 and 100000)."
+        )
+        parser.add_argument("--run", type=int, help=argparse_hidden())
+
+    def handle(self, *args, **options):
+        if options["run"]:
+            return self._child(options["run"])
+        sizes = options["rows"] or [10_000, 100_000]
+        self.stdout.write(f"Import benchmark: a CSV with UserName and 3 custom fields, sizes {sizes}")
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"recipients-{size}.csv"
+                self._write(path, size)
+                self._measure(path, size)
+
+    @staticmethod
+    def _write(path: Path, rows: int) -> None:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["Email", "UserName", "City", "Plan", "Score"])
+            for n in range(rows):
+                writer.writerow(
+                    [f"user{n}@example.org", f"User {n}", CITIES[n % 5], "gold" if n % 3 else "free", n]
+                )
+
+    def _measure(self, path: Path, size: int) -> None:
+        started = time.perf_counter()
+        with path.open(encoding="utf-8", newline="") as source:
+            read = sum(1 for _row in csv.reader(source)) - 1
+        baseline = read / (time.perf_counter() - started)
+
+        _user, account, _created = user_signup(
+            email=f"bench-import-{size}@example.com",
+            password=None,
+            account_name=f"bench {size}",
+            actor=SYSTEM,
+        )
+        account.max_recipients_per_list = size
+        account.save()
+        recipient_list = service.list_create(account=account, name=f"bench {size}", actor=SYSTEM)
+        started = time.perf_counter()
+        with path.open("rb") as raw:
+            recipient_import = service.import_upload(
+                recipient_list=recipient_list, upload=File(raw, name=path.name), actor=SYSTEM
+            )
+        uploaded = time.perf_counter() - started
+        found = service.import_preview(recipient_import)
+        service.import_start(
+            recipient_import=recipient_import,
+            encoding=found.encoding,
+            delimiter=found.delimiter,
+            has_header=found.has_header,
+            mapping=found.guesses,
+            mode="add",
+            actor=SYSTEM,
+        )
+        child = subprocess.run(
+            [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "bench_import",
+                "--run",
+                str(recipient_import.pk),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "Q_SYNC": "false"},
+        )
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        recipient_import.refresh_from_db()
+        recipient_list.refresh_from_db()
+        rate = size / result["seconds"]
+        self.stdout.write(
+            f"  {size} rows ({path.stat().st_size / 1e6:.1f} MB): upload {uploaded:.2f} s, "
+            f"import task {result['seconds']:.2f} s = {rate:,.0f} rows/s, "
+            f"peak memory {result['peak_mb']:.0f} MB (an idle worker process: {result['idle_mb']:.0f} MB)"
+        )
+        self.stdout.write(f"    csv.reader alone: {baseline:,.0f} rows/s; ratio {rate / baseline:.2f}")
+        self.stdout.write(
+            f"    status {recipient_import.status}, every row in the list: "
+            f"{recipient_list.recipient_count == size and recipient_import.imported == size} "
+            f"({recipient_list.recipient_count})"
+        )
+
+    def _child(self, import_id: int) -> None:
+        """Run the import task as a worker would, then report its time and this process's peak memory."""
+        idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        import_run(import_id)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        status = RecipientImport.objects.get(pk=import_id).status
+        self.stdout.write(
+            json.dumps({"seconds": seconds, "peak_mb": peak, "idle_mb": idle, "status": status})
+        )
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
