@@ -34,6 +34,7 @@ urlpatterns = [
     path(A + "lists/<str:list_id>/edit/", lists.list_edit, name="recipient_list_edit"),
     path(A + "lists/<str:list_id>/delete/", lists.list_delete, name="recipient_list_delete"),
     path(A + "lists/<str:list_id>/export.csv", lists.list_export, name="recipient_list_export"),
+    path(A + "lists/<str:list_id>/sample.json", lists.list_sample, name="recipient_list_sample"),
     path(A + "lists/<str:list_id>/import/", lists.import_upload, name="recipient_import_upload"),
     path(A + "lists/<str:list_id>/remove/", lists.recipients_bulk_delete, name="recipients_bulk_delete"),
     path(

@@ -132,6 +132,8 @@ def template_detail(request, template_id: str):
         "shown": shown,
         "diff": _diff(approved, shown) if approved and approved.pk != shown.pk else None,
         "test_form": TestSendForm(account=request.account) if request.membership.can(Perm.SEND) else None,
+        # Sample data can come from a row of a list (sending:recipient_list_sample).
+        "sample_lists": request.account.recipient_lists.filter(recipient_count__gt=0).order_by("name"),
     }
     return render(request, "templates_app/template_detail.html", context)
 

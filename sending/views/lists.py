@@ -241,6 +241,19 @@ def recipients_bulk_delete(request, list_id: str):
     return render(request, "sending/recipients_bulk_delete.html", context)
 
 
+@account_view(Perm.VIEW)
+def list_sample(request, list_id: str):
+    """One recipient's template variables (the newest, or ?email=), for a template's sample data."""
+    recipient_list = _list(request, list_id)
+    recipients = recipient_list.recipients.all()
+    if email := request.GET.get("email", "").strip():
+        recipients = recipients.filter(email_key=email.lower())
+    recipient = recipients.order_by("-pk").first()
+    if recipient is None:
+        return JsonResponse({"error": _("No such address in %(name)s.") % {"name": recipient_list.name}})
+    return JsonResponse({"variables": recipient.variables()})
+
+
 class _Echo:
     def write(self, value):
         return value

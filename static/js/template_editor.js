@@ -49,6 +49,26 @@
     timer = setTimeout(refresh, 300);
   }
 
+  // Sample data from a row of a recipient list: its fields, as a batch send would fill them in.
+  const sampleLoad = document.getElementById("sample-load");
+  if (sampleLoad && data) {
+    sampleLoad.addEventListener("click", function () {
+      const url = new URL(document.getElementById("sample-list").value, window.location.href);
+      const address = document.getElementById("sample-address").value.trim();
+      if (address) url.searchParams.set("email", address);
+      const error = document.getElementById("sample-error");
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (result) {
+          error.hidden = !result.error;
+          error.textContent = result.error || "";
+          if (result.error) return;
+          data.value = JSON.stringify(result.variables);
+          data.dispatchEvent(new Event("input"));
+        });
+    });
+  }
+
   if (form) form.addEventListener("input", later);
   if (data) data.addEventListener("input", later);
   document.querySelectorAll("[data-preview-width]").forEach(function (button) {

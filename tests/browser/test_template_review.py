@@ -8,6 +8,7 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from accounts.models import Membership, User
 from accounts.services import user_signup
+from sending.services.lists import list_create, recipients_save
 from sending.services.senders import sender_address_create
 from tests.browser.conftest import screenshot
 from tests.sending.helpers import verified_domain
@@ -36,6 +37,8 @@ def test_write_review_approve_and_send_a_test(new_page):
     sender_address_create(
         account=account, domain=domain, local_part="hello", send_type="trigger", actor=SYSTEM
     )
+    members = list_create(account=account, name="会员", actor=SYSTEM)
+    recipients_save(recipient_list=members, details=[{"e": "li@example.org", "u": "李雷"}], actor=SYSTEM)
 
     with (
         SmtpSink() as sink,
@@ -55,6 +58,11 @@ def test_write_review_approve_and_send_a_test(new_page):
         assert writer.locator("#preview-subject").inner_text() == "Welcome, Ann"
         writer.get_by_label("HTML body").fill("<h1>Hi {UserName}</h1><p>Glad you are here.</p>")
         preview.get_by_role("heading", name="Hi Ann").wait_for()
+        # Sample data from a row of a recipient list, as a batch send would fill it in.
+        writer.locator("#sample-list").select_option(label="会员")
+        writer.get_by_role("button", name="Use it").click()
+        preview.get_by_role("heading", name="Hi 李雷").wait_for()
+        writer.locator("#sample-data").fill('{"UserName": "Ann"}')
         writer.get_by_role("button", name="Save draft").click()
         writer.get_by_text("saved as a draft").wait_for()
         writer.get_by_role("button", name="Submit for review").click()

@@ -135,6 +135,19 @@ class ListPagesTest(AccountTestCase):
         self.assertEqual(Recipient.objects.count(), 1)
         self.assertEqual(self.client.get(self.list_url("sending:recipient_import_upload")).status_code, 403)
 
+    def test_a_row_as_template_sample_data(self):
+        self.add("li@example.org", user_name="李雷", custom={"City": "杭州"})
+        self.add("han@example.org", user_name="韩梅梅")
+        url = self.list_url("sending:recipient_list_sample")
+        self.assertEqual(self.client.get(url).json()["variables"]["UserName"], "韩梅梅")  # the newest
+        chosen = self.client.get(url, {"email": "LI@example.org"}).json()["variables"]
+        self.assertEqual(
+            chosen,
+            {"EAddr": "li@example.org", "UserName": "李雷", "NickName": "", "Gender": "", "Birthday": "",
+             "Mobile": "", "City": "杭州"},
+        )  # fmt: skip
+        self.assertIn("No such address", self.client.get(url, {"email": "x@example.org"}).json()["error"])
+
     def test_delete_a_list_after_confirming(self):
         self.add("li@example.org")
         url = self.list_url("sending:recipient_list_delete")
