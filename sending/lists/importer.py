@@ -149,9 +149,7 @@ def imports_purge() -> int:
     old = RecipientImport.objects.filter(finished_at__lt=now - KEEP_FILES, chunks__isnull=False).distinct()
     stale = list(old.values_list("pk", flat=True)[:1000])
     ImportFileChunk.objects.filter(recipient_import__in=stale).delete()
-    ImportFileChunk.objects.filter(
-        recipient_import__status=ImportStatus.CANCELLED, recipient_import__finished_at__lt=now
-    ).delete()
+    ImportFileChunk.objects.filter(recipient_import__status=ImportStatus.CANCELLED).delete()
     return touched + len(stale)
 
 

@@ -408,7 +408,11 @@ def import_mapping(request, import_id: str):
 @account_view(Perm.VIEW)
 def import_detail(request, import_id: str):
     recipient_import = _import(request, import_id)
-    context = {"recipient_import": recipient_import, "recipient_list": recipient_import.recipient_list}
+    context = {
+        "recipient_import": recipient_import,
+        "recipient_list": recipient_import.recipient_list,
+        "report_kept": recipient_import.chunks.filter(kind=ImportFileChunk.Kind.REJECTED).exists(),
+    }
     return render(request, "sending/import_detail.html", context)
 
 

@@ -2,12 +2,16 @@
 
 import csv
 import io
+from datetime import timedelta
+from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts.audit import SYSTEM
 from sending.lists.fields import clean_recipient
-from sending.models import ImportStatus, Recipient, RecipientImport, RecipientList
+from sending.lists.importer import imports_purge
+from sending.models import ImportFileChunk, ImportStatus, Recipient, RecipientImport, RecipientList
 from sending.services import lists as service
 from sending.services.suppressions import suppression_add
 from tests.base import AccountTestCase
@@ -244,6 +248,63 @@ class ImportPagesTest(AccountTestCase):
         recipient_import.refresh_from_db()
         self.assertEqual(recipient_import.status, ImportStatus.CANCELLED)
         self.assertFalse(recipient_import.chunks.exists())
+
+    def test_a_tab_separated_utf16_file_through_the_form(self):
+        data = csv_bytes(
+            [["Email", "Nickname"], ["li@example.org", "Lei"]], encoding="utf-16", delimiter="\t"
+        )
+        page = self.client.post(
+            self.url("sending:recipient_import_upload", self.recipient_list.public_id),
+            {"file": SimpleUploadedFile("unicode.txt", data)},
+        )
+        mapping = self.client.get(page.url)
+        self.assertContains(mapping, '<option value="\t" selected>')
+        self.assertContains(mapping, '<option value="utf-16" selected>')
+        form = {"encoding": "utf-16", "delimiter": "\t", "has_header": "on", "mode": "add", "start": "1"}
+        form.update({"col_0": "email", "col_1": "nick_name"})
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(page.url, form)
+        self.assertEqual(Recipient.objects.get().nick_name, "Lei")
+
+    def test_old_imports_lose_their_files_but_keep_their_counts(self):
+        rows = [["Email"], ["li@example.org"], ["bad"]]
+        page = self.client.post(
+            self.url("sending:recipient_import_upload", self.recipient_list.public_id),
+            {"file": SimpleUploadedFile("a.csv", csv_bytes(rows))},
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(
+                page.url,
+                {
+                    "encoding": "utf-8",
+                    "delimiter": ",",
+                    "has_header": "on",
+                    "mode": "add",
+                    "col_0": "email",
+                    "start": "1",
+                },
+            )
+        recipient_import = RecipientImport.objects.get()
+        abandoned = service.import_upload(
+            recipient_list=self.recipient_list,
+            upload=SimpleUploadedFile("b.csv", b"email\nx@example.org\n"),
+            actor=SYSTEM,
+        )
+        later = timezone.now() + timedelta(days=8)
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            self.assertEqual(imports_purge(), 2)
+        self.assertFalse(ImportFileChunk.objects.exists())
+        abandoned.refresh_from_db()
+        self.assertEqual(abandoned.status, ImportStatus.CANCELLED)
+        detail = self.client.get(self.url("sending:recipient_import", recipient_import.public_id))
+        self.assertContains(detail, "deleted a week after the import")
+        self.assertContains(detail, "Invalid")
+        self.assertEqual(
+            self.client.get(
+                self.url("sending:recipient_import_rejected", recipient_import.public_id)
+            ).status_code,
+            404,
+        )
 
     def test_an_empty_file_is_a_form_error(self):
         page = self.client.post(
