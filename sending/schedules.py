@@ -8,6 +8,9 @@ SCHEDULES = [
     ScheduleSpec(name="deliver_due", func="sending.tasks.deliver_due", minutes=1),
     # Verified domains are checked daily: one whose ownership, SPF or DKIM record disappears stops sending.
     ScheduleSpec(name="recheck_domains", func="sending.tasks.recheck_domains", minutes=24 * 60),
+    # Batch jobs: start any whose one-off schedule was missed, go on with waiting or orphaned fan-outs,
+    # mark finished jobs done.
+    ScheduleSpec(name="batch_tick", func="sending.services.batch.batch_tick", minutes=1),
     # An import whose worker died is marked failed (its list was never touched).
     ScheduleSpec(name="imports_reap", func="sending.lists.importer.imports_reap", minutes=1),
     # Uploaded files of finished imports, and uploads nobody went on with, are deleted after a while.

@@ -2,6 +2,7 @@
 API state."""
 
 from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
+from sending.models.batch import BatchJob, BatchStatus  # noqa: F401
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,

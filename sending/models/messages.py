@@ -47,6 +47,8 @@ class Envelope(models.Model):
     # Subject and bodies hold {Variable} placeholders, filled per recipient from Message.variables.
     templated = models.BooleanField(default=False)
     open_trace = models.BooleanField(default=False)
+    # Batch mail: List-Unsubscribe headers (RFC 8058 one-click) and a visible link in the body.
+    unsubscribe_link = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -63,9 +65,11 @@ class MessageState(models.TextChoices):
     DEFERRED = "deferred", _("Deferred")
     FAILED = "failed", _("Failed")
     INVALID = "invalid", _("Invalid address")
+    PAUSED = "paused", _("Paused")  # a paused batch job's message, not claimed until it resumes
+    CANCELLED = "cancelled", _("Cancelled")  # a cancelled batch job's message that was never sent
 
 
-FINAL_STATES = (MessageState.DELIVERED, MessageState.FAILED, MessageState.INVALID)
+FINAL_STATES = (MessageState.DELIVERED, MessageState.FAILED, MessageState.INVALID, MessageState.CANCELLED)
 
 
 class Message(models.Model):
@@ -103,6 +107,8 @@ class Message(models.Model):
             models.Index(fields=["account", "-created_at"], name="message_account_time"),
             models.Index(fields=["account", "rcpt"], name="message_account_rcpt"),
         ]
+        # A recipient once per envelope: a batch job's repeated or resumed fan-out cannot send twice.
+        constraints = [models.UniqueConstraint(fields=["envelope", "rcpt"], name="message_unique_rcpt")]
 
     def __str__(self) -> str:
         return f"{self.envelope_id}:{self.rcpt}"

@@ -20,7 +20,9 @@ STATUS_OF_STATE = {
     MessageState.QUEUED: 1,
     MessageState.SENDING: 1,
     MessageState.DEFERRED: 1,
+    MessageState.PAUSED: 1,
     MessageState.INVALID: 2,
+    MessageState.CANCELLED: 4,
     MessageState.FAILED: 4,
 }
 CLASSIFICATION = {0: "SendOk", 1: "Pending", 2: "InvalidAddress", 3: "SpamComplaint", 4: "Failed"}

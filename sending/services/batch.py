@@ -1,0 +1,462 @@
+"""Batch jobs: saving, the pre-flight numbers, confirming, starting, the fan-out, pause, resume, cancel.
+
+The console and the API go through here. A confirmed job starts at its time from a one-off django-q2
+schedule (the every-minute `batch_tick` starts any it missed); starting gives it an Envelope with the
+template's approved content, then the fan-out creates its messages in chunks of CHUNK recipients, each chunk
+in ONE transaction with the job's cursor, its quota and its messages' events. A fan-out holds a lease on the
+job; a worker that dies lets it expire and the tick resumes from the cursor. Messages are the envelope's,
+rendered per recipient at delivery from the list's fields (templates_app.rendering).
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from accounts.audit import Actor, audit_record
+from accounts.errors import ServiceError
+from accounts.models import Account
+from directmail.db import rows
+from sending.models import (
+    BatchJob,
+    BatchStatus,
+    Envelope,
+    EventType,
+    Message,
+    MessageEvent,
+    MessageState,
+    QuotaCounter,
+    Recipient,
+    SendType,
+)
+from sending.services import messages as mail
+from templates_app import rendering
+from templates_app.models import TemplateKind
+
+CHUNK = 500
+LEASE = timedelta(minutes=2)
+ACTIVE_STATES = (MessageState.QUEUED, MessageState.SENDING, MessageState.DEFERRED, MessageState.PAUSED)
+
+
+# -- what a job would send
+
+
+@dataclass
+class Preflight:
+    recipients: int
+    suppressed: int
+    day_left: int
+    month_left: int
+    sample: dict | None  # the first recipient's rendered subject and HTML, and their address
+
+    @property
+    def will_send(self) -> int:
+        return self.recipients - self.suppressed
+
+    @property
+    def fits_today(self) -> bool:
+        return self.will_send <= min(self.day_left, self.month_left)
+
+
+def quota_left(account: Account) -> tuple[int, int]:
+    day = account.limit("daily_quota") - mail.quota_used(account, QuotaCounter.Period.DAY)
+    month = account.limit("monthly_quota") - mail.quota_used(account, QuotaCounter.Period.MONTH)
+    return max(0, day), max(0, month)
+
+
+def _suppressed_in_list(job: BatchJob) -> int:
+    """How many of the list's addresses are on the account's suppression list (not expired)."""
+    from sending.models import Suppression
+
+    now = timezone.now()
+    active = Suppression.objects.filter(account=job.account).exclude(expires_at__lt=now)
+    return job.recipient_list.recipients.filter(email_key__in=active.values("address")).count()
+
+
+def preflight(job: BatchJob) -> Preflight:
+    day_left, month_left = quota_left(job.account)
+    recipients = job.recipient_list.recipients.count() if job.recipient_list else 0
+    sample = None
+    version = job.template.approved_version if job.template else None
+    first = job.recipient_list.recipients.order_by("pk").first() if job.recipient_list else None
+    if version is not None and first is not None:
+        data = first.variables()
+        sample = {
+            "to": first.email,
+            "subject": rendering.render_subject(version.subject, data),
+            "html": rendering.render_html(version.html_body, data),
+        }
+    suppressed = _suppressed_in_list(job) if job.recipient_list else 0
+    return Preflight(recipients, suppressed, day_left, month_left, sample)
+
+
+# -- saving and confirming
+
+
+def _check(job: BatchJob) -> None:
+    if job.template is None or job.template.account_id != job.account_id:
+        raise ServiceError(_("Choose a template."))
+    if job.template.kind != TemplateKind.EMAIL:
+        raise ServiceError(_("%(name)s is an SMS template; batch sends send email.") % {"name": job.template})
+    if job.template.approved_version_id is None:
+        raise ServiceError(_("%(name)s has no approved version yet.") % {"name": job.template})
+    if job.recipient_list is None or job.recipient_list.account_id != job.account_id:
+        raise ServiceError(_("Choose a recipient list."))
+    sender = job.sender
+    if sender.account_id != job.account_id or sender.deleted_at is not None:
+        raise ServiceError(_("Choose a sender address."))
+    if sender.send_type != SendType.BATCH:
+        raise ServiceError(
+            _("%(address)s is a trigger address; batch sends go from batch addresses.")
+            % {"address": sender.address}
+        )
+    if not sender.domain.can_send:
+        raise ServiceError(
+            _("%(domain)s is not verified: sending from it is stopped.") % {"domain": sender.domain.name}
+        )
+    if job.tag is not None and job.tag.account_id != job.account_id:
+        raise ServiceError(_("Choose a tag of this account."))
+    if job.rate_per_minute is not None and job.rate_per_minute < 1:
+        raise ServiceError(_("The rate is at least 1 per minute."))
+
+
+@transaction.atomic
+def job_save(*, job: BatchJob, actor: Actor) -> BatchJob:
+    """Create or change a job that has not started (a draft, or a scheduled one: it becomes a draft again,
+    to be confirmed with the new numbers)."""
+    if (
+        job.pk
+        and not BatchJob.objects.filter(
+            pk=job.pk, status__in=[BatchStatus.DRAFT, BatchStatus.SCHEDULED]
+        ).exists()
+    ):
+        raise ServiceError(_("This batch send has started; it can no longer be changed."))
+    _check(job)
+    creating = job.pk is None
+    if not creating:
+        _unschedule(job)
+    job.status = BatchStatus.DRAFT
+    job.save()
+    audit_record(
+        actor=actor, action="batch.create" if creating else "batch.update", account=job.account, target=job
+    )
+    return job
+
+
+def _schedule_name(job: BatchJob) -> str:
+    return f"batch-job:{job.public_id}"  # not directmail.*: sync_schedules leaves it alone
+
+
+def _unschedule(job: BatchJob) -> None:
+    Schedule.objects.filter(name=_schedule_name(job)).delete()
+
+
+@transaction.atomic
+def job_confirm(*, job: BatchJob, actor: Actor) -> BatchJob:
+    """Send a draft now or at its time. Refused when it does not fit the quota left today (with the
+    numbers), unless it may spread over several days."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != BatchStatus.DRAFT:
+        raise ServiceError(_("Only a draft can be confirmed."))
+    _check(job)
+    numbers = preflight(job)
+    if numbers.will_send == 0:
+        raise ServiceError(_("Nobody to send to: the list is empty or every address is suppressed."))
+    if not numbers.fits_today and not job.spread_days:
+        raise ServiceError(
+            _(
+                "%(count)s messages to send, but only %(left)s are left in today's quota. Choose to spread "
+                "the send over several days, or send to a smaller list."
+            )
+            % {"count": numbers.will_send, "left": min(numbers.day_left, numbers.month_left)}
+        )
+    now = timezone.now()
+    if job.scheduled_at and job.scheduled_at > now:
+        job.status = BatchStatus.SCHEDULED
+        Schedule.objects.create(
+            name=_schedule_name(job),
+            func="sending.services.batch.job_start",
+            args=repr(job.pk),
+            schedule_type=Schedule.ONCE,
+            repeats=1,
+            next_run=job.scheduled_at,
+        )
+    else:
+        job.status = BatchStatus.SCHEDULED
+        job.scheduled_at = now
+        transaction.on_commit(lambda: async_task("sending.services.batch.job_start", job.pk))
+    job.save(update_fields=["status", "scheduled_at"])
+    audit_record(
+        actor=actor, action="batch.confirm", account=job.account, target=job,
+        details={"recipients": numbers.will_send, "at": job.scheduled_at.isoformat()},
+    )  # fmt: skip
+    return job
+
+
+@transaction.atomic
+def job_delete(*, job: BatchJob, actor: Actor) -> None:
+    if job.status not in (BatchStatus.DRAFT, BatchStatus.SCHEDULED):
+        raise ServiceError(_("A batch send that has started stays on record; cancel it instead."))
+    _unschedule(job)
+    audit_record(actor=actor, action="batch.delete", account=job.account, target=job)
+    job.delete()
+
+
+# -- starting and the fan-out
+
+
+def job_start(job_id: int) -> None:
+    """The task a job's schedule (or confirming it for now) runs: its envelope, then the fan-out."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != BatchStatus.SCHEDULED:
+            return  # cancelled, edited back to a draft, or started already
+        if job.scheduled_at and job.scheduled_at > now + timedelta(seconds=1):
+            return  # its time was moved; the new schedule starts it
+        try:
+            _check(job)
+        except ServiceError as exc:
+            job.status, job.error, job.finished_at = BatchStatus.FAILED, str(exc), now
+            job.save(update_fields=["status", "error", "finished_at"])
+            return
+        version = job.template.approved_version
+        job.envelope = Envelope.objects.create(
+            env_id=mail.new_env_id(),
+            account=job.account,
+            sender=job.sender,
+            tag=job.tag,
+            tag_name=job.tag.name if job.tag else "",
+            source=Envelope.Source.BATCH,
+            subject=version.subject,
+            html_body=version.html_body,
+            text_body=version.text_body,
+            templated=True,
+            click_trace=job.click_trace,
+            open_trace=job.open_trace,
+            unsubscribe_link=job.unsubscribe_link,
+        )
+        job.status, job.started_at = BatchStatus.SENDING, now
+        job.total = job.recipient_list.recipients.count()
+        job.save()
+        _unschedule(job)
+    fanout(job.pk)
+
+
+def _next_midnight(account: Account) -> datetime:
+    zone = ZoneInfo(account.time_zone)
+    tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, datetime.min.time(), tzinfo=zone)
+
+
+def fanout(job_id: int, *, max_seconds: float = 240) -> None:
+    """Create the job's messages chunk by chunk until the list is done, the job stops, its quota or rate
+    says wait (waiting_until; the tick resumes it), or max_seconds pass (the tick goes on)."""
+    owner = secrets.token_hex(8)
+    now = timezone.now()
+    claimed = (
+        BatchJob.objects.filter(pk=job_id, status=BatchStatus.SENDING, fanout_done=False)
+        .exclude(fanout_until__gt=now)
+        .exclude(waiting_until__gt=now)
+        .update(fanout_owner=owner, fanout_until=now + LEASE, waiting_until=None)
+    )
+    if not claimed:
+        return
+    deadline = timezone.now() + timedelta(seconds=max_seconds)
+    while timezone.now() < deadline and _fanout_chunk(job_id, owner):
+        pass
+    BatchJob.objects.filter(pk=job_id, fanout_owner=owner).update(fanout_owner="", fanout_until=None)
+
+
+def _fanout_chunk(job_id: int, owner: str) -> bool:
+    """One chunk in one transaction; False when there is nothing more to do now."""
+    with transaction.atomic():
+        job = (
+            BatchJob.objects.select_for_update(of=("self",))
+            .select_related("account", "sender__domain", "envelope")
+            .get(pk=job_id)
+        )
+        if job.status != BatchStatus.SENDING or job.fanout_owner != owner or job.fanout_done:
+            return False
+        size = CHUNK if job.rate_per_minute is None else min(CHUNK, job.rate_per_minute)
+        recipients = (
+            list(
+                Recipient.objects.filter(
+                    recipient_list_id=job.recipient_list_id, pk__gt=job.fanout_cursor
+                ).order_by("pk")[:size]
+            )
+            if job.recipient_list_id
+            else []
+        )
+        now = timezone.now()
+        if not recipients:
+            job.fanout_done = True
+            job.save(update_fields=["fanout_done"])
+            transaction.on_commit(lambda: job_check_done(job_id))
+            return False
+        suppressed = mail.suppressed_among(job.account_id, [r.email for r in recipients])
+        eligible = [r for r in recipients if r.email_key not in suppressed]
+        day_left, month_left = quota_left(job.account)
+        room = min(day_left, month_left)
+        if len(eligible) > room:
+            # Take what the quota allows; the rest waits for the quota's next day.
+            cut = eligible[room] if room < len(eligible) else None
+            recipients = [r for r in recipients if cut is None or r.pk < cut.pk]
+            eligible = eligible[:room]
+            job.waiting_until = _next_midnight(job.account)
+        if eligible:
+            try:
+                mail._reserve_quota(job.account, len(eligible))
+            except mail.QuotaExhausted:
+                job.waiting_until = _next_midnight(job.account)
+                job.save(update_fields=["waiting_until"])
+                return False
+        spacing = timedelta(minutes=1) / job.rate_per_minute if job.rate_per_minute else timedelta(0)
+        give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
+        domain = job.sender.domain.name
+        messages = [
+            Message(
+                envelope=job.envelope,
+                account=job.account,
+                rcpt=r.email,
+                rcpt_domain=r.email.rpartition("@")[2],
+                message_id=f"{uuid.uuid4().hex}.{job.envelope.env_id}@{domain}",
+                state=MessageState.QUEUED,
+                next_attempt_at=now + spacing * number,
+                give_up_at=give_up,
+                variables=r.variables(),
+                created_at=now,
+            )
+            for number, r in enumerate(eligible)
+        ]
+        rows.insert(messages)
+        rows.insert(
+            [MessageEvent(message=m, account=job.account, type=EventType.ACCEPTED, at=now) for m in messages]
+        )
+        if recipients:
+            job.fanout_cursor = recipients[-1].pk
+        job.queued += len(messages)
+        job.skipped += len(recipients) - len(eligible)
+        job.fanout_until = now + LEASE
+        if job.rate_per_minute and job.waiting_until is None:
+            job.waiting_until = now + spacing * len(messages)  # the next chunk when these are due
+        job.save()
+        if messages:
+            transaction.on_commit(mail.kick_delivery)
+        return job.waiting_until is None
+
+
+# -- while it runs
+
+
+def job_counts(job: BatchJob) -> dict[str, int]:
+    """Messages of the job by state, and the job's own counters."""
+    counts = dict.fromkeys(MessageState.values, 0)
+    if job.envelope_id:
+        for row in (
+            Message.objects.filter(envelope_id=job.envelope_id).values("state").annotate(n=Count("pk"))
+        ):
+            counts[row["state"]] = row["n"]
+    counts.update(total=job.total, queued_total=job.queued, skipped=job.skipped)
+    return counts
+
+
+def job_check_done(job_id: int) -> bool:
+    """Mark a sending job done when its fan-out finished and none of its messages is still on its way."""
+    job = BatchJob.objects.filter(pk=job_id, status=BatchStatus.SENDING, fanout_done=True).first()
+    if job is None:
+        return False
+    if (
+        job.envelope_id
+        and Message.objects.filter(envelope_id=job.envelope_id, state__in=ACTIVE_STATES).exists()
+    ):
+        return False
+    return bool(
+        BatchJob.objects.filter(pk=job_id, status=BatchStatus.SENDING).update(
+            status=BatchStatus.DONE, finished_at=timezone.now()
+        )
+    )
+
+
+@transaction.atomic
+def job_pause(*, job: BatchJob, actor: Actor) -> None:
+    """Stop new deliveries at once: the fan-out stops at its next chunk, waiting messages are held."""
+    if not BatchJob.objects.filter(pk=job.pk, status=BatchStatus.SENDING).update(status=BatchStatus.PAUSED):
+        raise ServiceError(_("Only a batch send that is sending can be paused."))
+    if job.envelope_id:
+        Message.objects.filter(
+            envelope_id=job.envelope_id, state__in=[MessageState.QUEUED, MessageState.DEFERRED]
+        ).update(state=MessageState.PAUSED)
+    audit_record(actor=actor, action="batch.pause", account=job.account, target=job)
+
+
+@transaction.atomic
+def job_resume(*, job: BatchJob, actor: Actor) -> None:
+    if not BatchJob.objects.filter(pk=job.pk, status=BatchStatus.PAUSED).update(
+        status=BatchStatus.SENDING, fanout_owner="", fanout_until=None
+    ):
+        raise ServiceError(_("Only a paused batch send can be resumed."))
+    if job.envelope_id:
+        Message.objects.filter(envelope_id=job.envelope_id, state=MessageState.PAUSED).update(
+            state=MessageState.QUEUED, next_attempt_at=timezone.now()
+        )
+    audit_record(actor=actor, action="batch.resume", account=job.account, target=job)
+    transaction.on_commit(mail.kick_delivery)
+    transaction.on_commit(lambda: async_task("sending.services.batch.fanout", job.pk))
+
+
+@transaction.atomic
+def job_cancel(*, job: BatchJob, actor: Actor) -> int:
+    """Stop the job for good: what was not sent yet is cancelled. Returns how many messages that was."""
+    now = timezone.now()
+    stoppable = [BatchStatus.SCHEDULED, BatchStatus.SENDING, BatchStatus.PAUSED]
+    if not BatchJob.objects.filter(pk=job.pk, status__in=stoppable).update(
+        status=BatchStatus.CANCELLED, finished_at=now
+    ):
+        raise ServiceError(_("This batch send is not running."))
+    _unschedule(job)
+    cancelled = 0
+    if job.envelope_id:
+        cancelled = Message.objects.filter(
+            envelope_id=job.envelope_id,
+            state__in=[MessageState.QUEUED, MessageState.DEFERRED, MessageState.PAUSED],
+        ).update(state=MessageState.CANCELLED, finished_at=now, last_error="batch send cancelled")
+    audit_record(
+        actor=actor, action="batch.cancel", account=job.account, target=job, details={"cancelled": cancelled}
+    )
+    return cancelled
+
+
+def batch_tick() -> dict[str, int]:
+    """Every minute: start scheduled jobs whose time came (a lost one-off schedule), go on with fan-outs
+    that wait or whose worker died, and mark finished jobs done."""
+    now = timezone.now()
+    started = 0
+    for job_id in BatchJob.objects.filter(status=BatchStatus.SCHEDULED, scheduled_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        job_start(job_id)
+        started += 1
+    resumed = 0
+    pending = BatchJob.objects.filter(status=BatchStatus.SENDING, fanout_done=False)
+    for job_id in (
+        pending.exclude(fanout_until__gt=now).exclude(waiting_until__gt=now).values_list("pk", flat=True)
+    ):
+        fanout(job_id)
+        resumed += 1
+    done = sum(
+        job_check_done(pk)
+        for pk in BatchJob.objects.filter(status=BatchStatus.SENDING, fanout_done=True).values_list(
+            "pk", flat=True
+        )
+    )
+    return {"started": started, "resumed": resumed, "done": done}
