@@ -1,6 +1,7 @@
 """Forms of the sending area. Rules that need the database live in the services; forms check shape."""
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import CrispyForm
@@ -146,3 +147,85 @@ class SuppressionImportForm(CrispyForm):
         label=_("CSV or TXT file"),
         help_text=_("One address per line, or a CSV whose first column is the address. At most 5 MB."),
     )
+
+
+class BatchJobForm(CrispyForm):
+    """A batch send: what, to whom, from where, when. The services check the rest (approval, quota)."""
+
+    submit_label = _("Save and check")
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("For you: shown in the list of batch sends.")
+    )
+    template = forms.ModelChoiceField(
+        label=_("Template"),
+        queryset=None,
+        to_field_name="public_id",
+        help_text=_("Its approved version is sent."),
+    )
+    recipient_list = forms.ModelChoiceField(
+        label=_("Recipient list"), queryset=None, to_field_name="public_id"
+    )
+    sender = forms.ModelChoiceField(
+        label=_("From"),
+        queryset=None,
+        to_field_name="public_id",
+        help_text=_("A sender address of the batch type."),
+    )
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False, to_field_name="public_id")
+    unsubscribe_link = forms.BooleanField(
+        label=_("Unsubscribe link and List-Unsubscribe headers"), required=False, initial=True
+    )
+    open_trace = forms.BooleanField(label=_("Track opens"), required=False)
+    click_trace = forms.BooleanField(label=_("Track clicks"), required=False)
+    rate_per_minute = forms.IntegerField(
+        label=_("At most this many per minute"),
+        required=False,
+        min_value=1,
+        help_text=_("Optional: spreads the send out, on top of the limits per receiving domain."),
+    )
+    when = forms.ChoiceField(
+        label=_("When"),
+        choices=[("now", _("As soon as it is confirmed")), ("later", _("At a time"))],
+        widget=forms.RadioSelect,
+        initial="now",
+    )
+    scheduled_at = forms.DateTimeField(
+        label=_("Send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("In the account's time zone."),
+    )
+    spread_days = forms.BooleanField(
+        label=_("If the daily quota runs out, go on the next day"),
+        required=False,
+        help_text=_("Otherwise a send larger than what is left of today's quota is refused."),
+    )
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        from templates_app.models import Template, TemplateKind
+
+        self.fields["template"].queryset = Template.objects.filter(
+            account=account, kind=TemplateKind.EMAIL, approved_version__isnull=False
+        )
+        self.fields["recipient_list"].queryset = account.recipient_lists.order_by("name")
+        self.fields["sender"].queryset = SenderAddress.objects.alive().filter(
+            account=account, send_type=SendType.BATCH
+        )
+        self.fields["sender"].empty_label = None
+        self.fields["tag"].queryset = account.tags.all()
+        self.fields["scheduled_at"].help_text = _("In the account's time zone (%(zone)s).") % {
+            "zone": account.time_zone
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("when") == "later":
+            at = cleaned.get("scheduled_at")
+            if at is None:
+                self.add_error("scheduled_at", _("Say when to send."))
+            elif at <= timezone.now():
+                self.add_error("scheduled_at", _("That time has passed."))
+        else:
+            cleaned["scheduled_at"] = None
+        return cleaned

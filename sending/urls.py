@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sending.views import domains, lists, messages, senders, suppressions, tags
+from sending.views import batch, domains, lists, messages, senders, suppressions, tags
 
 app_name = "sending"
 
@@ -52,6 +52,16 @@ urlpatterns = [
     path(A + "imports/<str:import_id>/status/", lists.import_status, name="recipient_import_status"),
     path(A + "imports/<str:import_id>/rejected.csv", lists.import_rejected, name="recipient_import_rejected"),
     path(A + "imports/<str:import_id>/cancel/", lists.import_cancel, name="recipient_import_cancel"),
+    path(A + "batch/", batch.job_list, name="batch_jobs"),
+    path(A + "batch/new/", batch.job_create, name="batch_job_create"),
+    path(A + "batch/<str:job_id>/", batch.job_detail, name="batch_job"),
+    path(A + "batch/<str:job_id>/edit/", batch.job_edit, name="batch_job_edit"),
+    path(A + "batch/<str:job_id>/status/", batch.job_status, name="batch_job_status"),
+    path(A + "batch/<str:job_id>/confirm/", batch.job_confirm, name="batch_job_confirm"),
+    path(A + "batch/<str:job_id>/pause/", batch.job_pause, name="batch_job_pause"),
+    path(A + "batch/<str:job_id>/resume/", batch.job_resume, name="batch_job_resume"),
+    path(A + "batch/<str:job_id>/cancel/", batch.job_cancel, name="batch_job_cancel"),
+    path(A + "batch/<str:job_id>/delete/", batch.job_delete, name="batch_job_delete"),
     path(A + "messages/", messages.message_list, name="messages"),
     path(A + "messages/send-test/", messages.test_send, name="test_send"),
     path(A + "messages/<str:message_id>/", messages.message_detail, name="message_detail"),

@@ -14,7 +14,7 @@ from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
 from sending.delivery.worker import deliver_due
 from sending.lists.fields import clean_recipient
-from sending.models import Domain, Message, SenderAddress, Suppression, Tag
+from sending.models import BatchJob, Domain, Message, SenderAddress, Suppression, Tag
 from sending.services.lists import import_upload, list_create, recipient_add
 from sending.services.messages import message_enqueue
 from sending.services.senders import sender_address_create
@@ -72,6 +72,13 @@ class OutsiderTests(AccountTestCase):
         cls.recipient = recipient_add(
             recipient_list=cls.recipient_list, clean=clean_recipient("li@example.org", {}), actor=SYSTEM
         )
+        cls.batch_job = BatchJob.objects.create(
+            account=cls.account,
+            name="News",
+            template=cls.template,
+            recipient_list=cls.recipient_list,
+            sender=cls.sender,
+        )
         cls.recipient_import = import_upload(
             recipient_list=cls.recipient_list,
             upload=SimpleUploadedFile("a.csv", b"email\nhan@example.org\n"),
@@ -98,6 +105,7 @@ class OutsiderTests(AccountTestCase):
             "list_id": self.recipient_list.public_id,
             "recipient_id": self.recipient.pk,
             "import_id": self.recipient_import.public_id,
+            "job_id": self.batch_job.public_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -131,6 +139,8 @@ class OutsiderTests(AccountTestCase):
         )
         self.recipient_import.refresh_from_db()
         self.assertEqual(self.recipient_import.status, "uploaded")
+        self.batch_job.refresh_from_db()
+        self.assertEqual(self.batch_job.status, "draft")
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()
