@@ -129,6 +129,7 @@ def _fail(message: Message, item: DsnRecipient) -> str:
         Suppression.objects.get_or_create(
             account_id=message.account_id,
             address=message.rcpt.lower(),
+            scope="",
             defaults={
                 "reason": SuppressionReason.HARD_BOUNCE,
                 "message": message,

@@ -31,6 +31,7 @@ from sending.models import (
     MessageState,
     Suppression,
     SuppressionReason,
+    suppression_scopes,
 )
 
 log = logging.getLogger(__name__)
@@ -152,25 +153,29 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     return raw
 
 
-def _suppressed(messages: list[Message]) -> set[tuple[int, str]]:
-    """(account id, address) of the batch's recipients that are on their account's suppression list."""
+def _suppressed(messages: list[Message]) -> set[tuple[int, str, str]]:
+    """(account id, address, scope) of the suppression entries that concern the batch's recipients."""
     return set(
         Suppression.objects.filter(
             account_id__in={m.account_id for m in messages}, address__in={m.rcpt.lower() for m in messages}
         )
         .exclude(expires_at__lt=timezone.now())
-        .values_list("account_id", "address")
+        .values_list("account_id", "address", "scope")
     )
 
 
-def _hold_reason(message: Message, suppressed: set[tuple[int, str]]) -> Outcome | None:
+def _hold_reason(message: Message, suppressed: set[tuple[int, str, str]]) -> Outcome | None:
     """Checks before sending: an outcome when the message must not go out now."""
     if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
         return Outcome(MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times")
     domain = message.envelope.sender.domain
     if not domain.can_send:
         return Outcome(MessageState.DEFERRED, None, f"sending domain {domain.name} is {domain.status}; held")
-    if (message.account_id, message.rcpt.lower()) in suppressed:
+    address = message.rcpt.lower()
+    if any(
+        (message.account_id, address, scope) in suppressed
+        for scope in suppression_scopes(message.envelope.sender.address)
+    ):
         return Outcome(MessageState.INVALID, None, "recipient is on the suppression list")
     return None
 
@@ -352,6 +357,7 @@ def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, co
             Suppression.objects.get_or_create(
                 account_id=message.account_id,
                 address=message.rcpt.lower(),
+                scope="",
                 defaults={"reason": SuppressionReason.HARD_BOUNCE, "message": message, "detail": text[:500]},
             )
     counts[state] = counts.get(state, 0) + 1

@@ -2,7 +2,7 @@
 API state."""
 
 from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
-from sending.models.batch import BatchJob, BatchStatus  # noqa: F401
+from sending.models.batch import BatchJob, BatchStatus, UnsubscribeLevel  # noqa: F401
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,
@@ -37,4 +37,5 @@ from sending.models.messages import (  # noqa: F401
     QuotaCounter,
     Suppression,
     SuppressionReason,
+    suppression_scopes,
 )

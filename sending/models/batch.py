@@ -19,6 +19,14 @@ from sending.models.lists import RecipientList
 from sending.models.messages import Envelope
 
 
+class UnsubscribeLevel(models.TextChoices):
+    """Whose mail an unsubscribe stops (DirectMail's UnSubscribeFilterLevel)."""
+
+    ACCOUNT = "account", _("All mail of this account")
+    DOMAIN = "domain", _("Mail from the sending domain")
+    SENDER = "sender", _("Mail from the sender address")
+
+
 class BatchStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SCHEDULED = "scheduled", _("Scheduled")
@@ -44,6 +52,12 @@ class BatchJob(models.Model):
     open_trace = models.BooleanField(_("track opens"), default=False)
     click_trace = models.BooleanField(_("track clicks"), default=False)
     unsubscribe_link = models.BooleanField(_("unsubscribe link"), default=True)
+    unsubscribe_level = models.CharField(
+        _("an unsubscribe stops"),
+        max_length=8,
+        choices=UnsubscribeLevel.choices,
+        default=UnsubscribeLevel.DOMAIN,
+    )
     rate_per_minute = models.PositiveIntegerField(_("at most per minute"), null=True, blank=True)
     spread_days = models.BooleanField(
         _("spread over several days when the daily quota runs out"), default=False

@@ -47,8 +47,10 @@ class Envelope(models.Model):
     # Subject and bodies hold {Variable} placeholders, filled per recipient from Message.variables.
     templated = models.BooleanField(default=False)
     open_trace = models.BooleanField(default=False)
-    # Batch mail: List-Unsubscribe headers (RFC 8058 one-click) and a visible link in the body.
+    # Batch mail: List-Unsubscribe headers (RFC 8058 one-click) and a visible link in the body; an
+    # unsubscribe stops the mail of the scope's level (see Suppression.scope): account, domain or sender.
     unsubscribe_link = models.BooleanField(default=False)
+    unsubscribe_level = models.CharField(max_length=8, default="domain")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -191,6 +193,9 @@ class Suppression(models.Model):
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
     address = models.CharField(max_length=254)  # lower case
+    # Whose mail it stops (DirectMail's unsubscribe filter levels): "" the account's, "@domain" one sending
+    # domain's, "sender@domain" one sender address's. Bounces and complaints are account-wide.
+    scope = models.CharField(max_length=254, blank=True, default="")
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     detail = models.TextField(blank=True)
@@ -200,10 +205,24 @@ class Suppression(models.Model):
     class Meta:
         verbose_name = _("suppressed address")
         verbose_name_plural = _("suppression list")
-        constraints = [models.UniqueConstraint(fields=["account", "address"], name="suppression_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "address", "scope"], name="suppression_unique_scope")
+        ]
 
     def __str__(self) -> str:
         return self.address
+
+    def scope_label(self) -> str:
+        if not self.scope:
+            return str(_("All mail of the account"))
+        if self.scope.startswith("@"):
+            return str(_("Mail from %(domain)s")) % {"domain": self.scope[1:]}
+        return str(_("Mail from %(address)s")) % {"address": self.scope}
+
+
+def suppression_scopes(sender_address: str) -> list[str]:
+    """The scopes whose entries stop mail from `sender_address`."""
+    return ["", "@" + sender_address.rpartition("@")[2].lower(), sender_address.lower()]
 
 
 class QuotaCounter(models.Model):

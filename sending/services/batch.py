@@ -75,10 +75,12 @@ def quota_left(account: Account) -> tuple[int, int]:
 
 def _suppressed_in_list(job: BatchJob) -> int:
     """How many of the list's addresses are on the account's suppression list (not expired)."""
-    from sending.models import Suppression
+    from sending.models import Suppression, suppression_scopes
 
     now = timezone.now()
-    active = Suppression.objects.filter(account=job.account).exclude(expires_at__lt=now)
+    active = Suppression.objects.filter(
+        account=job.account, scope__in=suppression_scopes(job.sender.address)
+    ).exclude(expires_at__lt=now)
     return job.recipient_list.recipients.filter(email_key__in=active.values("address")).count()
 
 
@@ -244,6 +246,7 @@ def job_start(job_id: int) -> None:
             click_trace=job.click_trace,
             open_trace=job.open_trace,
             unsubscribe_link=job.unsubscribe_link,
+            unsubscribe_level=job.unsubscribe_level,
         )
         job.status, job.started_at = BatchStatus.SENDING, now
         job.total = job.recipient_list.recipients.count()
@@ -303,7 +306,7 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
             job.save(update_fields=["fanout_done"])
             transaction.on_commit(lambda: job_check_done(job_id))
             return False
-        suppressed = mail.suppressed_among(job.account_id, [r.email for r in recipients])
+        suppressed = mail.suppressed_among(job.account_id, [r.email for r in recipients], job.sender.address)
         eligible = [r for r in recipients if r.email_key not in suppressed]
         day_left, month_left = quota_left(job.account)
         room = min(day_left, month_left)

@@ -35,6 +35,7 @@ def suppression_add(
     entry, created = Suppression.objects.get_or_create(
         account=account,
         address=address,
+        scope="",
         defaults={"reason": SuppressionReason.MANUAL, "detail": detail[:500], "expires_at": expires_at},
     )
     if not created:
@@ -63,7 +64,7 @@ def suppression_import(*, account: Account, data: bytes, actor: Actor) -> dict[s
     text = data.decode("utf-8-sig", errors="replace")
     counts = {"added": 0, "present": 0, "invalid": 0}
     seen: set[str] = set()
-    existing = set(account.suppressions.values_list("address", flat=True))
+    existing = set(account.suppressions.filter(scope="").values_list("address", flat=True))
     new = []
     for row in csv.reader(io.StringIO(text)):
         if not row or not row[0].strip() or row[0].strip().lower() in ("email", "address", "e-mail"):

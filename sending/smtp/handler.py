@@ -98,8 +98,8 @@ def _is_bounce_address(address: str) -> bool:
     return message is not None and message.envelope.sender.domain.name == domain.lower()
 
 
-def _is_suppressed(account_id: int, address: str) -> bool:
-    return bool(service.suppressed_among(account_id, [address]))
+def _is_suppressed(login: "Login", address: str) -> bool:
+    return bool(service.suppressed_among(login.account_id, [address], login.address))
 
 
 class Handler:
@@ -197,7 +197,7 @@ class Handler:
             service.parse_recipients(address)
         except (ValidationError, service.EnqueueError):
             return f"550 5.1.3 Bad recipient address: {address}"
-        if await self.run_db(_is_suppressed, login.account_id, address):
+        if await self.run_db(_is_suppressed, login, address):
             return f"550 5.1.1 {address} is on this account's suppression list (it bounced or complained)"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

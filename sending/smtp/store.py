@@ -104,19 +104,19 @@ def store_one(item: Item) -> str:
 def store_group(items: list[Item]) -> list[str | Refused]:
     """EnvIds or refusals, in order. Runs in a database thread; TemporaryFailure fails them all."""
     senders = _senders(items)
-    rcpts_by_account: dict[int, set[str]] = {}
+    rcpts_by_sender: dict[tuple[int, str], set[str]] = {}
     for item in items:
-        rcpts_by_account.setdefault(item.login.account_id, set()).update(item.rcpts)
+        rcpts_by_sender.setdefault((item.login.account_id, item.login.address), set()).update(item.rcpts)
     suppressed = {
-        account_id: service.suppressed_among(account_id, rcpts)
-        for account_id, rcpts in rcpts_by_account.items()
+        key: service.suppressed_among(key[0], rcpts, key[1]) for key, rcpts in rcpts_by_sender.items()
     }
     results: list[str | Refused | None] = [None] * len(items)
     prepared: list[tuple[int, service.PreparedMail]] = []
     for index, item in enumerate(items):
         sender = senders.get(item.login.sender_id)
         try:
-            prepared.append((index, _prepare(item, sender, suppressed[item.login.account_id])))
+            key = (item.login.account_id, item.login.address)
+            prepared.append((index, _prepare(item, sender, suppressed[key])))
         except Refused as refused:
             results[index] = refused
     stored = service.mail_store_many([p for _index, p in prepared])
