@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sending.views import batch, domains, lists, messages, senders, suppressions, tags
+from sending.views import batch, domains, lists, messages, senders, suppressions, tags, unsubscribe
 
 app_name = "sending"
 
@@ -81,4 +81,5 @@ urlpatterns = [
 # Links that people follow from emails, without an account in the URL.
 public_urlpatterns = [
     path("reply-to/verify/<str:token>/", senders.reply_to_verify, name="sending_reply_to_verify"),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe_page, name="sending_unsubscribe"),
 ]

@@ -17,6 +17,8 @@ from datetime import UTC
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+from django.utils.translation import gettext as _
+
 from sending.models import Envelope, Message
 from templates_app import rendering
 
@@ -100,12 +102,35 @@ def encode_body(envelope: Envelope) -> tuple[bytes, bytes]:
     return b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n', body
 
 
+def with_unsubscribe(envelope: Envelope, url: str, mailto: str) -> tuple[Envelope, list[tuple[str, str]]]:
+    """A copy of the envelope with a visible unsubscribe link in its bodies, and the List-Unsubscribe
+    headers (RFC 2369, one-click by RFC 8058) to pass to build() as `raw_headers` (ASCII, folded)."""
+    linked = copy.copy(envelope)
+    words = _("Do not want these emails? Unsubscribe")
+    if envelope.html_body:
+        link = (
+            f'<p style="font-size:12px;color:#666666">{html.escape(words)}: '
+            f'<a href="{html.escape(url)}">{html.escape(url)}</a></p>'
+        )
+        at = envelope.html_body.lower().rfind("</body>")
+        body = envelope.html_body
+        linked.html_body = body[:at] + link + body[at:] if at >= 0 else body + link
+    text = envelope.text_body or (text_from_html(envelope.html_body) if envelope.html_body else "")
+    linked.text_body = f"{text.rstrip()}\n\n{words}: {url}\n"
+    headers = [
+        ("List-Unsubscribe", f"<{url}>,\r\n <mailto:{mailto}?subject=unsubscribe>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+    return linked, headers
+
+
 def build(
     envelope: Envelope,
     message: Message,
     *,
     body: tuple[bytes, bytes] | None = None,
     extra_headers: dict[str, str] | None = None,
+    raw_headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
     """The unsigned message for `message.rcpt` as CRLF bytes; `body` is encode_body(envelope), if at hand."""
     sender = envelope.sender
@@ -125,6 +150,7 @@ def build(
         )
     for name, value in {**envelope.headers, **(extra_headers or {})}.items():
         headers.append((name, encode_header(name, value)))
+    headers.extend(raw_headers or [])
     headers.append(("MIME-Version", "1.0"))
     content_headers, payload = body or encode_body(envelope)
     # ASCII, except a UTF-8 recipient address, which only goes to servers that speak SMTPUTF8.

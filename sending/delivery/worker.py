@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
 
+from sending import unsubscribe
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import Result, TransportError, elapsed_ms, get_transport
@@ -146,7 +147,11 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     else:
         if envelope.templated:
             envelope = mime.personalize(envelope, message)
-        raw = mime.build(envelope, message, body=cache.body(envelope))
+        if envelope.unsubscribe_link:
+            envelope, headers = mime.with_unsubscribe(envelope, *unsubscribe.links(message))
+            raw = mime.build(envelope, message, body=mime.encode_body(envelope), raw_headers=headers)
+        else:
+            raw = mime.build(envelope, message, body=cache.body(envelope))
     key = cache.key(domain)
     if key is not None:
         raw = dkim_signing.sign(raw, key, domain.name)

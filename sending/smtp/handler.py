@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 from accounts.network import ip_allowed
+from sending import unsubscribe
 from sending.delivery.bounces import apply_dsn
 from sending.delivery.worker import message_from_return_path
 from sending.models import SenderAddress
@@ -96,6 +97,29 @@ def _is_bounce_address(address: str) -> bool:
         return False
     message = message_from_return_path(local)
     return message is not None and message.envelope.sender.domain.name == domain.lower()
+
+
+def _unsubscribe_message(address: str):
+    """The message an `unsubscribe+<token>@<its domain>` address (its List-Unsubscribe mailto) names."""
+    local, _at, domain = address.rpartition("@")
+    if not local.lower().startswith("unsubscribe+"):
+        return None
+    message = unsubscribe.message_for(local.partition("+")[2])
+    if message is None or message.envelope.sender.domain.name != domain.lower():
+        return None
+    return message
+
+
+def _receive(content: bytes, rcpts: list[str]) -> None:
+    bounces = []
+    for rcpt in rcpts:
+        message = _unsubscribe_message(rcpt)
+        if message is not None:
+            unsubscribe.unsubscribe(message, how="mail")
+        else:
+            bounces.append(rcpt)
+    if bounces:
+        apply_dsn(content, envelope_to=bounces[0])
 
 
 def _is_suppressed(login: "Login", address: str) -> bool:
@@ -184,7 +208,7 @@ class Handler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options):
         login: Login | None = session.auth_data if session.authenticated else None
         if login is None:
-            if await self.run_db(_is_bounce_address, address):
+            if await self.run_db(lambda: _is_bounce_address(address) or _unsubscribe_message(address)):
                 envelope.rcpt_tos.append(address)
                 return "250 2.1.5 OK"
             return "550 5.7.1 Relaying denied: authenticate with a sender address to send mail"
@@ -211,12 +235,13 @@ class Handler:
         return await self._submit(server, session, envelope, login)
 
     async def _bounce(self, envelope: Envelope) -> str:
+        """Mail without AUTH: to our VERP return paths (a bounce) or List-Unsubscribe mailto addresses."""
         try:
-            await self.run_db(lambda: apply_dsn(envelope.original_content, envelope_to=envelope.rcpt_tos[0]))
+            await self.run_db(_receive, envelope.original_content, list(envelope.rcpt_tos))
         except Exception:  # like a submission: temporary, and never the exception's text
-            log.exception("could not apply a bounce")
+            log.exception("could not apply a bounce or an unsubscribe")
             return "451 4.3.0 Temporary failure, please try again later"
-        return "250 2.0.0 OK: bounce received"
+        return "250 2.0.0 OK: received"
 
     async def _submit(self, server: SMTP, session: Session, envelope: Envelope, login: Login) -> str:
         queue_id = secrets.token_hex(8)

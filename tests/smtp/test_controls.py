@@ -11,6 +11,7 @@ from email.policy import default as default_policy
 import pytest
 
 from accounts.audit import SYSTEM
+from sending import unsubscribe
 from sending.delivery.worker import return_path
 from sending.models import Envelope, Message, MessageState, Suppression
 from sending.services.suppressions import suppression_add
@@ -134,3 +135,25 @@ def test_a_bounce_is_accepted_without_auth_only_for_our_return_paths(smtp):
     sent.refresh_from_db()
     assert sent.state == MessageState.INVALID
     assert Suppression.objects.filter(address=f"bob@{DEST}").exists()
+
+
+def test_mail_to_a_list_unsubscribe_address_unsubscribes_without_auth(smtp):
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message().as_bytes())
+    sent = Message.objects.get()
+    Envelope.objects.filter(pk=sent.envelope_id).update(unsubscribe_link=True, unsubscribe_level="sender")
+    sent.refresh_from_db()
+    _url, mailto = unsubscribe.links(sent)
+    note = f"From: bob@{DEST}\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n\r\nPlease stop.\r\n"
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        forged = mailto.replace("+", "+1", 1)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            mx.sendmail(f"bob@{DEST}", [forged], note.encode())
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        assert mx.sendmail(f"bob@{DEST}", [mailto], note.encode()) == {}
+    entry = Suppression.objects.get()
+    assert (entry.address, entry.scope, entry.reason) == (
+        f"bob@{DEST}",
+        "noreply@mail.example.com",
+        "unsubscribe",
+    )
