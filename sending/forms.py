@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import CrispyForm
-from sending.models import Domain, DomainStatus, MessageState, SenderAddress, SendType
+from sending.models import Domain, DomainStatus, MessageState, SenderAddress, SendType, UnsubscribeLevel
 from sending.services.senders import MIN_SMTP_PASSWORD
 
 
@@ -174,6 +174,9 @@ class BatchJobForm(CrispyForm):
     tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False, to_field_name="public_id")
     unsubscribe_link = forms.BooleanField(
         label=_("Unsubscribe link and List-Unsubscribe headers"), required=False, initial=True
+    )
+    unsubscribe_level = forms.ChoiceField(
+        label=_("An unsubscribe stops"), choices=UnsubscribeLevel.choices, initial=UnsubscribeLevel.DOMAIN
     )
     open_trace = forms.BooleanField(label=_("Track opens"), required=False)
     click_trace = forms.BooleanField(label=_("Track clicks"), required=False)

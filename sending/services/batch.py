@@ -162,10 +162,15 @@ def _unschedule(job: BatchJob) -> None:
     Schedule.objects.filter(name=_schedule_name(job)).delete()
 
 
+class QuotaTooSmall(ServiceError):
+    code = "QuotaExhausted"
+
+
 @transaction.atomic
-def job_confirm(*, job: BatchJob, actor: Actor) -> BatchJob:
+def job_confirm(*, job: BatchJob, actor: Actor, start_now: bool = False) -> BatchJob:
     """Send a draft now or at its time. Refused when it does not fit the quota left today (with the
-    numbers), unless it may spread over several days."""
+    numbers), unless it may spread over several days. `start_now`: a job for now gets its envelope (its
+    EnvId) in this transaction and its fan-out runs in the worker (the API answers with the EnvId)."""
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.status != BatchStatus.DRAFT:
         raise ServiceError(_("Only a draft can be confirmed."))
@@ -174,7 +179,7 @@ def job_confirm(*, job: BatchJob, actor: Actor) -> BatchJob:
     if numbers.will_send == 0:
         raise ServiceError(_("Nobody to send to: the list is empty or every address is suppressed."))
     if not numbers.fits_today and not job.spread_days:
-        raise ServiceError(
+        raise QuotaTooSmall(
             _(
                 "%(count)s messages to send, but only %(left)s are left in today's quota. Choose to spread "
                 "the send over several days, or send to a smaller list."
@@ -195,8 +200,13 @@ def job_confirm(*, job: BatchJob, actor: Actor) -> BatchJob:
     else:
         job.status = BatchStatus.SCHEDULED
         job.scheduled_at = now
-        transaction.on_commit(lambda: async_task("sending.services.batch.job_start", job.pk))
+        if not start_now:
+            transaction.on_commit(lambda: async_task("sending.services.batch.job_start", job.pk))
     job.save(update_fields=["status", "scheduled_at"])
+    if start_now and job.scheduled_at <= now:
+        _begin(job.pk)
+        job.refresh_from_db()
+        transaction.on_commit(lambda: async_task("sending.services.batch.fanout", job.pk))
     audit_record(
         actor=actor, action="batch.confirm", account=job.account, target=job,
         details={"recipients": numbers.will_send, "at": job.scheduled_at.isoformat()},
@@ -218,41 +228,49 @@ def job_delete(*, job: BatchJob, actor: Actor) -> None:
 
 def job_start(job_id: int) -> None:
     """The task a job's schedule (or confirming it for now) runs: its envelope, then the fan-out."""
-    now = timezone.now()
     with transaction.atomic():
-        job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != BatchStatus.SCHEDULED:
-            return  # cancelled, edited back to a draft, or started already
-        if job.scheduled_at and job.scheduled_at > now + timedelta(seconds=1):
-            return  # its time was moved; the new schedule starts it
-        try:
-            _check(job)
-        except ServiceError as exc:
-            job.status, job.error, job.finished_at = BatchStatus.FAILED, str(exc), now
-            job.save(update_fields=["status", "error", "finished_at"])
-            return
-        version = job.template.approved_version
-        job.envelope = Envelope.objects.create(
-            env_id=mail.new_env_id(),
-            account=job.account,
-            sender=job.sender,
-            tag=job.tag,
-            tag_name=job.tag.name if job.tag else "",
-            source=Envelope.Source.BATCH,
-            subject=version.subject,
-            html_body=version.html_body,
-            text_body=version.text_body,
-            templated=True,
-            click_trace=job.click_trace,
-            open_trace=job.open_trace,
-            unsubscribe_link=job.unsubscribe_link,
-            unsubscribe_level=job.unsubscribe_level,
-        )
-        job.status, job.started_at = BatchStatus.SENDING, now
-        job.total = job.recipient_list.recipients.count()
-        job.save()
-        _unschedule(job)
-    fanout(job.pk)
+        started = _begin(job_id)
+    if started:
+        fanout(job_id)
+
+
+def _begin(job_id: int) -> bool:
+    """Give a scheduled job whose time has come its envelope and make it sending (call in a transaction);
+    False when it is not to start (cancelled, changed, started already, early) or cannot (failed)."""
+    now = timezone.now()
+    job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None or job.status != BatchStatus.SCHEDULED:
+        return False
+    if job.scheduled_at and job.scheduled_at > now + timedelta(seconds=1):
+        return False  # its time was moved; the new schedule starts it
+    try:
+        _check(job)
+    except ServiceError as exc:
+        job.status, job.error, job.finished_at = BatchStatus.FAILED, str(exc), now
+        job.save(update_fields=["status", "error", "finished_at"])
+        return False
+    version = job.template.approved_version
+    job.envelope = Envelope.objects.create(
+        env_id=mail.new_env_id(),
+        account=job.account,
+        sender=job.sender,
+        tag=job.tag,
+        tag_name=job.tag.name if job.tag else "",
+        source=Envelope.Source.BATCH,
+        subject=version.subject,
+        html_body=version.html_body,
+        text_body=version.text_body,
+        templated=True,
+        click_trace=job.click_trace,
+        open_trace=job.open_trace,
+        unsubscribe_link=job.unsubscribe_link,
+        unsubscribe_level=job.unsubscribe_level,
+    )
+    job.status, job.started_at = BatchStatus.SENDING, now
+    job.total = job.recipient_list.recipients.count()
+    job.save()
+    _unschedule(job)
+    return True
 
 
 def _next_midnight(account: Account) -> datetime:

@@ -18,8 +18,8 @@ from sending.models import BatchJob, BatchStatus, Message
 from sending.services import batch as service
 
 FIELDS = (
-    "name", "template", "recipient_list", "sender", "tag", "unsubscribe_link", "open_trace", "click_trace",
-    "rate_per_minute", "scheduled_at", "spread_days",
+    "name", "template", "recipient_list", "sender", "tag", "unsubscribe_link", "unsubscribe_level",
+    "open_trace", "click_trace", "rate_per_minute", "scheduled_at", "spread_days",
 )  # fmt: skip
 
 

@@ -10,7 +10,8 @@ from Tea.exceptions import TeaException
 
 from accounts.audit import SYSTEM, Actor
 from accounts.services import user_signup
-from sending.models import CapturedMessage, Envelope
+from sending.models import BatchJob, CapturedMessage, Envelope
+from sending.services.lists import list_create, recipients_save
 from sending.services.senders import sender_address_create
 from templates_app import services
 from templates_app.models import Template
@@ -137,3 +138,41 @@ def test_batch_send_mail_with_an_approved_template(api):
     envelope = Envelope.objects.get(env_id=response.body.env_id)
     raw = CapturedMessage.objects.get(message__envelope=envelope).raw
     assert str(email.message_from_bytes(bytes(raw), policy=default_policy)["Subject"]) == "News for Ann"
+
+
+def test_batch_send_mail_to_a_stored_list_is_a_batch_job(api):
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    template = services.template_create(
+        account=api["account"],
+        name="news",
+        subject="News for {UserName}",
+        html_body="<p>{City}</p>",
+        actor=SYSTEM,
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    members = list_create(account=api["account"], name="members", actor=SYSTEM)
+    details = [{"e": "a@example.org", "u": "Ann", "City": "Hangzhou"}, {"e": "b@example.org", "u": "Bob"}]
+    recipients_save(recipient_list=members, details=details, actor=SYSTEM)
+    client = tea_client(api)
+    request = dm.BatchSendMailRequest(
+        account_name="news@mail.example.com", address_type=1, template_name="news", receivers_name="members"
+    )
+    env_id = client.batch_send_mail(request).body.env_id
+    job = BatchJob.objects.get(envelope__env_id=env_id)
+    assert (job.recipient_list, job.template, job.queued) == (members, template, 2)
+    raw = CapturedMessage.objects.get(message__envelope__env_id=env_id, message__rcpt="a@example.org").raw
+    parsed = email.message_from_bytes(bytes(raw), policy=default_policy)
+    assert str(parsed["Subject"]) == "News for Ann" and "Hangzhou" in parsed.get_body(("html",)).get_content()
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    request.receivers_name = "nobody"
+    assert tea_error(lambda: client.batch_send_mail(request)).code == "InvalidReceiver.NotFound"
+    api["account"].daily_quota = 3
+    api["account"].save()
+    request.receivers_name = "members"
+    error = tea_error(lambda: client.batch_send_mail(request))
+    assert error.code == "QuotaExhausted" and "2 messages to send, but only 1" in error.message
+    assert BatchJob.objects.count() == 1

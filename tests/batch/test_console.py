@@ -23,6 +23,7 @@ class BatchPagesTest(BatchSetup, AccountTestCase):
             "recipient_list": self.recipient_list.public_id,
             "sender": self.sender.public_id,
             "unsubscribe_link": "on",
+            "unsubscribe_level": "domain",
             "when": "now",
         }
         data.update(changes)

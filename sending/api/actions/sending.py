@@ -7,11 +7,14 @@ and returns the store step, which the endpoint runs in the call's one short tran
 
 from collections.abc import Callable
 
+from django.utils import timezone
+
 from sending.api.actions import action, actor
 from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, refused
-from sending.models import Envelope, SenderAddress, SendType
+from sending.models import BatchJob, BatchStatus, Envelope, SenderAddress, SendType
+from sending.services import batch
 from sending.services import messages as service
 
 MAX_BATCH_RECEIVERS = 100
@@ -94,11 +97,14 @@ def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     return _store(prepared)
 
 
-def _store(prepared: service.PreparedMail) -> Callable[[], dict]:
+def _store(prepared: service.PreparedMail, then=None) -> Callable[[], dict]:
     def store() -> dict:
         with refused():
             # The endpoint's transaction ends with any refusal, so no savepoint of our own.
-            return {"EnvId": service.mail_store(prepared, savepoint=False).env_id}
+            env_id = service.mail_store(prepared, savepoint=False).env_id
+        if then is not None:
+            then(env_id)
+        return {"EnvId": env_id}
 
     return store
 
@@ -130,7 +136,7 @@ def _receivers(p: Params) -> dict[str, dict]:
 @action("BatchSendMail", sending=True)
 def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     """A batch sender address, inline Receivers with an approved template (TemplateName) or inline
-    TemplateContent; one EnvId for all of them. ReceiversName (a stored recipient list) comes with batch jobs.
+    TemplateContent; one EnvId for all of them; or TemplateName + ReceiversName (a stored list), a batch job.
     """
     account = caller.key.account
     address = p.text("AccountName", required=True).strip().lower()
@@ -151,6 +157,7 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
             "InvalidMailAddressSendType.Malformed",
             f"AccountName: {address} is a trigger address; BatchSendMail sends from batch addresses.",
         )
+    version = None
     if p.has("TemplateContent"):
         content = p.json("TemplateContent", required=True)
     else:
@@ -158,17 +165,7 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
         version = approved_content(caller, reference, "TemplateName")
         content = {"Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body}
     if p.has("ReceiversName") and not p.has("Receivers"):
-        name = p.text("ReceiversName")
-        if not account.recipient_lists.filter(name=name).exists():
-            raise ApiError(
-                "InvalidReceiver.NotFound", f"ReceiversName: there is no recipient list named {name}.", 404
-            )
-        # Fanning a stored list out safely (chunks, resume, throttling) is the batch jobs' work.
-        raise ApiError(
-            "InvalidParameter",
-            "ReceiversName: sending to a stored list over the API is not available yet; "
-            "give Receivers inline.",
-        )
+        return _list_job(caller, p, sender, version if not p.has("TemplateContent") else None)
     variables = _receivers(p)
     subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
     text_body = str(content.get("TextBody", ""))
@@ -184,4 +181,71 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
             variables=variables,
             **_common(caller, p),
         )
-    return _store(prepared)
+    return _store(prepared, lambda env_id: _record_inline_job(prepared, env_id, version))
+
+
+def _record_inline_job(prepared: service.PreparedMail, env_id: str, version) -> None:
+    """Inline Receivers are sent at once; the batch-send pages list the call like any other job."""
+    envelope = Envelope.objects.get(env_id=env_id)
+    now = timezone.now()
+    recipients = len(prepared.recipients)
+    BatchJob.objects.create(
+        account=prepared.account,
+        name=f"BatchSendMail {env_id}",
+        template=version.template if version else None,
+        sender=prepared.sender,
+        tag=prepared.tag,
+        status=BatchStatus.SENDING,
+        envelope=envelope,
+        unsubscribe_link=False,
+        scheduled_at=now,
+        started_at=now,
+        fanout_done=True,
+        total=recipients,
+        queued=recipients - len(prepared.suppressed),
+        skipped=len(prepared.suppressed),
+    )
+
+
+def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Callable[[], dict]:
+    """TemplateName + ReceiversName: a batch job for the stored list, started now (its fan-out runs in
+    the worker); the answer is its EnvId."""
+    account = caller.key.account
+    name = p.text("ReceiversName", max_length=30)
+    recipient_list = account.recipient_lists.filter(name=name).first()
+    if recipient_list is None:
+        raise ApiError(
+            "InvalidReceiver.NotFound", f"ReceiversName: there is no recipient list named {name}.", 404
+        )
+    if version is None:
+        raise ApiError(
+            "InvalidParameter", "ReceiversName: a stored list is sent with TemplateName, not TemplateContent."
+        )
+    tag = None
+    if tag_name := p.text("TagName", max_length=128):
+        tag = account.tags.filter(name=tag_name).first()
+        if tag is None:
+            raise ApiError("InvalidTag.NotFound", f"TagName: there is no tag named {tag_name}.", 404)
+    job = BatchJob(
+        account=account,
+        name=f"BatchSendMail {recipient_list.name}",
+        template=version.template,
+        recipient_list=recipient_list,
+        sender=sender,
+        tag=tag,
+        click_trace=p.text("ClickTrace").strip() == "1",
+        unsubscribe_link=p.text("UnSubscribeLinkType").strip().lower() != "disabled",
+        unsubscribe_level=UNSUBSCRIBE_LEVELS.get(p.text("UnSubscribeFilterLevel").strip().lower(), "domain"),
+    )
+
+    def store() -> dict:
+        with refused("ReceiversName"):
+            batch.job_save(job=job, actor=actor(caller))
+            started = batch.job_confirm(job=job, actor=actor(caller), start_now=True)
+        return {"EnvId": started.envelope.env_id}
+
+    return store
+
+
+# DirectMail's UnSubscribeFilterLevel -> whose mail an unsubscribe stops.
+UNSUBSCRIBE_LEVELS = {"mailfrom": "sender", "mailfrom_domain": "domain", "edm_id": "account"}
