@@ -42,13 +42,15 @@ browser:
 	fi
 
 ## bench: delivery against a plain-SMTP baseline, API calls/s under gunicorn against a trivial view, SMTP
-## submissions/s against a bare aiosmtpd, recipient imports (rows/s, peak memory) against csv alone, on SQLite
-## and (when it runs) PostgreSQL. Each on a fresh database.
+## submissions/s against a bare aiosmtpd, recipient imports (rows/s, peak memory) against csv alone, a batch
+## send end to end against plain SMTP, on SQLite and (when it runs) PostgreSQL. Each on a fresh database.
 BENCH_MESSAGES ?= 10000
 BENCH_API_REQUESTS ?= 3000
 BENCH_SMTP_MESSAGES ?= 3000
+BENCH_BATCH_RECIPIENTS ?= 10000
 BENCHES = "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)" \
-	"bench_smtp --messages $(BENCH_SMTP_MESSAGES)" "bench_import --rows 10000 --rows 100000"
+	"bench_smtp --messages $(BENCH_SMTP_MESSAGES)" "bench_import --rows 10000 --rows 100000" \
+	"bench_batch --recipients $(BENCH_BATCH_RECIPIENTS)"
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
 bench: $(TEST_STAMP)
 	@for what in $(BENCHES); do \
