@@ -1,15 +1,11 @@
 """A worker SIGKILLed in the middle of a fan-out: the tick resumes from the job's cursor and every
 recipient gets exactly one message."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from unittest import mock
 
-from django.conf import settings
 from django.test import TransactionTestCase
 from django.utils import timezone
 
@@ -18,7 +14,7 @@ from sending.models import BatchJob, BatchStatus, Message, Recipient
 from sending.services import batch as service
 from tests.base import People
 from tests.batch.helpers import BatchSetup
-from tests.processes import MANAGE, database_url
+from tests.processes import shell_child
 
 RECIPIENTS = 20_000
 
@@ -42,21 +38,8 @@ class FanoutCrashTest(People, BatchSetup, TransactionTestCase):
         job = self.draft()
         with mock.patch("django_q.tasks.async_task"), mock.patch("sending.services.batch.async_task"):
             service.job_confirm(job=job, actor=SYSTEM)  # confirmed for now; its start task "is queued"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "directmail.settings",
-            "DATABASE_URL": database_url(),
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
-        }
-        env.pop("Q_SYNC", None)  # the worker's delivery kicks go to the broker, where nothing picks them up
-        code = f"from sending.services.batch import job_start; job_start({job.pk})"
-        worker = subprocess.Popen(
-            [sys.executable, MANAGE, "shell", "--no-imports", "-c", code],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # Its delivery kicks go to the broker, where nothing picks them up.
+        worker = shell_child(f"from sending.services.batch import job_start; job_start({job.pk})")
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:

@@ -63,3 +63,10 @@ def screenshot(page, name: str) -> None:
     """Keep a picture of what the user saw, for people reviewing a run."""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def log_in(page, email: str, password: str) -> None:
+    page.goto("/login/")
+    page.get_by_label("Email").fill(email)
+    page.locator("#id_password").fill(password)
+    page.get_by_role("button", name="Log in").click()

@@ -18,7 +18,7 @@ from sending.models import BatchJob, BatchStatus
 from sending.services.lists import list_create, recipients_save
 from sending.services.senders import sender_address_create
 from templates_app.services import template_create, version_approve, version_submit
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
@@ -57,10 +57,7 @@ def test_schedule_a_minute_ahead_watch_it_start_and_finish(new_page):
         override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"),
     ):
         page = new_page()
-        page.goto("/login/")
-        page.get_by_label("Email").fill("ops@example.com")
-        page.locator("#id_password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, "ops@example.com", PASSWORD)
         page.get_by_role("link", name="Batch sends").first.click()
         page.get_by_role("link", name="New batch send").click()
         page.get_by_label("Name").fill("November news")

@@ -11,7 +11,7 @@ from accounts.audit import SYSTEM
 from accounts.services import user_signup
 from sending.lists.importer import import_run
 from sending.models import ImportStatus, Recipient, RecipientImport
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.lists.helpers import csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,10 +31,7 @@ def test_upload_map_watch_and_download_rejected_rows(new_page, monkeypatch):
         ["LI.LEI@example.com", "李雷", "杭州"],
     ]
     page = new_page()
-    page.goto("/login/")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "owner@example.com", PASSWORD)
     page.get_by_role("link", name="Recipient lists").first.click()
     page.get_by_text("No recipient lists yet").wait_for()
     page.get_by_label("Name").fill("会员")

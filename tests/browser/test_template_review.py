@@ -10,20 +10,13 @@ from accounts.models import Membership, User
 from accounts.services import user_signup
 from sending.services.lists import list_create, recipients_save
 from sending.services.senders import sender_address_create
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a long Password 2026"
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_write_review_approve_and_send_a_test(new_page):
@@ -45,7 +38,7 @@ def test_write_review_approve_and_send_a_test(new_page):
         override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"),
     ):
         writer = new_page()
-        log_in(writer, "writer@example.com")
+        log_in(writer, "writer@example.com", PASSWORD)
         writer.get_by_role("link", name="Templates").first.click()
         writer.get_by_role("link", name="New template").click()
         writer.get_by_label("Name").fill("welcome")
@@ -70,7 +63,7 @@ def test_write_review_approve_and_send_a_test(new_page):
         screenshot(writer, "template-submitted")
 
         checker = new_page()
-        log_in(checker, "checker@example.com")
+        log_in(checker, "checker@example.com", PASSWORD)
         checker.get_by_role("link", name="Templates").first.click()
         checker.get_by_role("link", name="Review queue").click()
         checker.get_by_role("button", name="Approve").click()

@@ -1,13 +1,9 @@
 """A worker killed in the middle of an import leaves the list as it was, and the import is marked failed."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.test import TransactionTestCase
 from django.utils import timezone
 
@@ -17,7 +13,7 @@ from sending.models import ImportStatus, RecipientImport
 from sending.services import lists as service
 from tests.base import People
 from tests.lists.helpers import csv_bytes, upload
-from tests.processes import MANAGE, database_url
+from tests.processes import shell_child
 
 
 class ImportCrashTest(People, TransactionTestCase):
@@ -36,19 +32,8 @@ class ImportCrashTest(People, TransactionTestCase):
         RecipientImport.objects.filter(pk=recipient_import.pk).update(
             status=ImportStatus.QUEUED, mapping=["email", "custom:City"], mode="replace"
         )
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "directmail.settings",
-            "DATABASE_URL": database_url(),
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
-        }
-        code = f"from sending.lists.importer import import_run; import_run({recipient_import.pk})"
-        worker = subprocess.Popen(
-            [sys.executable, MANAGE, "shell", "--no-imports", "-c", code],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        worker = shell_child(
+            f"from sending.lists.importer import import_run; import_run({recipient_import.pk})"
         )
         try:
             deadline = time.monotonic() + 60

@@ -1,10 +1,7 @@
 """At-least-once delivery: a worker SIGKILLed after the receiving server stored the message, but before the
 result was recorded, leaves one final state in the database and at most one duplicate at the receiver."""
 
-import os
 import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +15,7 @@ from sending.models import Message, MessageState
 from sending.services import messages as service
 from sending.services.senders import sender_address_create
 from tests.base import People
-from tests.processes import MANAGE, database_url
+from tests.processes import shell_child
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
@@ -48,30 +45,12 @@ class WorkerCrashTests(People, TransactionTestCase):
             actor=SYSTEM,
         )
         relay = f"smtp://127.0.0.1:{self.sink.port}"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "directmail.settings",
-            "DATABASE_URL": database_url(),
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
-            "DELIVERY_MODE": "relay",
-            "SMTP_RELAY_URL": relay,
-            "DELIVERY_LEASE": "600",
-        }
-        env.pop("Q_SYNC", None)
         self.sink.handler.reply_delay = 30  # the sink stores the message, then takes its time to say 250
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                MANAGE,
-                "shell",
-                "--no-imports",
-                "-c",
-                "from sending.delivery.worker import deliver_due; deliver_due()",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        process = shell_child(
+            "from sending.delivery.worker import deliver_due; deliver_due()",
+            DELIVERY_MODE="relay",
+            SMTP_RELAY_URL=relay,
+            DELIVERY_LEASE="600",
         )
         try:
             self.assertTrue(self.sink.handler.stored.wait(timeout=15), "the worker never reached the sink")

@@ -1,9 +1,17 @@
 """What the benchmarks share (Django lists no command here: the module name starts with _)."""
 
+import os
+import signal
+import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from accounts.audit import SYSTEM
@@ -52,3 +60,45 @@ def run_clients(count: int, client) -> float:
     for thread in threads:
         thread.join()
     return time.perf_counter() - started
+
+
+def smtp_baseline(sink, sender_address: str, html: str, count: int) -> float:
+    """Messages/s of a plain smtplib client pushing `count` pre-built messages over one connection."""
+    head = f"From: {sender_address}\r\nTo: rcpt@dest.example\r\nSubject: x\r\n\r\n".encode()
+    raw = head + html.replace("\n", "\r\n").encode()
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+        for n in range(count):
+            smtp.sendmail(sender_address, [f"rcpt{n}@dest.example"], raw)
+    rate = count / (time.monotonic() - started)
+    sink.messages.clear()
+    return rate
+
+
+@contextmanager
+def relay_cluster(sink):
+    """Real django-q2 workers (`manage.py qcluster`) delivering through the relay transport to the sink,
+    with the destination's limits out of the way; stopped (SIGTERM, then SIGKILL) on leaving."""
+    env = {
+        **os.environ,
+        "DELIVERY_MODE": "relay",
+        "SMTP_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
+        "DELIVERY_DOMAIN_LIMITS": '{"dest.example": {"connections": 8, "per_second": 100000}}',
+        "DELIVERY_ACCOUNT_PER_SECOND": "0",
+        "DATA_DIR": str(settings.DATA_DIR),
+    }
+    cluster = subprocess.Popen(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "qcluster"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.send_signal(signal.SIGTERM)  # the cluster's parent stops its workers itself
+        try:
+            cluster.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)

@@ -8,20 +8,13 @@ one connection to the same sink. It prints figures and the ratio; it asserts not
 database (make bench makes one).
 """
 
-import os
-import signal
-import smtplib
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.audit import SYSTEM, Actor
-from sending.management.commands._bench import bench_sender
+from sending.management.commands._bench import bench_sender, relay_cluster, smtp_baseline
 from sending.models import BatchJob, Message, MessageState, Recipient
 from sending.services import batch as batch_service
 from sending.services import lists as list_service
@@ -105,34 +98,12 @@ class Command(BaseCommand):
         return batch_service.job_save(job=job, actor=SYSTEM)
 
     def _baseline(self, sink, sender_address: str, count: int) -> float:
-        head = b"From: news@bench.example\r\nTo: rcpt@dest.example\r\nSubject: x\r\n\r\n"
-        raw = head + HTML.replace("\n", "\r\n").encode()
-        started = time.monotonic()
-        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
-            for n in range(count):
-                smtp.sendmail(sender_address, [f"rcpt{n}@dest.example"], raw)
-        rate = count / (time.monotonic() - started)
-        sink.messages.clear()
+        rate = smtp_baseline(sink, sender_address, HTML, count)
         self.stdout.write(f"baseline (smtplib, one connection, pre-built messages): {rate:,.0f} messages/s")
         return rate
 
     def _run(self, sink, job: BatchJob, count: int, timeout: int) -> float:
-        env = {
-            **os.environ,
-            "DELIVERY_MODE": "relay",
-            "SMTP_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
-            "DELIVERY_DOMAIN_LIMITS": '{"dest.example": {"connections": 8, "per_second": 100000}}',
-            "DELIVERY_ACCOUNT_PER_SECOND": "0",
-            "DATA_DIR": str(settings.DATA_DIR),
-        }
-        cluster = subprocess.Popen(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "qcluster"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
+        with relay_cluster(sink):
             time.sleep(3)  # the cluster is up and polling, as in production when someone presses Send
             started = time.monotonic()
             batch_service.job_confirm(job=job, actor=SYSTEM)
@@ -148,12 +119,6 @@ class Command(BaseCommand):
                     raise CommandError(f"only {done} of {count} delivered after {timeout}s")
                 time.sleep(0.25)
             elapsed = time.monotonic() - started
-        finally:
-            cluster.send_signal(signal.SIGTERM)
-            try:
-                cluster.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, signal.SIGKILL)
         unique = len({m.rcpt_tos[0] for m in sink.messages})
         self.stdout.write(
             f"fan-out of {count} recipients done after {fanned or elapsed:.1f}s; all delivered after "

@@ -9,15 +9,9 @@
 It prints figures and ratios; it asserts nothing. Run it on an empty database (make bench makes one).
 """
 
-import os
-import signal
 import smtplib
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
@@ -25,7 +19,7 @@ from accounts.audit import SYSTEM
 from sending.delivery import mime
 from sending.delivery import signing as dkim_signing
 from sending.delivery.worker import return_path
-from sending.management.commands._bench import bench_sender
+from sending.management.commands._bench import bench_sender, relay_cluster, smtp_baseline
 from sending.models import Message, MessageState
 from sending.services.messages import message_enqueue
 
@@ -68,15 +62,7 @@ class Command(BaseCommand):
         return bench_sender("bench@example.com", "bench.example")
 
     def _baseline(self, sink, sender, count: int) -> float:
-        head = b"From: noreply@bench.example\r\nTo: rcpt@dest.example\r\nSubject: x\r\n\r\n"
-        raw = head + HTML.replace("\n", "\r\n").encode()
-        started = time.monotonic()
-        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
-            for n in range(count):
-                smtp.sendmail(sender.address, [f"rcpt{n}@dest.example"], raw)
-        elapsed = time.monotonic() - started
-        sink.messages.clear()
-        rate = count / elapsed
+        rate = smtp_baseline(sink, sender.address, HTML, count)
         self.stdout.write(f"baseline (smtplib, one connection, pre-built messages): {rate:,.0f} messages/s")
         return rate
 
@@ -128,23 +114,8 @@ class Command(BaseCommand):
         accept_rate = count / (time.monotonic() - started)
         self.stdout.write(f"accepted through the enqueue service: {accept_rate:,.0f} messages/s")
 
-        env = {
-            **os.environ,
-            "DELIVERY_MODE": "relay",
-            "SMTP_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
-            "DELIVERY_DOMAIN_LIMITS": '{"dest.example": {"connections": 8, "per_second": 100000}}',
-            "DELIVERY_ACCOUNT_PER_SECOND": "0",
-            "DATA_DIR": str(settings.DATA_DIR),
-        }
         started = time.monotonic()
-        cluster = subprocess.Popen(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "qcluster"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
+        with relay_cluster(sink):
             # The enqueue above started delivery tasks; the cluster picks them up and drains the queue.
             while True:
                 done = Message.objects.filter(state=MessageState.DELIVERED).count()
@@ -153,13 +124,7 @@ class Command(BaseCommand):
                 if time.monotonic() - started > timeout:
                     raise CommandError(f"only {done} of {count} delivered after {timeout}s")
                 time.sleep(0.25)
-        finally:
             elapsed = time.monotonic() - started
-            cluster.send_signal(signal.SIGTERM)  # the cluster's parent stops its workers itself
-            try:
-                cluster.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, signal.SIGKILL)
         unique = len({m.rcpt_tos[0] for m in sink.messages})
         self.stdout.write(f"delivered {count} in {elapsed:.1f}s ({unique} distinct at the sink)")
         return count / elapsed
