@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from sending.views import batch, domains, lists, messages, senders, suppressions, tags, unsubscribe
+from sending.views import (
+    batch,
+    domains,
+    lists,
+    messages,
+    senders,
+    suppressions,
+    tags,
+    tracking,
+    unsubscribe,
+)
 
 app_name = "sending"
 
@@ -82,4 +92,6 @@ urlpatterns = [
 public_urlpatterns = [
     path("reply-to/verify/<str:token>/", senders.reply_to_verify, name="sending_reply_to_verify"),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe_page, name="sending_unsubscribe"),
+    path("t/o/<str:token>.gif", tracking.open_pixel, name="sending_track_open"),
+    path("t/c/<int:message_id>/<str:signature>/", tracking.click, name="sending_track_click"),
 ]

@@ -19,6 +19,7 @@ from email.utils import format_datetime, formataddr
 
 from django.utils.translation import gettext as _
 
+from sending import tracking
 from sending.models import Envelope, Message
 from templates_app import rendering
 
@@ -100,6 +101,21 @@ def encode_body(envelope: Envelope) -> tuple[bytes, bytes]:
         ]
     )
     return b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n', body
+
+
+def with_tracking(envelope: Envelope, message: Message) -> Envelope:
+    """A copy of the envelope whose HTML has its links through the click redirect (click_trace) and the
+    open pixel (open_trace); the text part is made from the original HTML, without them."""
+    tracked = copy.copy(envelope)
+    if not envelope.text_body:
+        tracked.text_body = text_from_html(envelope.html_body)
+    markup = envelope.html_body
+    if envelope.click_trace:
+        markup = tracking.rewrite_links(markup, message)
+    if envelope.open_trace:
+        markup = tracking.add_pixel(markup, message)
+    tracked.html_body = markup
+    return tracked
 
 
 def with_unsubscribe(envelope: Envelope, url: str, mailto: str) -> tuple[Envelope, list[tuple[str, str]]]:

@@ -147,9 +147,13 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     else:
         if envelope.templated:
             envelope = mime.personalize(envelope, message)
+        if envelope.html_body and (envelope.click_trace or envelope.open_trace):
+            envelope = mime.with_tracking(envelope, message)
         if envelope.unsubscribe_link:
             envelope, headers = mime.with_unsubscribe(envelope, *unsubscribe.links(message))
             raw = mime.build(envelope, message, body=mime.encode_body(envelope), raw_headers=headers)
+        elif envelope.html_body and (envelope.click_trace or envelope.open_trace):
+            raw = mime.build(envelope, message, body=mime.encode_body(envelope))  # its own links and pixel
         else:
             raw = mime.build(envelope, message, body=cache.body(envelope))
     key = cache.key(domain)

@@ -93,6 +93,11 @@ class Message(models.Model):
     last_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     variables = models.JSONField(default=dict, blank=True)  # per-recipient template data
+    # Tracking (sending.tracking): hits, and the first of each (set = counted once as unique).
+    opens = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
