@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sending.models import EventType, Message, MessageEvent
+from stats import counters
 
 _OPEN_SALT = "sending.tracking.open"
 _CLICK_SALT = "sending.tracking.click"
@@ -110,7 +111,13 @@ def record(pk: int, kind: str, *, user_agent: str = "", url: str = "") -> bool:
         )
         if not updated:
             return False
-        account_id = Message.objects.filter(pk=pk).values_list("account_id", flat=True).get()
+        account_id, zone, sender_id, tag_name, first_at = (
+            Message.objects.filter(pk=pk)
+            .values_list(
+                "account_id", "account__time_zone", "envelope__sender_id", "envelope__tag_name", first
+            )
+            .get()
+        )
         detail = {"agent": agent_class(user_agent)}
         if url:
             detail["url"] = url[:2000]
@@ -121,4 +128,6 @@ def record(pk: int, kind: str, *, user_agent: str = "", url: str = "") -> bool:
             at=now,
             detail=detail,
         )
+        event = "opened" if kind == "open" else "clicked"
+        counters.add([counters.Hit(account_id, zone, sender_id, tag_name, now, event, first=first_at == now)])
     return True

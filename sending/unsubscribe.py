@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sending.models import EventType, Message, MessageEvent, Suppression, SuppressionReason
+from stats import counters
 
 _SALT = "sending.unsubscribe"
 
@@ -65,9 +66,15 @@ def unsubscribe(message: Message, *, how: str) -> bool:
                 message=message,
                 detail=how,
             )
-            MessageEvent.objects.create(
+            event = MessageEvent.objects.create(
                 message=message, account=message.account, type=EventType.UNSUBSCRIBED, detail={"how": how}
             )
+            envelope = message.envelope
+            zone = message.account.time_zone
+            hit = counters.Hit(
+                message.account_id, zone, envelope.sender_id, envelope.tag_name, event.at, "unsubscribed"
+            )
+            counters.add([hit])
     except IntegrityError:
         return False  # unsubscribed already (the unique entry exists)
     return True

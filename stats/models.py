@@ -1,1 +1,55 @@
-"""Models of stats: filled in by the issue that builds this area."""
+"""Models of stats: per-day counters, kept up to date as events happen (stats.counters)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account
+
+COUNTER_FIELDS = (
+    "requests",  # messages accepted (one per recipient)
+    "delivered",
+    "deferred",  # deferrals (a message may be deferred several times)
+    "failed",
+    "invalid",  # invalid addresses: suppressed at acceptance, 5.1.x, or bounced as such
+    "opens",
+    "unique_opens",  # messages opened for the first time that day
+    "clicks",
+    "unique_clicks",
+    "unsubscribes",
+    "complaints",
+)
+
+
+class DailyCounter(models.Model):
+    """What happened on one day (in the account's time zone) to mail of one sender address and tag.
+
+    One row per (account, day, sender address, tag name); each event adds to it with an upsert in the
+    transaction that records the event, so the dashboards read few rows and are never behind. A batch
+    send's own numbers come from its messages (sending.services.batch.job_counts)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_counters")
+    day = models.DateField()
+    sender_id = models.BigIntegerField()  # the sender address (kept when the address is deleted)
+    tag_name = models.CharField(max_length=128, blank=True)
+    requests = models.PositiveBigIntegerField(default=0)
+    delivered = models.PositiveBigIntegerField(default=0)
+    deferred = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveBigIntegerField(default=0)
+    opens = models.PositiveBigIntegerField(default=0)
+    unique_opens = models.PositiveBigIntegerField(default=0)
+    clicks = models.PositiveBigIntegerField(default=0)
+    unique_clicks = models.PositiveBigIntegerField(default=0)
+    unsubscribes = models.PositiveBigIntegerField(default=0)
+    complaints = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily counter")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day", "sender_id", "tag_name"], name="daily_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day} {self.sender_id} {self.tag_name}"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from sending.delivery.worker import message_from_return_path
 from sending.models import EventType, Message, MessageEvent, MessageState, Suppression, SuppressionReason
+from stats import counters
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,24 @@ def apply_dsn(raw: bytes, *, envelope_to: str | None = None) -> BounceResult:
 
 def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
     if kind:
-        MessageEvent.objects.create(
+        event = MessageEvent.objects.create(
             message=message,
             account_id=message.account_id,
             type=kind,
             detail={"dsn": True, "status": item.status, "text": item.diagnostic[:500]},
+        )
+        envelope = message.envelope
+        counters.add(
+            [
+                counters.Hit(
+                    message.account_id,
+                    message.account.time_zone,
+                    envelope.sender_id,
+                    envelope.tag_name,
+                    event.at,
+                    kind,
+                )
+            ]
         )
 
 

@@ -34,6 +34,7 @@ from sending.models import (
     SuppressionReason,
     suppression_scopes,
 )
+from stats import counters
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def claim(limit: int | None = None) -> tuple[str, list[Message]]:
     )
     messages = list(
         Message.objects.filter(lease_owner=token, state=MessageState.SENDING)
-        .select_related("envelope__sender__domain")
+        .select_related("envelope__sender__domain", "account")
         .defer("envelope__raw_message")  # up to 15 MB: loaded once per envelope by the batch cache
         .order_by("pk")
     )
@@ -308,6 +309,19 @@ class _DeliveredBuffer:
                 )
                 for m, o, _d in kept
             )
+            counters.add(
+                [
+                    counters.Hit(
+                        m.account_id,
+                        m.account.time_zone,
+                        m.envelope.sender_id,
+                        m.envelope.tag_name,
+                        now,
+                        "delivered",
+                    )
+                    for m, _o, _d in kept
+                ]
+            )
         self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
 
 
@@ -361,6 +375,19 @@ def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, co
             type=_EVENT[state],
             at=now,
             detail={"code": outcome.code, "text": text[:500], "mx": outcome.mx_host},
+        )
+        envelope = message.envelope
+        counters.add(
+            [
+                counters.Hit(
+                    message.account_id,
+                    message.account.time_zone,
+                    envelope.sender_id,
+                    envelope.tag_name,
+                    now,
+                    _EVENT[state],
+                )
+            ]
         )
         if outcome.invalid:
             Suppression.objects.get_or_create(

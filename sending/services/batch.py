@@ -39,6 +39,7 @@ from sending.models import (
     SendType,
 )
 from sending.services import messages as mail
+from stats import counters
 from templates_app import rendering
 from templates_app.models import TemplateKind
 
@@ -362,6 +363,20 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
         rows.insert(messages)
         rows.insert(
             [MessageEvent(message=m, account=job.account, type=EventType.ACCEPTED, at=now) for m in messages]
+        )
+        tag_name = job.envelope.tag_name
+        counters.add(
+            [
+                counters.Hit(
+                    job.account_id,
+                    job.account.time_zone,
+                    job.sender_id,
+                    tag_name,
+                    now,
+                    "accepted",
+                    count=len(messages),
+                )
+            ]
         )
         if recipients:
             job.fanout_cursor = recipients[-1].pk

@@ -38,6 +38,7 @@ from sending.models import (
     Tag,
     suppression_scopes,
 )
+from stats import counters
 
 MAX_RECIPIENTS = 100
 MAX_HEADERS = 10
@@ -511,6 +512,13 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
         if m.state == MessageState.INVALID
     ]
     rows.insert(events)
+    hits = []
+    for _index, p, accepted in storing:
+        key = (p.account.pk, p.account.time_zone, p.sender.pk, p.tag.name if p.tag else "")
+        hits.append(counters.Hit(*key, now, "accepted", count=len(p.recipients)))
+        if len(p.recipients) > len(accepted):
+            hits.append(counters.Hit(*key, now, "invalid", count=len(p.recipients) - len(accepted)))
+    counters.add(hits)
     if any(accepted for _index, _p, accepted in storing):
         transaction.on_commit(kick_delivery)
     for envelope, (index, p, accepted) in zip(envelopes, storing, strict=True):

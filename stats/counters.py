@@ -1,0 +1,120 @@
+"""Adding events to the per-day counters (stats.models.DailyCounter), and recomputing them.
+
+Every place that records a MessageEvent calls `add()` in the same transaction, with the event's type, time
+and the message's sender and tag; `add()` folds them into one upsert per counter row (plain SQL: it runs
+for every message). `rebuild()` recomputes the rows from the events themselves; a test proves the two
+agree, and `manage.py rebuild_counters` repairs them if they ever do not.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+
+from stats.models import COUNTER_FIELDS, DailyCounter
+
+# Which counter an event type adds to (sending.models.EventType values).
+FIELD_OF = {
+    "accepted": "requests",
+    "delivered": "delivered",
+    "deferred": "deferred",
+    "failed": "failed",
+    "invalid": "invalid",
+    "opened": "opens",
+    "clicked": "clicks",
+    "unsubscribed": "unsubscribes",
+    "complained": "complaints",
+}
+_UNIQUE = {"opened": "unique_opens", "clicked": "unique_clicks"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One event to count: `first` for an open or click that is the message's first of its kind."""
+
+    account_id: int
+    time_zone: str
+    sender_id: int
+    tag_name: str
+    at: datetime
+    type: str
+    count: int = 1
+    first: bool = False
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=1)
+def _sql() -> str:
+    table = DailyCounter._meta.db_table
+    columns = ", ".join(COUNTER_FIELDS)
+    updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in COUNTER_FIELDS)
+    return (
+        f"INSERT INTO {table} (account_id, day, sender_id, tag_name, {columns}) "  # noqa: S608 - our names
+        f"VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(COUNTER_FIELDS))}) "
+        f"ON CONFLICT (account_id, day, sender_id, tag_name) DO UPDATE SET {updates}"
+    )
+
+
+def add(hits: list[Hit]) -> None:
+    """Count the hits: one upsert per (account, local day, sender, tag). Call inside the event's
+    transaction."""
+    rows: dict[tuple, Counter] = {}
+    for hit in hits:
+        day = hit.at.astimezone(_zone(hit.time_zone)).date()
+        deltas = rows.setdefault((hit.account_id, day, hit.sender_id, hit.tag_name), Counter())
+        deltas[FIELD_OF[hit.type]] += hit.count
+        if hit.first and hit.type in _UNIQUE:
+            deltas[_UNIQUE[hit.type]] += hit.count
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        for (account_id, day, sender_id, tag_name), deltas in rows.items():
+            day_value = connection.ops.adapt_datefield_value(day)
+            values = [deltas[field] for field in COUNTER_FIELDS]
+            cursor.execute(_sql(), [account_id, day_value, sender_id, tag_name, *values])
+
+
+@transaction.atomic
+def rebuild(account_id: int | None = None) -> int:
+    """Recompute the counters from the events (of one account, or all); returns the rows written."""
+    from accounts.models import Account
+    from sending.models import MessageEvent
+
+    accounts = Account.objects.all() if account_id is None else Account.objects.filter(pk=account_id)
+    written = 0
+    for account in accounts.only("pk", "time_zone"):
+        DailyCounter.objects.filter(account=account).delete()
+        events = (
+            MessageEvent.objects.filter(account=account, type__in=FIELD_OF)
+            .values_list(
+                "message_id", "type", "at", "message__envelope__sender_id", "message__envelope__tag_name"
+            )
+            .order_by("pk")
+        )
+        seen: set[tuple[int, str]] = set()
+        hits = []
+        for message_id, kind, at, sender_id, tag_name in events.iterator(chunk_size=5000):
+            first = False
+            if kind in _UNIQUE and (message_id, kind) not in seen:
+                seen.add((message_id, kind))
+                first = True
+            hits.append(Hit(account.pk, account.time_zone, sender_id, tag_name, at, kind, first=first))
+        add(hits)
+        written += DailyCounter.objects.filter(account=account).count()
+    return written
+
+
+def totals(rows) -> dict[str, int]:
+    """The counters summed over rows of DailyCounter (a queryset or a list)."""
+    sums = dict.fromkeys(COUNTER_FIELDS, 0)
+    for row in rows:
+        for field in COUNTER_FIELDS:
+            sums[field] += getattr(row, field)
+    return sums
