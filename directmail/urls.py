@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("sending.urls")),
     path("", include("templates_app.urls")),
+    path("", include("stats.urls")),
     path("", include(sending_public_urlpatterns)),
 ]

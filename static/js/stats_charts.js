@@ -1,0 +1,24 @@
+// The statistics page: a line chart by day and a bar chart by tag, from the numbers the page carries
+// (Chart.js, served from static/). The tables under the charts show the same numbers.
+(function () {
+  "use strict";
+  const source = document.getElementById("stats-data");
+  if (!source || typeof Chart === "undefined") return;
+  const data = JSON.parse(source.textContent);
+  const colors = ["#0d6efd", "#198754", "#dc3545", "#fd7e14", "#6f42c1", "#20c997"];
+  const days = document.getElementById("chart-days");
+  if (days) {
+    const series = Object.keys(data.series).map(function (key, i) {
+      return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i], tension: 0.2 };
+    });
+    new Chart(days, { type: "line", data: { labels: data.labels, datasets: series },
+      options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+  }
+  const tags = document.getElementById("chart-tags");
+  if (tags) {
+    new Chart(tags, { type: "bar", data: { labels: data.tags.labels, datasets: [
+      { label: data.names.requests, data: data.tags.requests, backgroundColor: colors[0] },
+      { label: data.names.delivered, data: data.tags.delivered, backgroundColor: colors[1] } ] },
+      options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+  }
+})();

@@ -1,0 +1,67 @@
+"""What the statistics pages show: counters over a date range, by day and by tag, with totals and rates.
+
+Everything is read from stats.models.DailyCounter (a row per account, day, sender and tag), so a 90-day
+range reads at most a few thousand rows whatever the volume of mail.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Sum
+
+from stats.models import COUNTER_FIELDS, DailyCounter
+
+MAX_DAYS = 90
+PRESETS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
+
+
+@dataclass
+class Report:
+    start: date
+    end: date  # inclusive
+    days: list[dict]  # {"day": date, **counters}, every day of the range
+    tags: list[dict]  # {"tag_name": str, **counters}, busiest first
+    totals: dict[str, int]
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        return rates(self.totals)
+
+
+def rates(counts: dict[str, int]) -> dict[str, float | None]:
+    """Delivery and invalid-address rates over requests; open and click rates (unique) over delivered.
+    None where the divisor is zero (shown as a dash, never as 0% or an error)."""
+
+    def ratio(part: str, whole: str) -> float | None:
+        return counts[part] / counts[whole] if counts[whole] else None
+
+    return {
+        "delivery": ratio("delivered", "requests"),
+        "invalid": ratio("invalid", "requests"),
+        "open": ratio("unique_opens", "delivered"),
+        "click": ratio("unique_clicks", "delivered"),
+    }
+
+
+def report(
+    account, start: date, end: date, *, sender_id: int | None = None, tag_name: str | None = None
+) -> Report:
+    rows = DailyCounter.objects.filter(account=account, day__gte=start, day__lte=end)
+    if sender_id is not None:
+        rows = rows.filter(sender_id=sender_id)
+    if tag_name is not None:
+        rows = rows.filter(tag_name=tag_name)
+    sums = {field: Sum(field) for field in COUNTER_FIELDS}
+    by_day = {r["day"]: r for r in rows.values("day").annotate(**sums)}
+    days = []
+    day = start
+    while day <= end:
+        found = by_day.get(day, {})
+        days.append({"day": day, **{f: found.get(f) or 0 for f in COUNTER_FIELDS}})
+        day += timedelta(days=1)
+    tags = [
+        {"tag_name": r["tag_name"], **{f: r[f] or 0 for f in COUNTER_FIELDS}}
+        for r in rows.values("tag_name").annotate(**sums).order_by("-requests", "tag_name")
+    ]
+    totals = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
+    return Report(start, end, days, tags, totals)

@@ -1,0 +1,90 @@
+"""The statistics dashboard: totals and rates (dashes where nothing was delivered), filters, the days of
+the period, the 90-day bound, and the CSV export with its escaping."""
+
+import csv
+import io
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.audit import SYSTEM
+from sending.services.senders import sender_address_create
+from stats import counters
+from tests.base import AccountTestCase
+from tests.sending.helpers import verified_domain
+
+
+class DashboardTest(AccountTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        domain = verified_domain(cls.account)
+        cls.ann = sender_address_create(
+            account=cls.account, domain=domain, local_part="ann", send_type="trigger", actor=SYSTEM
+        )
+        cls.bob = sender_address_create(
+            account=cls.account, domain=domain, local_part="bob", send_type="batch", actor=SYSTEM
+        )
+
+    def setUp(self):
+        self.client.force_login(self.viewer)
+        now = timezone.now()
+        zone = self.account.time_zone
+        hits = []
+        for sender, tag, when, kind, count in (
+            (self.ann, "welcome", now, "accepted", 10),
+            (self.ann, "welcome", now, "delivered", 8),
+            (self.ann, "welcome", now, "invalid", 2),
+            (self.ann, "welcome", now, "opened", 4),
+            (self.bob, "-news", now - timedelta(days=2), "accepted", 5),
+            (self.bob, "-news", now - timedelta(days=2), "delivered", 5),
+            (self.bob, "", now - timedelta(days=40), "accepted", 7),
+        ):
+            hits.append(
+                counters.Hit(self.account.pk, zone, sender.pk, tag, when, kind, count=count, first=True)
+            )
+        counters.add(hits)
+
+    def page(self, **query):
+        return self.client.get(self.url("stats:dashboard"), query)
+
+    def test_totals_rates_and_filters(self):
+        page = self.page()  # the last 7 days
+        self.assertContains(page, '<div class="fs-4" data-total="requests">15</div>', html=True)
+        self.assertContains(
+            page, '<div class="small" data-rate="delivery">86.7% delivery rate</div>', html=True
+        )
+        self.assertContains(page, '<div class="small" data-rate="open">30.8% open rate</div>', html=True)
+        self.assertContains(page, "chart-days")
+        self.assertEqual(len(page.context["report"].days), 7)
+        tagged = self.page(tag="welcome")
+        self.assertContains(tagged, '<div class="fs-4" data-total="requests">10</div>', html=True)
+        bob = self.page(sender=str(self.bob.pk), range="90d")
+        self.assertContains(bob, '<div class="fs-4" data-total="requests">12</div>', html=True)
+        untagged = self.page(tag="-", range="90d")
+        self.assertContains(untagged, '<div class="fs-4" data-total="requests">7</div>', html=True)
+        self.assertContains(
+            untagged, '<div class="small" data-rate="delivery">0.0% delivery rate</div>', html=True
+        )
+        self.assertContains(untagged, '<div class="small" data-rate="open">— open rate</div>', html=True)
+
+    def test_custom_periods_are_bounded(self):
+        today = self.account.today()
+        too_long = self.page(range="custom", start=str(today - timedelta(days=90)), end=str(today))
+        self.assertContains(too_long, "At most 90 days at a time.", status_code=400)
+        backwards = self.page(range="custom", start=str(today), end=str(today - timedelta(days=1)))
+        self.assertContains(backwards, "The period starts after it ends.", status_code=400)
+        month = self.page(
+            range="custom", start=str(today - timedelta(days=45)), end=str(today - timedelta(days=30))
+        )
+        self.assertContains(month, '<div class="fs-4" data-total="requests">7</div>', html=True)
+
+    def test_csv_export_of_what_is_shown(self):
+        response = self.client.get(self.url("stats:export"), {"range": "7d"})
+        body = response.content.decode("utf-8")
+        self.assertTrue(body.startswith("\ufeff"))
+        rows = list(csv.reader(io.StringIO(body[1:])))
+        self.assertEqual(rows[0][:3], ["Day", "Requests", "Delivered"])
+        self.assertEqual(len([r for r in rows[1:8] if r]), 7)
+        tags = {r[0]: r[1] for r in rows[10:] if r}
+        self.assertEqual(tags, {"welcome": "10", "'-news": "5"})  # a cell starting with - is escaped
