@@ -35,6 +35,7 @@ class RangeForm(forms.Form):
     range = forms.ChoiceField(
         label=gettext_lazy("Period"),
         required=False,
+        initial="7d",
         choices=[
             ("today", gettext_lazy("Today")),
             ("7d", gettext_lazy("Last 7 days")),

@@ -9,7 +9,7 @@
   const days = document.getElementById("chart-days");
   if (days) {
     const series = Object.keys(data.series).map(function (key, i) {
-      return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i], tension: 0.2 };
+      return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i], tension: 0 };
     });
     new Chart(days, { type: "line", data: { labels: data.labels, datasets: series },
       options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });

@@ -88,3 +88,8 @@ class DashboardTest(AccountTestCase):
         self.assertEqual(len([r for r in rows[1:8] if r]), 7)
         tags = {r[0]: r[1] for r in rows[10:] if r}
         self.assertEqual(tags, {"welcome": "10", "'-news": "5"})  # a cell starting with - is escaped
+
+    def test_the_overview_shows_today_and_the_last_7_days(self):
+        page = self.client.get(self.url("accounts:overview"))
+        self.assertContains(page, '<td class="text-end" data-today="requests">10</td>', html=True)
+        self.assertContains(page, "15 requests, 13 delivered")
