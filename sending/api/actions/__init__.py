@@ -43,4 +43,12 @@ def actor(caller: Caller) -> Actor:
 
 def load() -> None:
     """Import every module of actions (they register themselves)."""
-    from sending.api.actions import account, identities, receivers, reports, sending, templates  # noqa: F401
+    from sending.api.actions import (  # noqa: F401
+        account,
+        identities,
+        receivers,
+        reports,
+        sending,
+        statistics,
+        templates,
+    )
