@@ -396,12 +396,12 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
 
 def job_counts(job: BatchJob) -> dict[str, int]:
     """Messages of the job by state, and the job's own counters."""
-    counts = dict.fromkeys(MessageState.values, 0)
+    counts = dict.fromkeys([*MessageState.values, "opened", "clicked"], 0)
     if job.envelope_id:
-        for row in (
-            Message.objects.filter(envelope_id=job.envelope_id).values("state").annotate(n=Count("pk"))
-        ):
+        messages = Message.objects.filter(envelope_id=job.envelope_id)
+        for row in messages.values("state").annotate(n=Count("pk")):
             counts[row["state"]] = row["n"]
+        counts.update(messages.aggregate(opened=Count("first_opened_at"), clicked=Count("first_clicked_at")))
     counts.update(total=job.total, queued_total=job.queued, skipped=job.skipped)
     return counts
 

@@ -172,3 +172,14 @@ class BatchJobTest(People, BatchSetup, TestCase):
         job.refresh_from_db()
         self.assertEqual(job.status, BatchStatus.CANCELLED)
         self.assertEqual(deliver_due(max_seconds=5), {})
+
+    def test_the_job_counts_opened_and_clicked_recipients(self):
+        from sending import tracking
+
+        job = self.confirm(self.draft(open_trace=True, click_trace=True))
+        first, second = Message.objects.order_by("pk")[:2]
+        for pk in (first.pk, first.pk, second.pk):
+            tracking.record(pk, "open")
+        tracking.record(second.pk, "click")
+        counts = service.job_counts(job)
+        self.assertEqual((counts["opened"], counts["clicked"], counts["queued"]), (2, 1, 5))
