@@ -55,6 +55,8 @@ class AccountAdmin(admin.ModelAdmin):
                     "max_recipients_per_list",
                     "max_templates",
                     "daily_quota",
+                    "quota_floor",
+                    "quota_ceiling",
                     "monthly_quota",
                     "free_daily_sends",
                 ],

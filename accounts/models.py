@@ -124,6 +124,9 @@ class Account(models.Model):
     max_recipients_per_list = models.PositiveIntegerField(_("addresses per list"), null=True, blank=True)
     max_templates = models.PositiveIntegerField(_("templates"), null=True, blank=True)
     daily_quota = models.PositiveIntegerField(_("daily quota"), null=True, blank=True)
+    # The weekly reputation review moves the daily quota between these (empty: the platform's bounds).
+    quota_floor = models.PositiveIntegerField(_("lowest daily quota"), null=True, blank=True)
+    quota_ceiling = models.PositiveIntegerField(_("highest daily quota"), null=True, blank=True)
     monthly_quota = models.PositiveIntegerField(
         _("monthly quota"), null=True, blank=True, help_text=_("Empty: 30 times the daily quota.")
     )

@@ -207,6 +207,17 @@ DIRECTMAIL_DEFAULT_LIMITS = {
     "free_daily_sends": 200,
 }
 DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS", default="{}")))
+# The weekly reputation review (stats.reputation) moves each account's daily quota between these levels.
+QUOTA_LEVELS = env.list(
+    "QUOTA_LEVELS", cast=int, default=[200, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000]
+)
+QUOTA_FLOOR = env.int("QUOTA_FLOOR", default=200)
+QUOTA_CEILING = env.int("QUOTA_CEILING", default=20_000)
+REPUTATION = {
+    "min_requests": 100,
+    "up_delivery": 0.95, "up_invalid": 0.02, "up_complaint": 0.001, "up_usage": 0.5,
+    "down_delivery": 0.85, "down_invalid": 0.05, "down_complaint": 0.003,
+}  # fmt: skip
 # The largest recipient file the console takes for an import (it is kept in the database until applied).
 LIST_IMPORT_MAX_BYTES = env.int("LIST_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 

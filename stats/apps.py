@@ -7,3 +7,8 @@ class StatsConfig(AppConfig):
 
     name = "stats"
     verbose_name = _("Statistics")
+
+    def ready(self) -> None:
+        from accounts.audit import register_action_labels
+
+        register_action_labels({"account.quota_review": _("Daily quota reviewed")})

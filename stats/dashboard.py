@@ -65,3 +65,31 @@ def report(
     ]
     totals = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
     return Report(start, end, days, tags, totals)
+
+
+def monthly_usage(account, months: int = 12) -> list[dict]:
+    """For billing, per month (newest first): messages accepted, the free allowance used (the first
+    `free_daily_sends` of each day) and what is billable."""
+    today = account.today()
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    free_per_day = account.limit("free_daily_sends")
+    per_day = (
+        DailyCounter.objects.filter(account=account, day__gte=first)
+        .values("day")
+        .annotate(n=Sum("requests"))
+        .values_list("day", "n")
+    )
+    months_seen: dict[date, dict] = {}
+    month = first
+    while month <= today:
+        months_seen[month] = {"month": month, "messages": 0, "free": 0, "billable": 0}
+        month = (month + timedelta(days=32)).replace(day=1)
+    for day, count in per_day:
+        row = months_seen[day.replace(day=1)]
+        free = min(count or 0, free_per_day)
+        row["messages"] += count or 0
+        row["free"] += free
+        row["billable"] += (count or 0) - free
+    return sorted(months_seen.values(), key=lambda r: r["month"], reverse=True)

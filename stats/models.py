@@ -53,3 +53,29 @@ class DailyCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day} {self.sender_id} {self.tag_name}"
+
+
+class ReputationReview(models.Model):
+    """One weekly look at an account's delivery quality, and what it did to the daily quota."""
+
+    class Move(models.TextChoices):
+        UP = "up", _("Raised")
+        DOWN = "down", _("Lowered")
+        STAY = "stay", _("Kept")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="reputation_reviews")
+    at = models.DateTimeField()
+    requests = models.PositiveBigIntegerField()
+    delivery_rate = models.FloatField(null=True)
+    invalid_rate = models.FloatField(null=True)
+    complaint_rate = models.FloatField(null=True)
+    old_quota = models.PositiveIntegerField()
+    new_quota = models.PositiveIntegerField()
+    move = models.CharField(max_length=4, choices=Move.choices)
+    reason = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.at:%Y-%m-%d} {self.move}"

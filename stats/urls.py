@@ -11,4 +11,5 @@ S = "a/<str:account_id>/statistics/"
 urlpatterns = [
     path(S, views.stats_dashboard, name="dashboard"),
     path(S + "export.csv", views.stats_export, name="export"),
+    path(S + "usage/", views.stats_usage, name="usage"),
 ]

@@ -148,3 +148,11 @@ def stats_export(request):
     for tag in report.tags:
         writer.writerow([escape_formula(tag["tag_name"]), *(tag[f] for f in COUNTER_FIELDS)])
     return response
+
+
+@account_view(Perm.VIEW)
+def stats_usage(request):
+    """Messages per month for billing: the free allowance used and the billable count."""
+    rows = dashboard.monthly_usage(request.account)
+    free = request.account.limit("free_daily_sends")
+    return render(request, "stats/usage.html", {"rows": rows, "free_per_day": free})

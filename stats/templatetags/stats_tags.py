@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django import template
 
-from stats import dashboard
+from stats import dashboard, reputation
 
 register = template.Library()
 
@@ -19,4 +19,17 @@ def overview_numbers(account) -> dict:
         "week": week,
         "rates": {k: None if v is None else round(100 * v, 1) for k, v in week.rates.items()},
         "account": account,
+    }
+
+
+@register.inclusion_tag("stats/includes/reputation.html")
+def reputation_panel(account) -> dict:
+    """The daily quota's level, the last review's numbers and the next review's date (account settings)."""
+    last = account.reputation_reviews.first()
+    floor, ceiling = reputation.bounds(account)
+    return {
+        "quota": account.limit("daily_quota"),
+        "levels": [level for level in reputation.levels() if floor <= level <= ceiling],
+        "last": last,
+        "next_review": reputation.next_review(account),
     }

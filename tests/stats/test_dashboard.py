@@ -93,3 +93,18 @@ class DashboardTest(AccountTestCase):
         page = self.client.get(self.url("accounts:overview"))
         self.assertContains(page, '<td class="text-end" data-today="requests">10</td>', html=True)
         self.assertContains(page, "15 requests, 13 delivered")
+
+    def test_usage_per_month_splits_free_and_billable(self):
+        self.account.free_daily_sends = 6
+        self.account.save()
+        page = self.client.get(self.url("stats:usage"))
+        rows = page.context["rows"]
+        self.assertEqual(len(rows), 12)
+        this_month = rows[0]
+        # Today 10 (6 free) and two days ago 5 (all free), when both fall in this month.
+        if (self.account.today() - timedelta(days=2)).month == self.account.today().month:
+            self.assertEqual(
+                (this_month["messages"], this_month["free"], this_month["billable"]), (15, 11, 4)
+            )
+        self.assertEqual(sum(r["messages"] for r in rows), 22)
+        self.assertContains(page, "the first 6 of each day are free")
