@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         self._generate(account, count)
         self.stdout.write(f"  generated in {time.monotonic() - started:.0f}s")
 
-        client = Client()
+        client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])  # a host the install answers to
         client.force_login(user)
         today = account.today()
         results = {}
@@ -73,9 +74,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         for days in (30, 90):
             ratio = results[f"event scan {days} days (baseline)"][1] / results[f"dashboard {days} days"][1]
-            self.stdout.write(
-                f"  {days} days: the dashboard's p95 is {ratio:.1f}x faster than scanning the events"
-            )
+            self.stdout.write(f"  {days} days: scanning the events took {ratio:.1f}x the dashboard's p95")
 
     def _setup(self):
         user, account, _created = user_signup(
