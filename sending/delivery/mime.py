@@ -9,6 +9,8 @@ is checked again before it leaves (`HeaderInjection`).
 """
 
 import copy
+import email
+import email.policy
 import html
 import quopri
 import re
@@ -173,6 +175,24 @@ def build(
     head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8") + content_headers
     _check_head(head, [name for name, _value in headers] + ["Content-Type", "Content-Transfer-Encoding"])
     return head + b"\r\n" + payload
+
+
+def track_raw(raw: bytes, message: Message, *, click: bool, pixel: bool) -> bytes:
+    """An SMTP submission with its HTML parts tracked (X-AliDM-Trace): links through the click redirect,
+    the open pixel added. Only text/html parts that are not attachments change (re-encoded as UTF-8
+    quoted-printable); a message without one is returned as it was."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    changed = False
+    for part in parsed.walk():
+        if part.get_content_type() != "text/html" or part.is_attachment():
+            continue
+        markup = part.get_content()
+        tracked = tracking.rewrite_links(markup, message) if click else markup
+        tracked = tracking.add_pixel(tracked, message) if pixel else tracked
+        if tracked != markup:
+            part.set_content(tracked, subtype="html", charset="utf-8", cte="quoted-printable")
+            changed = True
+    return parsed.as_bytes() if changed else raw
 
 
 def build_raw(raw: bytes, message: Message) -> bytes:

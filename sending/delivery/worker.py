@@ -145,6 +145,8 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     submitted = cache.raw(envelope) if envelope.source == Envelope.Source.SMTP else None
     if submitted is not None:
         raw = mime.build_raw(submitted, message)
+        if envelope.click_trace or envelope.open_trace:
+            raw = mime.track_raw(raw, message, click=envelope.click_trace, pixel=envelope.open_trace)
     else:
         if envelope.templated:
             envelope = mime.personalize(envelope, message)

@@ -8,12 +8,14 @@ import json
 import smtplib
 from email.policy import default as default_policy
 
+import dkim
 import pytest
+from django.test import override_settings
 
 from accounts.audit import SYSTEM
-from sending import unsubscribe
+from sending import tracking, unsubscribe
 from sending.delivery.worker import return_path
-from sending.models import Envelope, Message, MessageState, Suppression
+from sending.models import Domain, Envelope, Message, MessageState, Suppression
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
 from tests.smtp.conftest import DEST
@@ -157,3 +159,21 @@ def test_mail_to_a_list_unsubscribe_address_unsubscribes_without_auth(smtp):
         "noreply@mail.example.com",
         "unsubscribe",
     )
+
+
+@override_settings(PUBLIC_BASE_URL="https://track.example.net")
+def test_trace_header_tracks_the_html_part_and_dkim_still_verifies(smtp):
+    mail = message(X_AliDM_Trace=b64json({"OpenTrace": "1", "LinkTrace": "1"}))
+    mail.add_alternative('<p>Hi <a href="https://shop.example/offer">offer</a> 你好</p>', subtype="html")
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], mail.as_bytes())
+    sent = Message.objects.get()
+    [received] = smtp.sink.messages
+    parsed = email.message_from_bytes(received.data, policy=default_policy)
+    html = parsed.get_body(("html",)).get_content()
+    assert tracking.click_url(sent, "https://shop.example/offer").replace("&", "&amp;") in html
+    assert tracking.open_url(sent) in html and "你好" in html
+    assert parsed.get_body(("plain",)).get_content().strip() == "Plain body"  # the text part is untouched
+    key = Domain.objects.get(name="mail.example.com").active_dkim_key()
+    record = f"v=DKIM1; k=rsa; p={key.public_key}".encode()
+    assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record)
