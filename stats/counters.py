@@ -19,6 +19,7 @@ from stats.models import COUNTER_FIELDS, DailyCounter
 # Which counter an event type adds to (sending.models.EventType values).
 FIELD_OF = {
     "accepted": "requests",
+    "sent": "sent",  # not an event type: accepted messages that were queued (see add's callers)
     "delivered": "delivered",
     "deferred": "deferred",
     "failed": "failed",
@@ -94,18 +95,28 @@ def rebuild(account_id: int | None = None) -> int:
         events = (
             MessageEvent.objects.filter(account=account, type__in=FIELD_OF)
             .values_list(
-                "message_id", "type", "at", "message__envelope__sender_id", "message__envelope__tag_name"
+                "message_id",
+                "type",
+                "at",
+                "message__envelope__sender_id",
+                "message__envelope__tag_name",
+                "detail__reason",
             )
             .order_by("pk")
         )
         seen: set[tuple[int, str]] = set()
         hits = []
-        for message_id, kind, at, sender_id, tag_name in events.iterator(chunk_size=5000):
+        for message_id, kind, at, sender_id, tag_name, reason in events.iterator(chunk_size=5000):
             first = False
             if kind in _UNIQUE and (message_id, kind) not in seen:
                 seen.add((message_id, kind))
                 first = True
-            hits.append(Hit(account.pk, account.time_zone, sender_id, tag_name, at, kind, first=first))
+            key = (account.pk, account.time_zone, sender_id, tag_name, at)
+            hits.append(Hit(*key, kind, first=first))
+            if kind == "accepted":
+                hits.append(Hit(*key, "sent"))  # queued, unless it was suppressed at acceptance:
+            elif kind == "invalid" and reason == "suppressed":
+                hits.append(Hit(*key, "sent", count=-1))
         add(hits)
         written += DailyCounter.objects.filter(account=account).count()
     return written

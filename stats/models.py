@@ -7,6 +7,7 @@ from accounts.models import Account
 
 COUNTER_FIELDS = (
     "requests",  # messages accepted (one per recipient)
+    "sent",  # of those, queued for delivery (the rest were suppressed at acceptance)
     "delivered",
     "deferred",  # deferrals (a message may be deferred several times)
     "failed",
@@ -32,6 +33,7 @@ class DailyCounter(models.Model):
     sender_id = models.BigIntegerField()  # the sender address (kept when the address is deleted)
     tag_name = models.CharField(max_length=128, blank=True)
     requests = models.PositiveBigIntegerField(default=0)
+    sent = models.PositiveBigIntegerField(default=0)
     delivered = models.PositiveBigIntegerField(default=0)
     deferred = models.PositiveBigIntegerField(default=0)
     failed = models.PositiveBigIntegerField(default=0)

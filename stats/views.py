@@ -18,6 +18,7 @@ from stats.models import COUNTER_FIELDS
 
 LABELS = {
     "requests": gettext_lazy("Requests"),
+    "sent": gettext_lazy("Sent"),
     "delivered": gettext_lazy("Delivered"),
     "deferred": gettext_lazy("Deferred"),
     "failed": gettext_lazy("Failed"),

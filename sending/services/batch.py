@@ -373,9 +373,10 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
                     job.sender_id,
                     tag_name,
                     now,
-                    "accepted",
+                    kind,
                     count=len(messages),
                 )
+                for kind in ("accepted", "sent")
             ]
         )
         if recipients:

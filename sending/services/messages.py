@@ -516,6 +516,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
     for _index, p, accepted in storing:
         key = (p.account.pk, p.account.time_zone, p.sender.pk, p.tag.name if p.tag else "")
         hits.append(counters.Hit(*key, now, "accepted", count=len(p.recipients)))
+        hits.append(counters.Hit(*key, now, "sent", count=len(accepted)))
         if len(p.recipients) > len(accepted):
             hits.append(counters.Hit(*key, now, "invalid", count=len(p.recipients) - len(accepted)))
     counters.add(hits)

@@ -75,7 +75,7 @@ class CountersTest(People, TestCase):
         [tagged] = DailyCounter.objects.filter(tag_name="welcome")
         self.assertEqual(
             {f: getattr(tagged, f) for f in COUNTER_FIELDS},
-            {"requests": 4, "delivered": 2, "deferred": 1, "failed": 0, "invalid": 2, "opens": 2,
+            {"requests": 4, "sent": 3, "delivered": 2, "deferred": 1, "failed": 0, "invalid": 2, "opens": 2,
              "unique_opens": 1, "clicks": 1, "unique_clicks": 1, "unsubscribes": 1, "complaints": 0},
         )  # fmt: skip
         [untagged] = DailyCounter.objects.filter(tag_name="")

@@ -84,7 +84,7 @@ class DashboardTest(AccountTestCase):
         body = response.content.decode("utf-8")
         self.assertTrue(body.startswith("\ufeff"))
         rows = list(csv.reader(io.StringIO(body[1:])))
-        self.assertEqual(rows[0][:3], ["Day", "Requests", "Delivered"])
+        self.assertEqual(rows[0][:4], ["Day", "Requests", "Sent", "Delivered"])
         self.assertEqual(len([r for r in rows[1:8] if r]), 7)
         tags = {r[0]: r[1] for r in rows[10:] if r}
         self.assertEqual(tags, {"welcome": "10", "'-news": "5"})  # a cell starting with - is escaped
