@@ -69,12 +69,7 @@ def unsubscribe(message: Message, *, how: str) -> bool:
             event = MessageEvent.objects.create(
                 message=message, account=message.account, type=EventType.UNSUBSCRIBED, detail={"how": how}
             )
-            envelope = message.envelope
-            zone = message.account.time_zone
-            hit = counters.Hit(
-                message.account_id, zone, envelope.sender_id, envelope.tag_name, event.at, "unsubscribed"
-            )
-            counters.add([hit])
+            counters.add([counters.message_hit(message, "unsubscribed", event.at)])
     except IntegrityError:
         return False  # unsubscribed already (the unique entry exists)
     return True

@@ -46,6 +46,12 @@ class Hit:
     first: bool = False
 
 
+def message_hit(message, kind: str, at: datetime) -> Hit:
+    """The Hit for an event of `message` (its account and envelope loaded, or loaded here)."""
+    envelope = message.envelope
+    return Hit(message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at, kind)
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)

@@ -111,19 +111,7 @@ def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
             type=kind,
             detail={"dsn": True, "status": item.status, "text": item.diagnostic[:500]},
         )
-        envelope = message.envelope
-        counters.add(
-            [
-                counters.Hit(
-                    message.account_id,
-                    message.account.time_zone,
-                    envelope.sender_id,
-                    envelope.tag_name,
-                    event.at,
-                    kind,
-                )
-            ]
-        )
+        counters.add([counters.message_hit(message, kind, event.at)])
 
 
 @transaction.atomic

@@ -311,19 +311,7 @@ class _DeliveredBuffer:
                 )
                 for m, o, _d in kept
             )
-            counters.add(
-                [
-                    counters.Hit(
-                        m.account_id,
-                        m.account.time_zone,
-                        m.envelope.sender_id,
-                        m.envelope.tag_name,
-                        now,
-                        "delivered",
-                    )
-                    for m, _o, _d in kept
-                ]
-            )
+            counters.add([counters.message_hit(m, "delivered", now) for m, _o, _d in kept])
         self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
 
 
@@ -378,19 +366,7 @@ def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, co
             at=now,
             detail={"code": outcome.code, "text": text[:500], "mx": outcome.mx_host},
         )
-        envelope = message.envelope
-        counters.add(
-            [
-                counters.Hit(
-                    message.account_id,
-                    message.account.time_zone,
-                    envelope.sender_id,
-                    envelope.tag_name,
-                    now,
-                    _EVENT[state],
-                )
-            ]
-        )
+        counters.add([counters.message_hit(message, _EVENT[state], now)])
         if outcome.invalid:
             Suppression.objects.get_or_create(
                 account_id=message.account_id,
