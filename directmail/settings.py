@@ -218,6 +218,10 @@ REPUTATION = {
     "up_delivery": 0.95, "up_invalid": 0.02, "up_complaint": 0.001, "up_usage": 0.5,
     "down_delivery": 0.85, "down_invalid": 0.05, "down_complaint": 0.003,
 }  # fmt: skip
+# Webhooks (stats.netguard): private, loopback and other internal targets are refused unless allowed (an
+# on-premise install whose receivers live on the internal network); plain http only in development.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # The largest recipient file the console takes for an import (it is kept in the database until applied).
 LIST_IMPORT_MAX_BYTES = env.int("LIST_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 
