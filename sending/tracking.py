@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sending.models import EventType, Message, MessageEvent
-from stats import counters
+from stats import counters, webhooks
+from stats.models import WebhookEndpoint
 
 _OPEN_SALT = "sending.tracking.open"
 _CLICK_SALT = "sending.tracking.click"
@@ -130,4 +131,7 @@ def record(pk: int, kind: str, *, user_agent: str = "", url: str = "") -> bool:
         )
         event = "opened" if kind == "open" else "clicked"
         counters.add([counters.Hit(account_id, zone, sender_id, tag_name, now, event, first=first_at == now)])
+        if WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists():
+            message = Message.objects.select_related("envelope__sender").get(pk=pk)
+            webhooks.enqueue(message, event, now, {"url": url})
     return True

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sending.models import EventType, Message, MessageEvent, Suppression, SuppressionReason
-from stats import counters
+from stats import counters, webhooks
 
 _SALT = "sending.unsubscribe"
 
@@ -70,6 +70,7 @@ def unsubscribe(message: Message, *, how: str) -> bool:
                 message=message, account=message.account, type=EventType.UNSUBSCRIBED, detail={"how": how}
             )
             counters.add([counters.message_hit(message, "unsubscribed", event.at)])
+            webhooks.enqueue(message, "unsubscribed", event.at, {"text": how})
     except IntegrityError:
         return False  # unsubscribed already (the unique entry exists)
     return True

@@ -1,8 +1,10 @@
 """Models of stats: per-day counters, kept up to date as events happen (stats.counters)."""
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.ids import new_public_id
 from accounts.models import Account
 
 COUNTER_FIELDS = (
@@ -81,3 +83,68 @@ class ReputationReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.at:%Y-%m-%d} {self.move}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where an account wants its mail's events POSTed, signed with a secret shown once (stats.webhooks)."""
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500)
+    event_types = models.JSONField(_("events"), default=list)  # EventType values
+    sender_address = models.CharField(_("only mail from"), max_length=254, blank=True)
+    tag_name = models.CharField(_("only mail tagged"), max_length=128, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """One event for one endpoint; `public_id` is the CloudEvents id receivers deduplicate on."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhook_events")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32)  # dm:Deliver:Succeed ...
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_due")
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class WebhookAttempt(models.Model):
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.TextField(blank=True)  # the start of the body, or the error
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.status_code}"

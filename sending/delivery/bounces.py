@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from sending.delivery.worker import message_from_return_path
 from sending.models import EventType, Message, MessageEvent, MessageState, Suppression, SuppressionReason
-from stats import counters
+from stats import counters, webhooks
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
             detail={"dsn": True, "status": item.status, "text": item.diagnostic[:500]},
         )
         counters.add([counters.message_hit(message, kind, event.at)])
+        webhooks.enqueue(message, kind, event.at, {"code": None, "text": f"{item.status} {item.diagnostic}"})
 
 
 @transaction.atomic

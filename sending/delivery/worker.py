@@ -34,7 +34,7 @@ from sending.models import (
     SuppressionReason,
     suppression_scopes,
 )
-from stats import counters
+from stats import counters, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,9 @@ class _DeliveredBuffer:
                 for m, o, _d in kept
             )
             counters.add([counters.message_hit(m, "delivered", now) for m, _o, _d in kept])
+            webhooks.enqueue_many(
+                [(m, {"code": o.code, "text": o.text}) for m, o, _d in kept], "delivered", now
+            )
         self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
 
 
@@ -367,6 +370,7 @@ def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, co
             detail={"code": outcome.code, "text": text[:500], "mx": outcome.mx_host},
         )
         counters.add([counters.message_hit(message, _EVENT[state], now)])
+        webhooks.enqueue(message, _EVENT[state], now, {"code": outcome.code, "text": text})
         if outcome.invalid:
             Suppression.objects.get_or_create(
                 account_id=message.account_id,
