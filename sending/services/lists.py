@@ -9,6 +9,7 @@ file and reads its format, `import_start` queues the task (sending.lists.importe
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,7 +42,7 @@ def _check_list_fields(name: str, alias: str, description: str) -> tuple[str, st
     if alias:
         try:
             alias = normalize_address(alias)
-        except Exception as exc:
+        except ValidationError as exc:
             raise ServiceError(_("The alias must be an email address.")) from exc
     if len(description) > 255:
         raise ServiceError(_("The description is at most 255 characters."))
@@ -90,6 +91,13 @@ def list_update(
 
 @transaction.atomic
 def list_delete(*, recipient_list: RecipientList, actor: Actor) -> None:
+    """Refused while a batch send that has not ended uses the list (its fan-out reads the list)."""
+    running = recipient_list.batch_jobs.filter(status__in=["scheduled", "sending", "paused"]).first()
+    if running is not None:
+        raise ServiceError(
+            _("The batch send %(job)s uses this list; cancel it or let it finish first.")
+            % {"job": running.name}
+        )
     audit_record(
         actor=actor, action="recipient_list.delete", account=recipient_list.account, target=recipient_list,
         details={"addresses": recipient_list.recipient_count},

@@ -158,7 +158,11 @@ def list_delete(request, list_id: str):
     recipient_list = _list(request, list_id)
     back = reverse("sending:recipient_lists", args=[request.account.public_id])
     if request.method == "POST":
-        service.list_delete(recipient_list=recipient_list, actor=Actor.from_request(request))
+        try:
+            service.list_delete(recipient_list=recipient_list, actor=Actor.from_request(request))
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+            return _to_list(request, recipient_list)
         messages.success(request, _("List %(name)s deleted.") % {"name": recipient_list.name})
         return redirect(back)
     return confirm_page(

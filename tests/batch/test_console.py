@@ -102,3 +102,15 @@ class BatchPagesTest(BatchSetup, AccountTestCase):
             self.client.post(self.url("sending:batch_job_confirm", job.public_id)).status_code, 403
         )
         self.assertEqual(self.client.get(self.url("sending:batch_job_create")).status_code, 403)
+
+    def test_a_list_in_use_by_a_running_send_cannot_be_deleted(self):
+        self.client.post(
+            self.url("sending:batch_job_create"), self.form(when="later", scheduled_at="2099-01-01T09:00")
+        )
+        job = BatchJob.objects.get()
+        self.client.post(self.url("sending:batch_job_confirm", job.public_id))
+        page = self.client.post(
+            self.url("sending:recipient_list_delete", self.recipient_list.public_id), follow=True
+        )
+        self.assertContains(page, "The batch send November news uses this list")
+        self.assertTrue(type(self.recipient_list).objects.filter(pk=self.recipient_list.pk).exists())
