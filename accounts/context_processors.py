@@ -26,6 +26,7 @@ SETTINGS_NAVIGATION = [
     ("members", _("Members"), "accounts:members", Perm.VIEW),
     ("access_keys", _("Access keys"), "accounts:access_keys", Perm.MANAGE_KEYS),
     ("ip_protection", _("IP protection"), "accounts:ip_protection", Perm.MANAGE_KEYS),
+    ("webhooks", _("Webhooks"), "stats:webhooks", Perm.MANAGE_KEYS),
     ("audit_log", _("Audit log"), "accounts:audit_log", Perm.VIEW_AUDIT),
 ]
 

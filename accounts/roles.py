@@ -18,7 +18,7 @@ class Perm(StrEnum):
     VIEW = "view"  # read everything in the account
     MANAGE_ACCOUNT = "manage_account"  # account name, time zone
     MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove
-    MANAGE_KEYS = "manage_keys"  # API access keys, IP protection
+    MANAGE_KEYS = "manage_keys"  # API access keys, IP protection, webhook endpoints
     MANAGE_DOMAINS = "manage_domains"  # sending domains and their DKIM keys
     MANAGE_SENDERS = "manage_senders"  # sender addresses and tags
     SEND = "send"  # test sends, batch jobs

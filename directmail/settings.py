@@ -222,6 +222,8 @@ REPUTATION = {
 # on-premise install whose receivers live on the internal network); plain http only in development.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Redis stream endpoints (when REDIS_URL is set) keep about this many entries each (XADD MAXLEN ~).
+EVENTS_STREAM_MAXLEN = env.int("EVENTS_STREAM_MAXLEN", default=100_000)
 # The largest recipient file the console takes for an import (it is kept in the database until applied).
 LIST_IMPORT_MAX_BYTES = env.int("LIST_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 

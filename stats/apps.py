@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class StatsConfig(AppConfig):
-    """Events, per-day counters, tracking endpoints, dashboards and exports."""
+    """Events, per-day counters, dashboards and exports, webhooks."""
 
     name = "stats"
     verbose_name = _("Statistics")
@@ -11,4 +11,16 @@ class StatsConfig(AppConfig):
     def ready(self) -> None:
         from accounts.audit import register_action_labels
 
-        register_action_labels({"account.quota_review": _("Daily quota reviewed")})
+        register_action_labels(
+            {
+                "account.quota_review": _("Daily quota reviewed"),
+                "webhook.create": _("Added a webhook endpoint"),
+                "webhook.update": _("Changed a webhook endpoint"),
+                "webhook.enable": _("Enabled a webhook endpoint"),
+                "webhook.disable": _("Disabled a webhook endpoint"),
+                "webhook.delete": _("Deleted a webhook endpoint"),
+                "webhook.new_secret": _("Replaced a webhook signing secret"),
+                "webhook.test": _("Sent a webhook test event"),
+                "webhook.replay": _("Replayed webhook events"),
+            }
+        )

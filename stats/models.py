@@ -86,11 +86,18 @@ class ReputationReview(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """Where an account wants its mail's events POSTed, signed with a secret shown once (stats.webhooks)."""
+    """Where an account wants its mail's events: POSTed to a URL, signed with a secret shown once, or added
+    to a Redis stream (stats.webhooks)."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", _("Webhook (HTTPS POST)")
+        REDIS = "redis", _("Redis stream")
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(_("URL"), max_length=500)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = models.URLField(_("URL"), max_length=500, blank=True)
+    stream = models.CharField(_("stream name"), max_length=64, blank=True)  # Redis endpoints
     event_types = models.JSONField(_("events"), default=list)  # EventType values
     sender_address = models.CharField(_("only mail from"), max_length=254, blank=True)
     tag_name = models.CharField(_("only mail tagged"), max_length=128, blank=True)
@@ -104,7 +111,12 @@ class WebhookEndpoint(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return self.url
+        return self.url or self.stream_key
+
+    @property
+    def stream_key(self) -> str:
+        """The Redis key a Redis endpoint adds to: one namespace per account."""
+        return f"directmail:{self.account.public_id}:{self.stream}" if self.kind == self.Kind.REDIS else ""
 
 
 class WebhookEvent(models.Model):
@@ -124,12 +136,18 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
+    # Retries stop 24 hours after this: the creation, or the last replay.
+    retry_from = models.DateTimeField(default=timezone.now)
+    is_test = models.BooleanField(default=False)  # "send test event": one attempt, no retries
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
-            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_due")
+            models.Index(
+                fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_due"
+            ),
+            models.Index(fields=["endpoint", "created_at"], name="webhook_event_log"),
         ]
 
     def __str__(self) -> str:
@@ -137,6 +155,8 @@ class WebhookEvent(models.Model):
 
 
 class WebhookAttempt(models.Model):
+    """One POST (or stream append) of an event, with the answer."""
+
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="attempt_log")
     at = models.DateTimeField(default=timezone.now)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -3,11 +3,14 @@
 `enqueue()` is called where a message's event is recorded, in that transaction: it writes one WebhookEvent
 per enabled endpoint of the account that wants the event type (and matches its sender and tag filters),
 with a CloudEvents 1.0 payload in DirectMail's shape and a stable id. Nothing is lost if a worker dies: the
-events are rows, and `deliver_due` (every minute, and kicked after a commit) posts the due ones. Each POST
-is signed: `X-DirectMail-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's
-secret>`. A 2xx answer delivers; anything else retries after 1 min, 5 min, 30 min, 2 h, 6 h, then every
-6 h until 24 h have passed, when the event fails; an endpoint failing for a day is disabled and its
-account's owners are mailed. Targets go through stats.netguard (no internal addresses, no redirects).
+events are rows, and `deliver_due` (every minute, and kicked after a commit) claims the due ones and hands
+each attempt to a django-q2 task of its own (`deliver_event`). Each POST is signed:
+`X-DirectMail-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>`.
+A 2xx answer delivers; anything else retries after 1 min, 5 min, 30 min, 2 h, 6 h, then every 6 h until
+24 h have passed, when the event fails; an endpoint failing for a day is disabled and its account's owners
+are mailed. Targets go through stats.netguard (no internal addresses, no redirects). A Redis endpoint gets
+the same body added to a stream (XADD) instead, with the same retries. Replays and
+test events (stats.endpoints) go through the same `attempt()`.
 """
 
 import hashlib
@@ -18,8 +21,14 @@ import time
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from django_q.tasks import async_task
 
 from accounts.crypto import decrypt
 from stats import netguard
@@ -38,6 +47,26 @@ CLOUD_TYPES = {
     "unsubscribed": "dm:Feedback:UnSubscribe",
     "complained": "dm:Feedback:FblReport",
 }
+# What the console offers, in its order.
+EVENT_LABELS = {
+    "delivered": gettext_lazy("Delivered"),
+    "failed": gettext_lazy("Failed"),
+    "invalid": gettext_lazy("Invalid address"),
+    "deferred": gettext_lazy("Deferred (will retry)"),
+    "opened": gettext_lazy("Opened"),
+    "clicked": gettext_lazy("Clicked"),
+    "unsubscribed": gettext_lazy("Unsubscribed"),
+    "complained": gettext_lazy("Complained"),
+}
+# What a receiver runs to check a POST (shown on the endpoint pages; README has the same).
+VERIFY_SNIPPET = """import hashlib, hmac, time
+
+
+def verify(secret: str, header: str, body: bytes) -> bool:
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    return abs(time.time() - int(fields["t"])) < 300 and hmac.compare_digest(expected, fields["v1"])
+"""
 BACKOFF = [
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -46,7 +75,8 @@ BACKOFF = [
     timedelta(hours=6),
 ]
 GIVE_UP = timedelta(hours=24)
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds for one POST
+LEASE = timedelta(minutes=5)  # a handed-out attempt not started by then is handed out again
 
 
 def _payload(message, kind: str, at, detail: dict, event_id: str) -> dict:
@@ -112,13 +142,11 @@ def enqueue_many(items: list[tuple], kind: str, at) -> int:
             )
     if events:
         WebhookEvent.objects.bulk_create(events)
-        transaction.on_commit(_kick)
+        transaction.on_commit(kick)
     return len(events)
 
 
-def _kick() -> None:
-    from django_q.tasks import async_task
-
+def kick() -> None:
     async_task("stats.webhooks.deliver_due")
 
 
@@ -139,10 +167,38 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-def attempt(event: WebhookEvent) -> bool:
-    """POST the event once and record the outcome; True when it was delivered."""
+def attempt(event: WebhookEvent, *, retry: bool = True) -> WebhookAttempt:
+    """Send the event once (POST, or append to the Redis stream) and record the outcome; without `retry`
+    (test events) a failure is final."""
     endpoint = event.endpoint
     body = json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")).encode()
+    started = time.monotonic()
+    if endpoint.kind == WebhookEndpoint.Kind.REDIS:
+        status, text = _append_to_stream(endpoint, event, body)
+    else:
+        status, text = _post(endpoint, event, body)
+    now = timezone.now()
+    delivered = status is not None and 200 <= status < 300
+    event.attempts += 1
+    if delivered:
+        event.status, event.finished_at = WebhookEvent.Status.DELIVERED, now
+    elif not retry or now - event.retry_from >= GIVE_UP:
+        event.status, event.finished_at = WebhookEvent.Status.FAILED, now
+    else:
+        wait = BACKOFF[min(event.attempts - 1, len(BACKOFF) - 1)]
+        event.next_attempt_at = min(now + wait, event.retry_from + GIVE_UP)
+    with transaction.atomic():
+        event.save(update_fields=["status", "finished_at", "attempts", "next_attempt_at"])
+        logged = WebhookAttempt.objects.create(
+            event=event, at=now, status_code=status, response=text[:2000],
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )  # fmt: skip
+        if not event.is_test:
+            _health(endpoint, delivered, now)
+    return logged
+
+
+def _post(endpoint: WebhookEndpoint, event: WebhookEvent, body: bytes) -> tuple[int | None, str]:
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/cloudevents+json; charset=utf-8",
@@ -151,33 +207,32 @@ def attempt(event: WebhookEvent) -> bool:
         "X-DirectMail-Timestamp": str(timestamp),
         "X-DirectMail-Signature": sign(decrypt(endpoint.secret_encrypted), timestamp, body),
     }
-    started = time.monotonic()
-    status, text = None, ""
     try:
         response = netguard.post(endpoint.url, body, headers, timeout=TIMEOUT)
-        status, text = response.status, response.body
     except netguard.UnsafeTarget as exc:
-        text = f"refused: {exc}"
+        return None, f"refused: {exc}"
     except Exception as exc:  # network failures of every kind: recorded, retried
-        text = f"{type(exc).__name__}: {exc}"[:500]
-    now = timezone.now()
-    delivered = status is not None and 200 <= status < 300
-    event.attempts += 1
-    if delivered:
-        event.status, event.finished_at = WebhookEvent.Status.DELIVERED, now
-    elif now - event.created_at >= GIVE_UP:
-        event.status, event.finished_at = WebhookEvent.Status.FAILED, now
-    else:
-        wait = BACKOFF[min(event.attempts - 1, len(BACKOFF) - 1)]
-        event.next_attempt_at = min(now + wait, event.created_at + GIVE_UP)
-    with transaction.atomic():
-        event.save(update_fields=["status", "finished_at", "attempts", "next_attempt_at"])
-        WebhookAttempt.objects.create(
-            event=event, at=now, status_code=status, response=text[:2000],
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )  # fmt: skip
-        _health(endpoint, delivered, now)
-    return delivered
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return response.status, response.body
+
+
+def _append_to_stream(endpoint: WebhookEndpoint, event: WebhookEvent, body: bytes) -> tuple[int | None, str]:
+    """XADD to the account's stream; the entry's id is answered like a 2xx body. No REDIS_URL: a failure."""
+    if not settings.REDIS_URL:
+        return None, "REDIS_URL is not set on this installation"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=TIMEOUT)
+        entry = client.xadd(
+            endpoint.stream_key,
+            {"id": event.public_id, "type": event.type, "body": body},
+            maxlen=settings.EVENTS_STREAM_MAXLEN,
+            approximate=True,
+        )
+    except redis.RedisError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return 200, f"XADD {endpoint.stream_key} {entry.decode()}"
 
 
 def _health(endpoint: WebhookEndpoint, delivered: bool, now) -> None:
@@ -195,40 +250,43 @@ def _health(endpoint: WebhookEndpoint, delivered: bool, now) -> None:
 
 
 def _mail_owners(endpoint: WebhookEndpoint) -> None:
-    from django.core.mail import send_mail
-
-    owners = endpoint.account.memberships.filter(role="owner").values_list("user__email", flat=True)
-    send_mail(
-        f"Webhook disabled: {endpoint.url}",
-        f"Every delivery to {endpoint.url} failed for 24 hours, so it was disabled. "
-        "Fix the receiver, then enable it again in the console; failed events can be replayed.",
-        None,
-        list(owners),
+    owners = list(endpoint.account.memberships.filter(role="owner").values_list("user__email", flat=True))
+    url = settings.PUBLIC_BASE_URL + reverse(
+        "stats:webhook_detail", args=[endpoint.account.public_id, endpoint.public_id]
     )
+    context = {"endpoint": endpoint, "url": url}
+    subject = render_to_string("emails/webhook_disabled_subject.txt", context).strip()
+    try:
+        send_mail(subject, render_to_string("emails/webhook_disabled.txt", context), None, owners)
+    except OSError:
+        log.exception("could not mail the owners that webhook endpoint %s is disabled", endpoint.public_id)
 
 
-def deliver_due(max_seconds: float = 50) -> dict[str, int]:
-    """Post every due event (each claimed by pushing its next attempt out first, so two workers never post
-    the same attempt); returns counts."""
-    deadline = time.monotonic() + max_seconds
-    counts = {"delivered": 0, "retrying": 0}
-    while time.monotonic() < deadline:
-        now = timezone.now()
-        due = list(
-            WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, next_attempt_at__lte=now)
-            .select_related("endpoint__account")
-            .order_by("next_attempt_at")[:50]
-        )
-        if not due:
-            break
-        for event in due:
-            claimed = WebhookEvent.objects.filter(
-                pk=event.pk, status=WebhookEvent.Status.PENDING, next_attempt_at=event.next_attempt_at
-            ).update(next_attempt_at=now + timedelta(seconds=TIMEOUT * 3))
-            if not claimed:
-                continue
-            if not event.endpoint.enabled:
-                WebhookEvent.objects.filter(pk=event.pk).update(next_attempt_at=now + timedelta(hours=1))
-                continue
-            counts["delivered" if attempt(event) else "retrying"] += 1
-    return counts
+def deliver_due(limit: int = 500) -> int:
+    """Hand every due event of an enabled endpoint to a task of its own (`deliver_event`), after claiming it
+    by moving its next attempt LEASE ahead: a task lost with its broker is retried when the claim runs out,
+    and two schedulers never hand out the same attempt. Returns how many were handed out."""
+    now = timezone.now()
+    due = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+    ).order_by("next_attempt_at")
+    claim = now + LEASE
+    handed = 0
+    for pk, at in due.values_list("pk", "next_attempt_at")[:limit]:
+        pending = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING, next_attempt_at=at)
+        if pending.update(next_attempt_at=claim):
+            async_task("stats.webhooks.deliver_event", pk, claim, task_name=f"webhook {pk}")
+            handed += 1
+    return handed
+
+
+def deliver_event(pk: int, claim) -> bool | None:
+    """One attempt of one event, if the claim `deliver_due` made is still ours (a task that ran too late
+    finds it taken over and does nothing). True when delivered; None when not ours."""
+    now = timezone.now()
+    ours = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING, next_attempt_at=claim)
+    # While we post, the claim is held for three timeouts: longer than any attempt can take.
+    if not ours.update(next_attempt_at=now + timedelta(seconds=TIMEOUT * 3)):
+        return None
+    event = WebhookEvent.objects.select_related("endpoint__account").get(pk=pk)
+    return attempt(event).event.status == WebhookEvent.Status.DELIVERED

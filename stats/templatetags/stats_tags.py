@@ -1,11 +1,13 @@
 """`{% overview_numbers current_account %}`: today's numbers and the last 7 days, for the Overview page
-(the accounts app composes it in its template without importing stats)."""
+(the accounts app composes it in its template without importing stats); the reputation panel; the webhook
+signature check receivers run."""
 
 from datetime import timedelta
 
 from django import template
 
 from stats import dashboard, reputation
+from stats.webhooks import VERIFY_SNIPPET
 
 register = template.Library()
 
@@ -33,3 +35,9 @@ def reputation_panel(account) -> dict:
         "last": last,
         "next_review": reputation.next_review(account),
     }
+
+
+@register.simple_tag
+def webhook_verify_snippet() -> str:
+    """The receiver's signature check, as the docs show it (code, so not translated)."""
+    return VERIFY_SNIPPET

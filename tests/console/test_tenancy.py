@@ -20,6 +20,7 @@ from sending.services.messages import message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
+from stats.models import WebhookEndpoint, WebhookEvent
 from templates_app.services import template_create, version_submit
 from tests.base import AccountTestCase
 from tests.sending.helpers import verified_domain
@@ -84,6 +85,16 @@ class OutsiderTests(AccountTestCase):
             upload=SimpleUploadedFile("a.csv", b"email\nhan@example.org\n"),
             actor=SYSTEM,
         )
+        cls.endpoint = WebhookEndpoint.objects.create(
+            account=cls.account,
+            url="https://hooks.example.org/",
+            event_types=["delivered"],
+            secret_encrypted="x",
+        )
+        cls.webhook_event = WebhookEvent.objects.create(
+            public_id="e" * 32, account=cls.account, endpoint=cls.endpoint, type="dm:Deliver:Fail",
+            payload={}, status="failed",
+        )  # fmt: skip
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -106,6 +117,8 @@ class OutsiderTests(AccountTestCase):
             "recipient_id": self.recipient.pk,
             "import_id": self.recipient_import.public_id,
             "job_id": self.batch_job.public_id,
+            "endpoint_id": self.endpoint.public_id,
+            "event_id": self.webhook_event.public_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
@@ -141,6 +154,10 @@ class OutsiderTests(AccountTestCase):
         self.assertEqual(self.recipient_import.status, "uploaded")
         self.batch_job.refresh_from_db()
         self.assertEqual(self.batch_job.status, "draft")
+        self.endpoint.refresh_from_db()
+        self.assertTrue(self.endpoint.enabled)
+        self.webhook_event.refresh_from_db()
+        self.assertEqual((self.webhook_event.status, self.webhook_event.attempts), ("failed", 0))
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         ids = self.object_ids()
