@@ -222,6 +222,8 @@ REPUTATION = {
 # on-premise install whose receivers live on the internal network); plain http only in development.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Delivered and failed webhook events (with their attempts) are kept this long for the console and replay.
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Redis stream endpoints (when REDIS_URL is set) keep about this many entries each (XADD MAXLEN ~).
 EVENTS_STREAM_MAXLEN = env.int("EVENTS_STREAM_MAXLEN", default=100_000)
 # The largest recipient file the console takes for an import (it is kept in the database until applied).

@@ -290,3 +290,11 @@ def deliver_event(pk: int, claim) -> bool | None:
         return None
     event = WebhookEvent.objects.select_related("endpoint__account").get(pk=pk)
     return attempt(event).event.status == WebhookEvent.Status.DELIVERED
+
+
+def purge() -> int:
+    """Daily: forget finished events (and their attempts) older than WEBHOOK_EVENT_RETENTION_DAYS."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS)
+    old = WebhookEvent.objects.exclude(status=WebhookEvent.Status.PENDING).filter(created_at__lt=cutoff)
+    deleted, _by_model = old.delete()
+    return deleted

@@ -191,6 +191,16 @@ class WebhookConsoleTest(AccountTestCase):
         self.assertContains(response, "Nothing replayed")
         self.assertEqual(WebhookEvent.objects.get().status, "failed")
 
+    def test_finished_events_are_forgotten_after_the_retention_period(self):
+        endpoint, _secret = self.create()
+        old = self.event(endpoint, age=timedelta(days=31))
+        waiting = self.event(endpoint, status="pending", age=timedelta(days=31))
+        recent = self.event(endpoint, age=timedelta(days=29))
+        self.assertEqual(webhooks.purge(), 1)
+        remaining = set(WebhookEvent.objects.values_list("pk", flat=True))
+        self.assertEqual(remaining, {waiting.pk, recent.pk})
+        self.assertNotIn(old.pk, remaining)
+
     def test_a_disabled_endpoint_keeps_its_events_until_enabled(self):
         endpoint, _secret = self.create()
         self.client.post(self.url("stats:webhook_toggle", endpoint.public_id))
