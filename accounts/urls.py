@@ -48,6 +48,7 @@ urlpatterns = [
 # Log-in, sign-up and password pages keep Django's URL names (no namespace): Django's own views reverse them.
 auth_urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("language/", views.language_set, name="language"),
     path(
         "login/",
         auth_views.LoginView.as_view(

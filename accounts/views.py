@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -334,3 +335,30 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             target=form.user,
         )
         return response
+
+
+@require_POST
+def language_set(request):
+    """The language menu: remembered on the person (signed in) and in a cookie (the login page too); an
+    empty choice goes back to the browser's language."""
+    code = request.POST.get("language", "")
+    if code and code not in dict(settings.LANGUAGES):
+        code = ""
+    next_url = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    if request.user.is_authenticated and request.user.language != code:
+        request.user.language = code
+        request.user.save(update_fields=["language"])
+    response = redirect(next_url)
+    if code:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=365 * 24 * 60 * 60,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response

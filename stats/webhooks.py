@@ -27,7 +27,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django_q.tasks import async_task
 
 from accounts.crypto import decrypt
@@ -244,7 +244,7 @@ def _health(endpoint: WebhookEndpoint, delivered: bool, now) -> None:
     if endpoint.failing_since is None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
     elif now - endpoint.failing_since >= GIVE_UP and endpoint.enabled:
-        reason = "every delivery failed for 24 hours"
+        reason = gettext_noop("every delivery failed for 24 hours")  # translated where it is shown
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
         transaction.on_commit(lambda: _mail_owners(endpoint))
 

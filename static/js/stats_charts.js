@@ -5,6 +5,7 @@
   const source = document.getElementById("stats-data");
   if (!source || typeof Chart === "undefined") return;
   const data = JSON.parse(source.textContent);
+  const locale = document.documentElement.lang || "en";  // numbers on the axes as the page's language writes them
   const colors = ["#0d6efd", "#198754", "#dc3545", "#fd7e14", "#6f42c1", "#20c997"];
   const days = document.getElementById("chart-days");
   if (days) {
@@ -12,13 +13,13 @@
       return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i], tension: 0 };
     });
     new Chart(days, { type: "line", data: { labels: data.labels, datasets: series },
-      options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+      options: { locale: locale, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
   }
   const tags = document.getElementById("chart-tags");
   if (tags) {
     new Chart(tags, { type: "bar", data: { labels: data.tags.labels, datasets: [
       { label: data.names.requests, data: data.tags.requests, backgroundColor: colors[0] },
       { label: data.names.delivered, data: data.tags.delivered, backgroundColor: colors[1] } ] },
-      options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+      options: { locale: locale, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
   }
 })();
