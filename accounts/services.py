@@ -3,16 +3,15 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
+from accounts.mailing import mail_people
 from accounts.models import Account, AccountKind, Invitation, Membership, User
 from accounts.roles import Role, roles_assignable_by
 
@@ -127,18 +126,17 @@ def member_invite(*, account: Account, email: str, role: str, actor: Actor) -> I
         actor=actor, action="member.invite", account=account, target=invitation, details={"role": role}
     )
     # Mailed by the worker once the invitation is committed: a slow mail server never breaks the page.
-    transaction.on_commit(lambda: async_task("accounts.tasks.send_invitation_email", invitation.pk))
+    language = translation.get_language()  # the inviter's, for someone who has not chosen one yet
+    transaction.on_commit(lambda: async_task("accounts.tasks.send_invitation_email", invitation.pk, language))
     return invitation
 
 
-def invitation_send_email(*, invitation: Invitation) -> None:
-    """Mail the accept link of a pending invitation."""
+def invitation_send_email(*, invitation: Invitation, language: str | None = None) -> None:
+    """Mail the accept link of a pending invitation (in `language` unless the invitee chose one)."""
     if invitation.status != "pending":
         return
     context = {"invitation": invitation, "url": invitation_url(invitation)}
-    subject = render_to_string("emails/invitation_subject.txt", context).strip()
-    body = render_to_string("emails/invitation.txt", context)
-    send_mail(subject, body, None, [invitation.email])
+    mail_people("invitation", context, [invitation.email], language=language, account=invitation.account)
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ def purge_expired_invitations() -> int:
     return services.invitation_purge_expired()
 
 
-def send_invitation_email(invitation_pk: int) -> None:
+def send_invitation_email(invitation_pk: int, language: str | None = None) -> None:
     invitation = Invitation.objects.select_related("account", "invited_by").filter(pk=invitation_pk).first()
     if invitation is not None:
-        services.invitation_send_email(invitation=invitation)
+        services.invitation_send_email(invitation=invitation, language=language)

@@ -19,10 +19,10 @@ def recheck_domains() -> int:
     return domains.domain_recheck_all()
 
 
-def send_reply_to_verification(sender_pk: int) -> None:
+def send_reply_to_verification(sender_pk: int, language: str | None = None) -> None:
     sender = SenderAddress.objects.alive().filter(pk=sender_pk).first()
     if sender is not None:
-        senders.reply_to_send_verification(sender=sender)
+        senders.reply_to_send_verification(sender=sender, language=language)
 
 
 def deliver_due(kick_slot: int | None = None) -> dict[str, int]:

@@ -16,25 +16,21 @@ test events (stats.endpoints) go through the same `attempt()`.
 import hashlib
 import hmac
 import json
-import logging
 import time
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 from django_q.tasks import async_task
 
 from accounts.crypto import decrypt
+from accounts.mailing import mail_people
 from stats import netguard
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
-
-log = logging.getLogger(__name__)
 
 # Our event types -> DirectMail's CloudEvents types.
 CLOUD_TYPES = {
@@ -254,12 +250,7 @@ def _mail_owners(endpoint: WebhookEndpoint) -> None:
     url = settings.PUBLIC_BASE_URL + reverse(
         "stats:webhook_detail", args=[endpoint.account.public_id, endpoint.public_id]
     )
-    context = {"endpoint": endpoint, "url": url}
-    subject = render_to_string("emails/webhook_disabled_subject.txt", context).strip()
-    try:
-        send_mail(subject, render_to_string("emails/webhook_disabled.txt", context), None, owners)
-    except OSError:
-        log.exception("could not mail the owners that webhook endpoint %s is disabled", endpoint.public_id)
+    mail_people("webhook_disabled", {"endpoint": endpoint, "url": url}, owners, account=endpoint.account)
 
 
 def deliver_due(limit: int = 500) -> int:

@@ -7,12 +7,8 @@ is in the audit log with the version number. Who may call what is the views' and
 (Perm.EDIT_CONTENT, Perm.REVIEW_TEMPLATES); the four-eyes rule of an account is enforced here.
 """
 
-import logging
-
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,12 +17,11 @@ from django_q.tasks import async_task
 from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.limits import enforce_limit, lock_account
+from accounts.mailing import mail_people
 from accounts.models import Account
 from accounts.roles import PERMISSIONS, Perm
 from templates_app.models import MAX_NAME_LENGTH, Template, TemplateKind, TemplateVersion, VersionStatus
 from templates_app.sanitize import sanitize
-
-log = logging.getLogger(__name__)
 
 MAX_SUBJECT = 200
 MAX_SMS = 500
@@ -261,8 +256,4 @@ def notify_author(*, version: TemplateVersion) -> None:
 
 
 def _mail(name: str, context: dict, recipients: list[str]) -> None:
-    subject = render_to_string(f"emails/{name}_subject.txt", context).strip()
-    try:
-        send_mail(subject, render_to_string(f"emails/{name}.txt", context), None, recipients)
-    except OSError:
-        log.exception("could not send %s to %s", name, recipients)
+    mail_people(name, context, recipients, account=context["version"].template.account)

@@ -1,13 +1,10 @@
 """Domains: add, check DNS, rotate DKIM keys, delete. Every write is atomic and audited."""
 
-import logging
 import re
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +14,7 @@ from accounts import crypto
 from accounts.audit import SYSTEM, Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.limits import enforce_limit, lock_account
+from accounts.mailing import mail_people
 from accounts.models import Account
 from accounts.roles import Role
 from sending import domain_records
@@ -30,8 +28,6 @@ from sending.models import (
     DomainStatus,
     RecordKind,
 )
-
-log = logging.getLogger(__name__)
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -203,13 +199,7 @@ def _notify_failing(domain: Domain) -> None:
     url = settings.PUBLIC_BASE_URL + reverse(
         "sending:domain_detail", args=[domain.account.public_id, domain.public_id]
     )
-    context = {"domain": domain, "url": url}
-    subject = render_to_string("emails/domain_failing_subject.txt", context).strip()
-    body = render_to_string("emails/domain_failing.txt", context)
-    try:
-        send_mail(subject, body, None, recipients)
-    except OSError:
-        log.exception("could not mail the owners of %s that it is failing", domain.name)
+    mail_people("domain_failing", {"domain": domain, "url": url}, recipients, account=domain.account)
 
 
 def domain_recheck_all() -> int:

@@ -9,18 +9,17 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.audit import Actor, audit_record
 from accounts.errors import LimitReached, ServiceError
 from accounts.limits import enforce_limit, lock_account
+from accounts.mailing import mail_people
 from accounts.models import Account
 from sending.models import Domain, DomainStatus, SenderAddress, SendType
 
@@ -67,7 +66,10 @@ def sender_address_create(
         actor=actor, action="sender.create", account=account, target=sender, details={"type": send_type}
     )
     if reply_to:
-        transaction.on_commit(lambda: async_task("sending.tasks.send_reply_to_verification", sender.pk))
+        language = translation.get_language()
+        transaction.on_commit(
+            lambda: async_task("sending.tasks.send_reply_to_verification", sender.pk, language)
+        )
     return sender
 
 
@@ -97,14 +99,12 @@ def reply_to_token(sender: SenderAddress) -> str:
     return signing.dumps([sender.public_id, sender.reply_to], salt=REPLY_TO_SALT)
 
 
-def reply_to_send_verification(*, sender: SenderAddress) -> None:
-    """Mail the verification link to the reply-to address."""
+def reply_to_send_verification(*, sender: SenderAddress, language: str | None = None) -> None:
+    """Mail the verification link to the reply-to address (in the language of who set it)."""
     if not sender.reply_to or sender.reply_to_verified_at:
         return
     url = settings.PUBLIC_BASE_URL + reverse("sending_reply_to_verify", args=[reply_to_token(sender)])
-    context = {"sender": sender, "url": url}
-    subject = render_to_string("emails/reply_to_verify_subject.txt", context).strip()
-    send_mail(subject, render_to_string("emails/reply_to_verify.txt", context), None, [sender.reply_to])
+    mail_people("reply_to_verify", {"sender": sender, "url": url}, [sender.reply_to], language=language)
 
 
 @transaction.atomic
