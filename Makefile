@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format lock browser bench clean
+.PHONY: run test lint format lock browser bench clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,13 @@ lint: $(TEST_STAMP)
 format: $(TEST_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## messages: update locale/zh_Hans from the code's marked strings, then compile it (needs GNU gettext:
+## apt-get install gettext). Both the .po and the compiled .mo are committed, so running needs neither.
+messages: $(TEST_STAMP)
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --add-location=file \
+	  --ignore=.venv --ignore=tests --ignore=test-results
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 ## lock: re-pin requirements/*.lock from pyproject.toml.
 lock: | $(PY)

@@ -31,7 +31,7 @@ class EndpointForm(CrispyForm):
         max_length=64,
         required=False,
         initial="events",
-        help_text=gettext_lazy("Events are added to the Redis stream directmail:<account>:<name>."),
+        help_text=gettext_lazy("Events are added to the Redis stream directmail:ACCOUNT-ID:NAME."),
     )
     event_types = forms.MultipleChoiceField(
         label=gettext_lazy("Events"),
