@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Account, AuditEntry, User
 from accounts.network import client_ip
@@ -33,7 +34,8 @@ class Actor:
         return self.name or "anonymous"
 
 
-SYSTEM = Actor(name="system")
+# Named actors' labels are shown translated (the audit log page), so they are marked here.
+SYSTEM = Actor(name=gettext_noop("system"))
 
 
 def audit_record(

@@ -187,7 +187,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.account} ({self.role})"
+        return f"{self.user} · {self.account}"  # no words: audit entries keep it whatever the language
 
     def can(self, perm: Perm) -> bool:
         return role_can(self.role, perm)

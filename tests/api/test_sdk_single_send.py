@@ -317,3 +317,19 @@ def test_batch_send_mail_refusals(api):
     )
     assert error.code == "InvalidTemplate.NotFound"
     assert not Envelope.objects.exists()
+
+
+def test_error_messages_follow_accept_language_while_codes_stay(api):
+    client = AcsClient(api["key"].key_id, api["secret"], "cn-hangzhou")
+    request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="SingleSendMail")
+    request.set_protocol_type("http")
+    request.add_header("Accept-Language", "zh-CN,zh;q=0.9")
+    for name, value in (
+        ("AccountName", "noreply@mail.example.com"), ("AddressType", "1"), ("ReplyToAddress", "false"),
+        ("ToAddress", "not an address"), ("Subject", "s"), ("TextBody", "t"),
+    ):  # fmt: skip
+        request.add_query_param(name, value)
+    with pytest.raises(ServerException) as caught:
+        client.do_action_with_exception(request)
+    assert caught.value.get_error_code() == "InvalidToAddress"
+    assert "不是有效的地址" in caught.value.get_error_msg()
