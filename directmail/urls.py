@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from accounts.urls import auth_urlpatterns
+from directmail import health, metrics
 from sending.api import views as api_views
 from sending.urls import public_urlpatterns as sending_public_urlpatterns
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("", root, name="home"),
     path("api/", api_views.rpc, name="api"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include(auth_urlpatterns)),
     path("", include("accounts.urls")),

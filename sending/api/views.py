@@ -11,6 +11,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from directmail.metrics import API_CALLS
 from sending.api import idempotency, ratelimit
 from sending.api.actions import ACTIONS, Action, load
 from sending.api.auth import ApiError, Caller, authenticate, note_use, use_nonce
@@ -53,6 +54,13 @@ def _error(request, request_id: str, error: ApiError) -> HttpResponse:
 
 @csrf_exempt
 def rpc(request):
+    response, code = _answer(request)
+    name = request.GET.get("Action") or request.POST.get("Action") or request.headers.get("x-acs-action", "")
+    API_CALLS.labels(name if name in ACTIONS else "other", code).inc()  # names callers send stay out
+    return response
+
+
+def _answer(request) -> tuple[HttpResponse, str]:
     request_id = str(uuid.uuid4()).upper()
     try:
         caller = authenticate(request)
@@ -62,13 +70,13 @@ def rpc(request):
             raise ApiError("InvalidAction.NotFound", f"Specified api {caller.action} is not found.", 404)
         body = _run(request, caller, action)
     except ApiError as exc:
-        return _error(request, request_id, exc)
+        return _error(request, request_id, exc), exc.code
     except service.TemporaryFailure:
         log.exception("API request %s could not be stored", request_id)
         error = ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
-        return _error(request, request_id, error)
+        return _error(request, request_id, error), error.code
     note_use(caller)
-    return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response")
+    return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response"), "OK"
 
 
 def _run(request, caller: Caller, action: Action) -> dict:

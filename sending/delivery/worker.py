@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
 
+from directmail.metrics import DELIVERIES
 from sending import unsubscribe
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
@@ -316,6 +317,7 @@ class _DeliveredBuffer:
                 [(m, {"code": o.code, "text": o.text}) for m, o, _d in kept], "delivered", now
             )
         self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
+        DELIVERIES.labels(MessageState.DELIVERED).inc(len(kept))
 
 
 def _failure(exc: TransportError) -> Outcome:
@@ -353,6 +355,7 @@ def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, co
         if not updated:
             log.warning("lease on message %s was lost before its result was recorded", message.pk)
             return
+        transaction.on_commit(DELIVERIES.labels(state).inc)
         DeliveryAttempt.objects.create(
             message=message,
             at=now,

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 from accounts.network import ip_allowed
+from directmail.metrics import SMTP_MESSAGES
 from sending import unsubscribe
 from sending.delivery.bounces import apply_dsn
 from sending.delivery.worker import message_from_return_path
@@ -240,7 +241,9 @@ class Handler:
             await self.run_db(_receive, envelope.original_content, list(envelope.rcpt_tos))
         except Exception:  # like a submission: temporary, and never the exception's text
             log.exception("could not apply a bounce or an unsubscribe")
+            SMTP_MESSAGES.labels("temporary_failure").inc()
             return "451 4.3.0 Temporary failure, please try again later"
+        SMTP_MESSAGES.labels("bounce_or_unsubscribe").inc()
         return "250 2.0.0 OK: received"
 
     async def _submit(self, server: SMTP, session: Session, envelope: Envelope, login: Login) -> str:
@@ -258,13 +261,17 @@ class Handler:
                 envelope.original_content, sender=login.address, received=received, hostname=self.hostname
             )
         except controls.Refused as refused:
+            SMTP_MESSAGES.labels("refused").inc()
             return refused.reply
         item = store.Item(login, list(envelope.rcpt_tos), submission, _peer_ip(session))
         try:
             env_id = await self.committer.store(item)
         except controls.Refused as refused:
+            SMTP_MESSAGES.labels("refused").inc()
             return refused.reply
         except Exception:  # a store failure must never look permanent, nor show its cause
             log.exception("could not store a message from %s", login.address)
+            SMTP_MESSAGES.labels("temporary_failure").inc()
             return "451 4.3.0 Temporary failure, please try again later"
+        SMTP_MESSAGES.labels("accepted").inc()
         return f"250 Data Ok: queued as {queue_id} ###envid={env_id}"  # as DirectMail words it

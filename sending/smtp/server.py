@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP
 from django.conf import settings
 from django.db import close_old_connections
 
+from directmail.metrics import SMTP_SESSIONS
 from sending.smtp import tls
 from sending.smtp.handler import Handler
 
@@ -50,6 +51,11 @@ class _Protocol(SMTP):
             if self.owner.stopping and self.transport is not None:
                 await self.push("421 4.3.2 Service shutting down")
                 self.transport.close()
+
+    def connection_made(self, transport) -> None:
+        sockname = transport.get_extra_info("sockname")
+        SMTP_SESSIONS.labels(str(sockname[1]) if sockname else "").inc()
+        super().connection_made(transport)
 
     def connection_lost(self, error) -> None:
         self.owner._protocols.discard(self)

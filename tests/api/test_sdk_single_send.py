@@ -333,3 +333,20 @@ def test_error_messages_follow_accept_language_while_codes_stay(api):
         client.do_action_with_exception(request)
     assert caught.value.get_error_code() == "InvalidToAddress"
     assert "不是有效的地址" in caught.value.get_error_msg()
+
+
+def test_calls_are_counted_by_action_and_code_in_the_metrics(api):
+    def counted(action: str, code: str) -> float:
+        with urllib.request.urlopen(f"http://{api['endpoint']}/metrics", timeout=5) as response:
+            page = response.read().decode()
+        prefix = f'directmail_api_calls_total{{action="{action}",code="{code}"}} '
+        return next(
+            (float(line[len(prefix) :]) for line in page.splitlines() if line.startswith(prefix)), 0.0
+        )
+
+    before_ok, before_error = counted("SingleSendMail", "OK"), counted("SingleSendMail", "InvalidToAddress")
+    client = tea_client(api)
+    client.single_send_mail(single_send())
+    tea_error(lambda: client.single_send_mail(single_send(to_address="not an address")))
+    assert counted("SingleSendMail", "OK") == before_ok + 1
+    assert counted("SingleSendMail", "InvalidToAddress") == before_error + 1

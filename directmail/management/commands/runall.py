@@ -4,6 +4,8 @@ This is what `make run` starts. Each process is a child of this one; Ctrl-C (or 
 cleanly, and if one exits on its own the others are stopped too, so nothing is left half-running.
 """
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,8 +34,17 @@ class Command(BaseCommand):
         if not options["no_smtpd"]:
             processes["smtpd"] = [sys.executable, manage, "smtpd"]
 
+        # One metrics folder for the three, so the web's /metrics adds up deliveries and SMTP sessions too.
+        env = dict(os.environ)
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            folder = Path(settings.DATA_DIR) / "prometheus"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         # The children ignore the terminal's Ctrl-C; this process forwards a stop to each of them in order.
-        children = {name: subprocess.Popen(argv, start_new_session=True) for name, argv in processes.items()}
+        children = {
+            name: subprocess.Popen(argv, start_new_session=True, env=env) for name, argv in processes.items()
+        }
         self.stdout.write(f"started {', '.join(children)}; press Ctrl-C to stop")
 
         stopping = False

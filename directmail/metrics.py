@@ -1,0 +1,94 @@
+"""Prometheus metrics at `/metrics`.
+
+Counted where they happen, in whichever process: API calls by action and code (web), SMTP sessions and
+submissions by result (smtpd), delivery attempts by result (worker), plus django-prometheus's request and
+database metrics. With several processes per machine, set PROMETHEUS_MULTIPROC_DIR to one empty directory
+for all of them (cleared at boot): the web process's `/metrics` then adds up every process of the machine.
+Read from the database at scrape time, the same for every scraper: the queue by state, how late its most
+overdue message is, webhook events waiting.
+
+`/metrics` answers clients in METRICS_ALLOWED_IPS (default loopback) or with `Authorization: Bearer
+<METRICS_TOKEN>`; anyone else gets 404.
+"""
+
+import hmac
+import ipaddress
+import os
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+API_CALLS = Counter("directmail_api_calls", "DirectMail API calls answered", ["action", "code"])
+SMTP_SESSIONS = Counter("directmail_smtp_sessions", "SMTP connections accepted", ["port"])
+SMTP_MESSAGES = Counter("directmail_smtp_messages", "SMTP submissions by result", ["result"])
+DELIVERIES = Counter("directmail_deliveries", "Delivery attempts by result", ["result"])
+
+
+class QueueCollector:
+    """The state of the whole installation, from the database (the partial indexes keep it cheap)."""
+
+    def collect(self):
+        from sending.models import Message, MessageState
+        from stats.models import WebhookEvent
+
+        waiting = [MessageState.QUEUED, MessageState.DEFERRED, MessageState.SENDING, MessageState.PAUSED]
+        depth = GaugeMetricFamily(
+            "directmail_queue_messages", "Messages not yet final, by state", labels=["state"]
+        )
+        counts = dict(
+            Message.objects.filter(state__in=waiting).values_list("state").annotate(n=Count("pk")).order_by()
+        )
+        for state in waiting:
+            depth.add_metric([state], counts.get(state, 0))
+        yield depth
+        due = Message.objects.filter(state__in=[MessageState.QUEUED, MessageState.DEFERRED])
+        oldest = due.filter(next_attempt_at__lte=timezone.now()).aggregate(at=Min("next_attempt_at"))["at"]
+        lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "directmail_queue_oldest_due_seconds",
+            "How long the most overdue queued or deferred message has waited past its time",
+            value=max(lag, 0.0),
+        )
+        yield GaugeMetricFamily(
+            "directmail_webhook_events_waiting",
+            "Webhook events not yet delivered or given up",
+            value=WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).count(),
+        )
+
+
+def _allowed(request) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        ip = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)
+
+
+@never_cache
+def metrics_view(request):
+    if not _allowed(request):
+        raise Http404
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    queue = CollectorRegistry()
+    queue.register(QueueCollector())
+    return HttpResponse(generate_latest(registry) + generate_latest(queue), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,83 @@
+"""Health and metrics as an operator's probes see them: /healthz and /readyz, `manage.py healthcheck` for
+web, worker and smtpd, and /metrics adding up the counters of every process on the machine (runall gives
+them one PROMETHEUS_MULTIPROC_DIR), refusing scrapers outside METRICS_ALLOWED_IPS without the token."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.test import TestCase, override_settings
+
+from tests.directmail.test_runall import free_port, wait_for_http, wait_for_smtp
+from tests.processes import MANAGE, manage, manage_env
+
+
+def healthy_within(data_dir, *args, seconds: float = 30, **env) -> subprocess.CompletedProcess:
+    deadline = time.monotonic() + seconds
+    while True:
+        check = manage(data_dir, "healthcheck", *args, **env)
+        if check.returncode == 0 or time.monotonic() > deadline:
+            return check
+        time.sleep(0.5)
+
+
+def test_probes_and_metrics_of_a_running_installation(tmp_path):
+    env = {"DEBUG": "true", "SMTPD_PORT": str(free_port()), "SMTPD_TLS_PORT": str(free_port())}
+    assert manage(tmp_path, "migrate", "--noinput", **env).returncode == 0
+    smtp_port = int(env["SMTPD_PORT"])
+    # Nothing runs yet: the worker and smtpd checks fail, saying why.
+    down = manage(tmp_path, "healthcheck", "worker", **env)
+    assert down.returncode == 1 and "no worker cluster" in down.stderr
+    assert manage(tmp_path, "healthcheck", "smtpd", **env).returncode == 1
+
+    port = free_port()
+    runner = subprocess.Popen(
+        [sys.executable, MANAGE, "runall", "--addrport", f"127.0.0.1:{port}"],
+        env=manage_env(tmp_path, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/healthz") == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            assert json.loads(response.read()) == {"ready": True, "database": "ok", "broker": "ok"}
+        assert wait_for_smtp(smtp_port).startswith("220")  # one SMTP session, counted by the smtpd process
+        for process in ("web", "worker", "smtpd"):
+            check = healthy_within(tmp_path, process, **env)
+            assert check.returncode == 0, (process, check.stderr)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            page = response.read().decode()
+        # The web process shows what the smtpd process counted: one folder for the machine's processes.
+        sessions = re.search(rf'directmail_smtp_sessions_total{{port="{smtp_port}"}} (\S+)', page)
+        assert sessions and float(sessions.group(1)) >= 1, page[:2000]
+        assert 'directmail_queue_messages{state="queued"} 0.0' in page
+        assert "django_http_requests_total_by_method_total" in page  # django-prometheus's own
+    finally:
+        runner.send_signal(signal.SIGINT)
+        runner.wait(timeout=30)
+
+
+def test_readiness_fails_when_the_broker_is_down(tmp_path):
+    env = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nothing listens there
+    check = manage(tmp_path, "healthcheck", "web", **env)
+    assert check.returncode == 1
+    assert "database ok" in check.stderr and "broker error" in check.stderr
+
+
+class MetricsAccessTest(TestCase):
+    def test_loopback_scrapes(self):
+        response = self.client.get("/metrics")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(b"directmail_queue_oldest_due_seconds", response.content)
+
+    def test_other_addresses_need_the_token(self):
+        self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code, 404)
+        with override_settings(METRICS_TOKEN="s3cret"):
+            wrong = self.client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer nope")
+            self.assertEqual(wrong.status_code, 404)
+            right = self.client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret")
+            self.assertEqual(right.status_code, 200)
