@@ -229,6 +229,8 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # /metrics (directmail.metrics): clients from these networks, or with "Authorization: Bearer METRICS_TOKEN".
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 METRICS_TOKEN = _secret("METRICS_TOKEN", default="")
+# Message bodies (and Outbox copies) are kept this long after the mail was accepted; 0 keeps them forever.
+MESSAGE_CONTENT_RETENTION_DAYS = env.int("MESSAGE_CONTENT_RETENTION_DAYS", default=30)
 # Delivered and failed webhook events (with their attempts) are kept this long for the console and replay.
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Redis stream endpoints (when REDIS_URL is set) keep about this many entries each (XADD MAXLEN ~).

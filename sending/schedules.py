@@ -15,4 +15,6 @@ SCHEDULES = [
     ScheduleSpec(name="imports_reap", func="sending.lists.importer.imports_reap", minutes=1),
     # Uploaded files of finished imports, and uploads nobody went on with, are deleted after a while.
     ScheduleSpec(name="imports_purge", func="sending.lists.importer.imports_purge", minutes=24 * 60),
+    # Message bodies and Outbox copies older than MESSAGE_CONTENT_RETENTION_DAYS go; the log stays.
+    ScheduleSpec(name="purge_content", func="sending.retention.purge_content", minutes=24 * 60),
 ]

@@ -52,6 +52,8 @@ class Envelope(models.Model):
     unsubscribe_link = models.BooleanField(default=False)
     unsubscribe_level = models.CharField(max_length=8, default="domain")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set when sending.retention emptied the bodies (MESSAGE_CONTENT_RETENTION_DAYS); the log stays.
+    content_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("envelope")
