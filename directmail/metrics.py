@@ -7,7 +7,8 @@ for all of them (cleared at boot): the web process's `/metrics` then adds up eve
 Read from the database at scrape time, the same for every scraper: the queue by state, how late its most
 overdue message is, webhook events waiting.
 
-`/metrics` answers clients in METRICS_ALLOWED_IPS (default loopback) or with `Authorization: Bearer
+`/metrics` answers clients in METRICS_ALLOWED_IPS (default loopback; the client as TRUSTED_PROXIES
+reveal it, so a local nginx does not make everyone loopback) or with `Authorization: Bearer
 <METRICS_TOKEN>`; anyone else gets 404.
 """
 
@@ -29,6 +30,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from accounts.network import client_ip
 
 API_CALLS = Counter("directmail_api_calls", "DirectMail API calls answered", ["action", "code"])
 SMTP_SESSIONS = Counter("directmail_smtp_sessions", "SMTP connections accepted", ["port"])
@@ -74,7 +77,7 @@ def _allowed(request) -> bool:
     if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
         return True
     try:
-        ip = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        ip = ipaddress.ip_address(client_ip(request) or "")  # behind TRUSTED_PROXIES: the real client
     except ValueError:
         return False
     return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)

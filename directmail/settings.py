@@ -229,6 +229,10 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # /metrics (directmail.metrics): clients from these networks, or with "Authorization: Bearer METRICS_TOKEN".
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 METRICS_TOKEN = _secret("METRICS_TOKEN", default="")
+# prometheus-client turns multiprocess mode on when the variable merely exists, and an empty one would scatter
+# its files into the working directory: an empty PROMETHEUS_MULTIPROC_DIR means "one process, in memory".
+if "PROMETHEUS_MULTIPROC_DIR" in os.environ and not os.environ["PROMETHEUS_MULTIPROC_DIR"].strip():
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 # Message bodies (and Outbox copies) are kept this long after the mail was accepted; 0 keeps them forever.
 MESSAGE_CONTENT_RETENTION_DAYS = env.int("MESSAGE_CONTENT_RETENTION_DAYS", default=30)
 # Delivered and failed webhook events (with their attempts) are kept this long for the console and replay.

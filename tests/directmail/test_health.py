@@ -74,6 +74,11 @@ class MetricsAccessTest(TestCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn(b"directmail_queue_oldest_due_seconds", response.content)
 
+    @override_settings(TRUSTED_PROXIES=["127.0.0.1"])
+    def test_a_local_proxy_does_not_make_everyone_loopback(self):
+        behind = self.client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.5")
+        self.assertEqual(behind.status_code, 404)
+
     def test_other_addresses_need_the_token(self):
         self.assertEqual(self.client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code, 404)
         with override_settings(METRICS_TOKEN="s3cret"):
