@@ -86,3 +86,21 @@ class MetricsAccessTest(TestCase):
             self.assertEqual(wrong.status_code, 404)
             right = self.client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret")
             self.assertEqual(right.status_code, 200)
+
+
+def test_an_empty_prometheus_folder_keeps_the_counters_in_memory(tmp_path):
+    """prometheus-client goes multiprocess when PROMETHEUS_MULTIPROC_DIR merely exists; empty, it would
+    write its files into the working directory. The settings treat empty as unset."""
+    count = "from directmail import metrics; metrics.API_CALLS.labels('SingleSendMail', 'OK').inc(); "
+    show = "from prometheus_client import values; print(values.ValueClass.__name__)"
+    run = subprocess.run(
+        [sys.executable, MANAGE, "shell", "--no-imports", "-c", count + show],
+        env=manage_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=""),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "MutexValue"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
