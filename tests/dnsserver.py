@@ -2,6 +2,7 @@
 
     with DnsServer() as dns_server:               # listens on 127.0.0.1:<free port>
         dns_server.add("mail.example.com", "TXT", "v=spf1 include:spf.directmail.test -all")
+        dns_server.publish_domain(domain)             # every record the wizard asks for
         dns_server.servfail("broken.example.com")  # SERVFAIL for every type at that name
         ...                                        # settings.DNS_NAMESERVERS points at it
 
@@ -81,6 +82,14 @@ class DnsServer:
             self.records.pop(self._key(name), None)
         else:
             self.records[self._key(name)].pop(rdtype.upper(), None)
+
+    def publish_domain(self, domain, *, skip: tuple[str, ...] = ()) -> None:
+        """Publish every record the wizard shows for `domain` (except the kinds in `skip`)."""
+        from sending import domain_records
+
+        for spec in domain_records.records_to_publish(domain):
+            if spec.kind not in skip:
+                self.add(spec.name, spec.type, spec.value)
 
     def servfail(self, name: str) -> None:
         self.failing.add(self._key(name))

@@ -18,11 +18,13 @@ def certificate_files() -> tuple[Path, Path]:
     folder = Path(settings.DATA_DIR) / "smtpd-tls"
     cert, key = folder / "cert.pem", folder / "key.pem"
     if not (cert.exists() and key.exists()):
-        _self_signed(cert, key, settings.SMTPD_HOSTNAME or settings.SMTPD_PUBLIC_HOST or "localhost")
+        hostname = settings.SMTPD_HOSTNAME or settings.SMTPD_PUBLIC_HOST or "localhost"
+        self_signed_certificate(cert, key, hostname)
     return cert, key
 
 
-def _self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
+def self_signed_certificate(cert_path: Path, key_path: Path, hostname: str) -> None:
+    """A 2048-bit RSA key and a ten-year certificate for `hostname` (development; the tests' TLS files)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = datetime.datetime.now(datetime.UTC)

@@ -15,13 +15,6 @@ from tests.dnsserver import DnsServer, DnsServerMixin
 SPF_INCLUDE = "spf.directmail.test"
 
 
-def publish(dns: DnsServer, domain: Domain, *, skip: tuple[str, ...] = ()) -> None:
-    """Publish every record the wizard shows for `domain` (except the kinds in `skip`)."""
-    for spec in domain_records.records_to_publish(domain):
-        if spec.kind not in skip:
-            dns.add(spec.name, spec.type, spec.value)
-
-
 @override_settings(SPF_INCLUDE=SPF_INCLUDE, BOUNCE_MX_HOST="mx.directmail.test")
 class DomainCheckTests(DnsServerMixin, AccountTestCase):
     def setUp(self):
@@ -32,7 +25,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         return {c.kind: c for c in DnsRecordCheck.objects.filter(domain=self.domain)}
 
     def test_all_records_published_verifies_the_domain(self):
-        publish(self.dns, self.domain)
+        self.dns.publish_domain(self.domain)
         domain = service.domain_check(domain=self.domain)
         self.assertEqual(domain.status, DomainStatus.VERIFIED)
         self.assertIsNotNone(domain.verified_at)
@@ -47,12 +40,12 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertEqual({c.status for c in self.checks().values()}, {CheckStatus.MISSING})
 
     def test_optional_records_are_not_needed(self):
-        publish(self.dns, self.domain, skip=(RecordKind.DMARC, RecordKind.MX))
+        self.dns.publish_domain(self.domain, skip=(RecordKind.DMARC, RecordKind.MX))
         self.assertEqual(service.domain_check(domain=self.domain).status, DomainStatus.VERIFIED)
         self.assertEqual(self.checks()[RecordKind.MX].status, CheckStatus.MISSING)
 
     def test_a_wrong_dkim_key_is_a_mismatch_showing_what_was_found(self):
-        publish(self.dns, self.domain, skip=(RecordKind.DKIM,))
+        self.dns.publish_domain(self.domain, skip=(RecordKind.DKIM,))
         key = self.domain.active_dkim_key()
         self.dns.add(
             key.record_name, "TXT", "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAold"
@@ -64,7 +57,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertIn("p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAold", dkim.found)
 
     def test_an_existing_spf_record_gets_a_merged_suggestion(self):
-        publish(self.dns, self.domain, skip=(RecordKind.SPF,))
+        self.dns.publish_domain(self.domain, skip=(RecordKind.SPF,))
         self.dns.add("mail.acme.example", "TXT", "v=spf1 include:_spf.mailer.example ~all")
         service.domain_check(domain=self.domain)
         spf = self.checks()[RecordKind.SPF]
@@ -75,7 +68,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertEqual(service.domain_check(domain=self.domain).status, DomainStatus.VERIFIED)
 
     def test_two_spf_records_are_reported(self):
-        publish(self.dns, self.domain)
+        self.dns.publish_domain(self.domain)
         self.dns.add("mail.acme.example", "TXT", "v=spf1 mx -all")
         service.domain_check(domain=self.domain)
         spf = self.checks()[RecordKind.SPF]
@@ -83,7 +76,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertIn("several SPF records", spf.error)
 
     def test_dmarc_of_the_organizational_domain_counts(self):
-        publish(self.dns, self.domain, skip=(RecordKind.DMARC,))
+        self.dns.publish_domain(self.domain, skip=(RecordKind.DMARC,))
         self.dns.add("_dmarc.acme.example", "TXT", "v=DMARC1; p=reject")
         service.domain_check(domain=self.domain)
         dmarc = self.checks()[RecordKind.DMARC]
@@ -92,7 +85,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertIn("_dmarc.acme.example", dmarc.error)
 
     def test_a_record_that_disappears_makes_a_verified_domain_failing_and_mails_the_owners(self):
-        publish(self.dns, self.domain)
+        self.dns.publish_domain(self.domain)
         service.domain_check(domain=self.domain)
         self.dns.remove(f"{domain_records.OWNERSHIP_PREFIX}.mail.acme.example")
         with self.captureOnCommitCallbacks(execute=True):
@@ -104,13 +97,13 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertEqual(set(mail.outbox[0].to), {"owner@example.com", "admin@example.com"})
         self.assertIn("mail.acme.example", mail.outbox[0].subject)
         # Put back: verified again.
-        publish(
-            self.dns, self.domain, skip=(RecordKind.SPF, RecordKind.DKIM, RecordKind.DMARC, RecordKind.MX)
+        self.dns.publish_domain(
+            self.domain, skip=(RecordKind.SPF, RecordKind.DKIM, RecordKind.DMARC, RecordKind.MX)
         )
         self.assertEqual(service.domain_check(domain=domain).status, DomainStatus.VERIFIED)
 
     def test_a_temporary_dns_failure_never_fails_a_verified_domain(self):
-        publish(self.dns, self.domain)
+        self.dns.publish_domain(self.domain)
         service.domain_check(domain=self.domain)
         self.dns.servfail("mail.acme.example")
         domain = service.domain_check(domain=self.domain)
@@ -125,7 +118,7 @@ class DomainCheckTests(DnsServerMixin, AccountTestCase):
         self.assertEqual(spf.status, CheckStatus.MISSING)
 
     def test_dkim_rotation_switches_signing_once_the_new_record_verifies(self):
-        publish(self.dns, self.domain)
+        self.dns.publish_domain(self.domain)
         service.domain_check(domain=self.domain)
         old = self.domain.active_dkim_key()
         new = service.dkim_rotate(domain=self.domain, actor=SYSTEM)
