@@ -30,14 +30,15 @@ run: $(BASE_STAMP)
 test: $(TEST_STAMP) browser
 	$(PY) -m pytest
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here) with CJK fonts.
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here) with CJK fonts; the
+# deployment tests check the nginx site with nginx -t.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v nginx >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      chromium fonts-noto-cjk >/dev/null; \
+	      chromium fonts-noto-cjk nginx-light >/dev/null; \
 	  else \
-	    echo "Chromium is missing: install the Debian packages chromium and fonts-noto-cjk (as root)."; \
+	    echo "Missing test tools: install the Debian packages chromium, fonts-noto-cjk and nginx-light (as root)."; \
 	  fi; \
 	fi
 

@@ -1,7 +1,9 @@
 """directmail settings, read from the environment with django-environ.
 
-Every knob is an environment variable (README lists them). A `.env` file in the project root is read when
-present. `<NAME>_FILE` variants are accepted for secrets (SECRET_KEY_FILE, DATABASE_URL_FILE, ...).
+Every knob is an environment variable (README lists them). ENV_FILE names a file of NAME=value lines to
+read as well (the units' /etc/directmail/env, for commands run by hand); else a `.env` file in the project
+root is read when present; variables already in the environment win. `<NAME>_FILE` variants are accepted
+for secrets (SECRET_KEY_FILE, DATABASE_URL_FILE, ...).
 
 Embedded default: SQLite in DATA_DIR and the django-q2 ORM broker. At scale: DATABASE_URL=postgres://...
 and REDIS_URL=redis://... (broker and cache).
@@ -13,12 +15,17 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+if os.environ.get("ENV_FILE"):
+    if not Path(os.environ["ENV_FILE"]).is_file():
+        raise ImproperlyConfigured(f"ENV_FILE names {os.environ['ENV_FILE']}, which is not a readable file.")
+    environ.Env.read_env(os.environ["ENV_FILE"])
+elif (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 

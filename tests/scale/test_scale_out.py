@@ -104,6 +104,18 @@ class Cluster:
             start_new_session=True,  # a process group: SIGKILL takes the cluster's children too
         )
 
+    def healthcheck(self, *args: str) -> subprocess.CompletedProcess:
+        """`manage.py healthcheck ...` as a probe on one of these hosts runs it, retried for a while."""
+        deadline = time.monotonic() + 60
+        while True:
+            check = subprocess.run(
+                [sys.executable, MANAGE, "healthcheck", *args],
+                env=self.env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if check.returncode == 0 or time.monotonic() > deadline:
+                return check
+            time.sleep(1)
+
     def start(self) -> None:
         for _ in range(3):  # each with the scheduler, as the same env file on every host has it
             self.workers.append(self._start([sys.executable, MANAGE, "qcluster"], Q_SCHEDULER="true"))
@@ -241,6 +253,10 @@ def test_many_processes_deliver_every_message_exactly_once_and_lose_none_when_ki
         cluster = Cluster(tmp_path, sink.port, dns_server.address)
         try:
             cluster.start()
+            # The probes of docs/deploy.md answer on this layout (PostgreSQL, the Redis broker).
+            for probe in (["web"], ["worker", "--this-host"], ["smtpd", "--port", str(cluster.smtp_port)]):
+                check = cluster.healthcheck(*probe)
+                assert check.returncode == 0, (probe, check.stderr)
             traffic = Traffic(cluster, key.key_id, secret, sender.address)
 
             # What one web process saw, the other knows: the nonce, the idempotency key.
