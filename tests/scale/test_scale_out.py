@@ -4,8 +4,9 @@ processes (gunicorn) on one database and the Redis broker, as docs/deploy.md lay
 Part one: SCALE_OUT_MESSAGES (20,000) messages submitted at once through the API (both web processes) and
 SMTP; every one reaches the receiving server exactly once (counted by Message-ID), no lease is lost or
 taken twice, the quota counter and the statistics equal the message log, and a nonce or idempotency key
-used at one web process is known to the other. Part two: one worker and one smtpd are SIGKILLed in the
-middle of more traffic; every message a client was told was accepted still arrives.
+used at one web process is known to the other, and so is the rate limit's count. Part two: one worker and
+one smtpd are SIGKILLed in the middle of more traffic; every message a client was told was accepted still
+arrives.
 
 In the suite when PostgreSQL and Redis run (CI's PostgreSQL pass); skipped on SQLite.
 """
@@ -51,6 +52,7 @@ MESSAGES = int(os.environ.get("SCALE_OUT_MESSAGES", "20000"))
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "scale-out-smtp-password"
 DOMAIN = "dest.example"
+RATE_LIMIT, BURST_SECONDS = 10, 3
 
 
 class Cluster:
@@ -116,14 +118,19 @@ class Cluster:
                 return check
             time.sleep(1)
 
+    def start_web(self, port: int, **extra: str) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "gunicorn", "directmail.wsgi", "--bind", f"127.0.0.1:{port}"]
+        process = self._start([*argv, "--workers", "2", "--log-level", "warning"], **extra)
+        self.webs.append(process)
+        return process
+
     def start(self) -> None:
         for _ in range(3):  # each with the scheduler, as the same env file on every host has it
             self.workers.append(self._start([sys.executable, MANAGE, "qcluster"], Q_SCHEDULER="true"))
         for _ in range(2):
             self.smtpds.append(self._start([sys.executable, MANAGE, "smtpd"], SMTPD_PORT=str(self.smtp_port)))
         for port in self.web_ports:
-            argv = [sys.executable, "-m", "gunicorn", "directmail.wsgi", "--bind", f"127.0.0.1:{port}"]
-            self.webs.append(self._start([*argv, "--workers", "2", "--log-level", "warning"]))
+            self.start_web(port)
         for port in [self.smtp_port, *self.web_ports]:
             wait_for_port(port, f"the process for port {port}")
 
@@ -219,6 +226,29 @@ class Traffic:
             thread.join()
 
 
+def _burst(traffic: Traffic, ports: list[int], seconds: float) -> Counter:
+    """Sending calls as fast as 8 clients (4 per port) make them for `seconds`; the answers by code."""
+    codes: Counter = Counter()
+    deadline = time.monotonic() + seconds
+
+    def client(port: int, number: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for call in itertools.count():
+            if time.monotonic() >= deadline:
+                break
+            answer = traffic.post(conn, traffic.signed(f"burst-{port}-{number}-{call}@{DOMAIN}"))
+            with traffic.lock:
+                codes["OK" if answer["status"] == 200 else answer["Code"]] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(p, n)) for p in ports for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
 def _received_ids(sink) -> Counter:
     parser = email.parser.BytesHeaderParser()
     return Counter(parser.parsebytes(m.data)["Message-ID"].strip("<>") for m in sink.messages)
@@ -296,6 +326,24 @@ def test_many_processes_deliver_every_message_exactly_once_and_lose_none_when_ki
                 requests=Sum("requests"), delivered=Sum("delivered")
             )
             assert sums == {"requests": total, "delivered": total}
+
+            # Rate-limit buckets are shared too: two more web processes (two gunicorn workers each) with a
+            # limit of 10 sending calls a second per account let through at most 10 in any second between
+            # them, where buckets in process memory would let each of their four processes take 10.
+            limited = [free_port(), free_port()]
+            for port in limited:
+                cluster.start_web(port, API_SEND_RATE_PER_SECOND=str(RATE_LIMIT))
+            for port in limited:
+                wait_for_port(port, f"the process for port {port}")
+            other = bench_sender("burst@example.com", "burst.example.com")
+            dns_server.publish_domain(other.domain)
+            other_key, other_secret = access_key_create(account=other.account, actor=SYSTEM)
+            burst = Traffic(cluster, other_key.key_id, other_secret, other.address)
+            codes = _burst(burst, limited, seconds=BURST_SECONDS)
+            print(f"rate limit: {dict(codes)} in {BURST_SECONDS} s")
+            assert set(codes) <= {"OK", "Throttling.User"}, codes
+            assert codes["Throttling.User"] > 0
+            assert 0 < codes["OK"] <= RATE_LIMIT * (BURST_SECONDS + 1)
 
             # Part two: a worker and an smtpd die (SIGKILL, process group and all) in the middle.
             def kill_one_of_each():
