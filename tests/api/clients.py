@@ -26,7 +26,9 @@ def core_client(api) -> AcsClient:
     return AcsClient(api["key"].key_id, api["secret"], "cn-hangzhou")
 
 
-def signed_single_send(key_id: str, secret: str, sender: str, to: str, nonce: str | None = None) -> dict:
+def signed_single_send(
+    key_id: str, secret: str, sender: str, to: str, nonce: str | None = None, method: str = "POST"
+) -> dict:
     """The form fields of a SingleSendMail POST signed as the classic SDK signs it (HMAC-SHA1), for clients
     that must choose their own connection (many at once, or from a given source address)."""
     params = {
@@ -37,5 +39,5 @@ def signed_single_send(key_id: str, secret: str, sender: str, to: str, nonce: st
         "AccountName": sender, "AddressType": "1", "ReplyToAddress": "false", "ToAddress": to,
         "Subject": "Your receipt", "HtmlBody": "<p>Thank you for your order.</p>",
     }  # fmt: skip
-    params["Signature"] = rpc_signature("POST", params, secret)
+    params["Signature"] = rpc_signature(method, params, secret)
     return params

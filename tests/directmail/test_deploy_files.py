@@ -92,6 +92,7 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     site = (DEPLOY / "nginx" / "directmail.conf").read_text()
     site = site.replace("/etc/directmail/tls/fullchain.pem", str(cert))
     site = site.replace("/etc/directmail/tls/privkey.pem", str(key))
+    site = site.replace("/var/log/nginx/", f"{tmp_path}/")
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"

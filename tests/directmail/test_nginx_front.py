@@ -64,6 +64,7 @@ def _nginx_site(tmp_path, *, http_port: int, https_port: int, upstream: int) -> 
         ("server 127.0.0.1:8000", f"server 127.0.0.1:{upstream}"),
         ("/etc/directmail/tls/fullchain.pem", str(cert)),
         ("/etc/directmail/tls/privkey.pem", str(key)),
+        ("/var/log/nginx/directmail.access.log", str(tmp_path / "access.log")),
     ]:
         assert published in site, published
         site = site.replace(published, here)
@@ -145,7 +146,7 @@ def _post(connection: http.client.HTTPSConnection, params: dict, headers: dict |
     return response.status, response.read().decode()
 
 
-def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front):
+def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front, tmp_path):
     http_port, https_port = front
     sender = bench_sender("front@example.com", "front.example.com")
     key, secret = access_key_create(account=sender.account, actor=SYSTEM)
@@ -195,3 +196,12 @@ def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front):
         "first@dest.example",
         "second@dest.example",
     ]
+
+    # The core SDK's GET puts the message in the query string: the access log keeps the path only.
+    query = signed_single_send(key.key_id, secret, sender.address, "fourth@dest.example", method="GET")
+    connection = _https(https_port)
+    connection.request("GET", "/?" + urlencode(query))
+    connection.getresponse().read()
+    log = (tmp_path / "access.log").read_text()
+    assert log.count('"GET / HTTP/1.1" 200') == 1 and '"POST / HTTP/1.1" 200' in log
+    assert "dest.example" not in log and "Thank you" not in log
