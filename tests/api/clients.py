@@ -1,7 +1,10 @@
 """Clients of the official DirectMail SDKs pointed at the test server (see the `api` fixture)."""
 
+import http.client
+import json
 import os
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from alibabacloud_dm20151123.client import Client
 from alibabacloud_tea_openapi import models as om
@@ -41,3 +44,15 @@ def signed_single_send(
     }  # fmt: skip
     params["Signature"] = rpc_signature(method, params, secret)
     return params
+
+
+def post_form(conn: http.client.HTTPConnection, params: dict, headers: dict | None = None) -> dict:
+    """POST `params` to the API at `/` over `conn`; the JSON answer with its HTTP status as "status"."""
+    conn.request(
+        "POST",
+        "/",
+        urlencode(params),
+        {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+    )
+    response = conn.getresponse()
+    return {"status": response.status, **json.loads(response.read())}

@@ -28,7 +28,7 @@ from accounts.audit import SYSTEM
 from sending.management.commands._bench import bench_sender, free_port, wait_for_port
 from sending.models import Message
 from sending.smtp.tls import self_signed_certificate
-from tests.api.clients import signed_single_send
+from tests.api.clients import post_form, signed_single_send
 from tests.processes import database_url
 
 pytestmark = [
@@ -135,17 +135,6 @@ def _https(port: int, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection("127.0.0.1", port, source_address=(source, 0), context=context)
 
 
-def _post(connection: http.client.HTTPSConnection, params: dict, headers: dict | None = None):
-    connection.request(
-        "POST",
-        "/",
-        urlencode(params),
-        {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
-    )
-    response = connection.getresponse()
-    return response.status, response.read().decode()
-
-
 def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front, tmp_path):
     http_port, https_port = front
     sender = bench_sender("front@example.com", "front.example.com")
@@ -186,12 +175,12 @@ def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front, 
 
     # IP protection sees the address nginx saw (127.0.0.2 is allowed, 127.0.0.3 is not) ...
     allowed = signed_single_send(key.key_id, secret, sender.address, "second@dest.example")
-    status, body = _post(_https(https_port, source="127.0.0.2"), allowed)
-    assert status == 200, body
+    answer = post_form(_https(https_port, source="127.0.0.2"), allowed)
+    assert answer["status"] == 200, answer
     # ... and what a client writes in X-Forwarded-For does not change it.
     spoofed = signed_single_send(key.key_id, secret, sender.address, "third@dest.example")
-    status, body = _post(_https(https_port, source="127.0.0.3"), spoofed, {"X-Forwarded-For": "127.0.0.2"})
-    assert "InvalidIp.Forbidden" in body, body
+    answer = post_form(_https(https_port, source="127.0.0.3"), spoofed, {"X-Forwarded-For": "127.0.0.2"})
+    assert answer["Code"] == "InvalidIp.Forbidden", answer
     assert sorted(Message.objects.values_list("rcpt", flat=True)) == [
         "first@dest.example",
         "second@dest.example",

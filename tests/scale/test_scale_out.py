@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -40,7 +39,7 @@ from sending.models import DeliveryAttempt, Message, MessageState, QuotaCounter
 from sending.services.senders import sender_address_set_smtp_password
 from sending.smtp.tls import self_signed_certificate
 from stats.models import DailyCounter
-from tests.api.clients import signed_single_send
+from tests.api.clients import post_form, signed_single_send
 from tests.directmail.test_redis_broker import redis_is_up
 from tests.dnsserver import DnsServer
 from tests.processes import MANAGE, database_url
@@ -158,21 +157,11 @@ class Traffic:
     def signed(self, to: str, nonce: str | None = None) -> dict:
         return signed_single_send(self.key_id, self.secret, self.sender, to, nonce)
 
-    def post(self, conn: http.client.HTTPConnection, params: dict, headers: dict | None = None) -> dict:
-        conn.request(
-            "POST",
-            "/",
-            urlencode(params),
-            {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
-        )
-        response = conn.getresponse()
-        return {"status": response.status, **json.loads(response.read())}
-
     def _api_client(self, port: int, recipients) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for to in recipients:
             try:
-                answer = self.post(conn, self.signed(to))
+                answer = post_form(conn, self.signed(to))
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -236,7 +225,7 @@ def _burst(traffic: Traffic, ports: list[int], seconds: float) -> Counter:
         for call in itertools.count():
             if time.monotonic() >= deadline:
                 break
-            answer = traffic.post(conn, traffic.signed(f"burst-{port}-{number}-{call}@{DOMAIN}"))
+            answer = post_form(conn, traffic.signed(f"burst-{port}-{number}-{call}@{DOMAIN}"))
             with traffic.lock:
                 codes["OK" if answer["status"] == 200 else answer["Code"]] += 1
         conn.close()
@@ -294,10 +283,10 @@ def test_many_processes_deliver_every_message_exactly_once_and_lose_none_when_ki
                 http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in cluster.web_ports
             )
             once = traffic.signed(f"nonce@{DOMAIN}", nonce="scale-out-nonce")
-            assert traffic.post(first, once)["status"] == 200
-            assert traffic.post(second, once)["Code"] == "SignatureNonceUsed"
+            assert post_form(first, once)["status"] == 200
+            assert post_form(second, once)["Code"] == "SignatureNonceUsed"
             keyed = [
-                traffic.post(c, traffic.signed(f"idem@{DOMAIN}"), {"Idempotency-Key": "k1"})
+                post_form(c, traffic.signed(f"idem@{DOMAIN}"), {"Idempotency-Key": "k1"})
                 for c in (first, second)
             ]
             assert keyed[0]["EnvId"] == keyed[1]["EnvId"]
