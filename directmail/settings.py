@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if os.environ.get("ENV_FILE"):
-    if not Path(os.environ["ENV_FILE"]).is_file():
-        raise ImproperlyConfigured(f"ENV_FILE names {os.environ['ENV_FILE']}, which is not a readable file.")
-    environ.Env.read_env(os.environ["ENV_FILE"])
+_env_file = os.environ.get("ENV_FILE")
+if _env_file:
+    # django-environ skips a file it cannot open in silence: running on defaults instead is worse.
+    if not (Path(_env_file).is_file() and os.access(_env_file, os.R_OK)):
+        raise ImproperlyConfigured(f"ENV_FILE names {_env_file}, which is not a readable file.")
+    environ.Env.read_env(_env_file)
 elif (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
