@@ -71,22 +71,20 @@ class QueueCollector:
         )
 
 
-def _allowed(request) -> bool:
+def allowed(ip: str | None, authorization: str) -> bool:
+    """The scraper at `ip` (the real client) is in METRICS_ALLOWED_IPS or sent the METRICS_TOKEN."""
     token = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+    if token and hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
         return True
     try:
-        ip = ipaddress.ip_address(client_ip(request) or "")  # behind TRUSTED_PROXIES: the real client
+        address = ipaddress.ip_address(ip or "")
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)
+    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)
 
 
-@never_cache
-def metrics_view(request):
-    if not _allowed(request):
-        raise Http404
+def page() -> bytes:
+    """The exposition: the counters of this host's processes (or this process's), then the queue."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -94,4 +92,12 @@ def metrics_view(request):
         registry = REGISTRY
     queue = CollectorRegistry()
     queue.register(QueueCollector())
-    return HttpResponse(generate_latest(registry) + generate_latest(queue), content_type=CONTENT_TYPE_LATEST)
+    return generate_latest(registry) + generate_latest(queue)
+
+
+@never_cache
+def metrics_view(request):
+    # Behind TRUSTED_PROXIES the client is the real one, so a local nginx does not make everyone loopback.
+    if not allowed(client_ip(request), request.headers.get("Authorization", "")):
+        raise Http404
+    return HttpResponse(page(), content_type=CONTENT_TYPE_LATEST)

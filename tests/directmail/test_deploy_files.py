@@ -29,7 +29,8 @@ def _needs(tool: str):
 def test_the_systemd_units_verify(tmp_path):
     units = sorted((DEPLOY / "systemd").glob("*.service"))
     assert {u.name for u in units} == {
-        "directmail-web.service", "directmail-worker.service", "directmail-smtpd.service"
+        "directmail-web.service", "directmail-worker.service", "directmail-smtpd.service",
+        "directmail-metrics.service",
     }  # fmt: skip
     for unit in units:  # installed where the units say, /opt/directmail: here, this checkout
         text = unit.read_text().replace("/opt/directmail", str(settings.BASE_DIR))

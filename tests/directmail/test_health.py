@@ -1,7 +1,9 @@
 """Health and metrics as an operator's probes see them: /healthz and /readyz, `manage.py healthcheck` for
 web, worker and smtpd, and /metrics adding up the counters of every process on the machine (runall gives
-them one PROMETHEUS_MULTIPROC_DIR), refusing scrapers outside METRICS_ALLOWED_IPS without the token."""
+them one PROMETHEUS_MULTIPROC_DIR), refusing scrapers outside METRICS_ALLOWED_IPS without the token; the
+same from `manage.py metrics_server` on hosts without a web process."""
 
+import http.client
 import json
 import re
 import signal
@@ -104,3 +106,47 @@ def test_an_empty_prometheus_folder_keeps_the_counters_in_memory(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "MutexValue"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def _scrape(port: int, path: str = "/metrics", source: str = "127.0.0.1", token: str = "") -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+    response = conn.getresponse()
+    return response.status, response.read().decode()
+
+
+def test_a_host_without_web_serves_its_processes_metrics(tmp_path):
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "METRICS_ALLOWED_IPS": "127.0.0.1/32",
+        "METRICS_TOKEN": "s3cret",
+    }
+    assert manage(tmp_path, "migrate", "-v0", **env).returncode == 0
+    # A worker of this host delivered three messages (and has exited since: its counts stay).
+    worker = "from directmail import metrics; metrics.DELIVERIES.labels('delivered').inc(3)"
+    assert manage(tmp_path, "shell", "--no-imports", "-c", worker, **env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, MANAGE, "metrics_server", "--port", str(port)],
+        env=manage_env(tmp_path, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/metrics") == 200
+        status, page = _scrape(port)
+        assert status == 200
+        assert 'directmail_deliveries_total{result="delivered"} 3.0' in page
+        assert 'directmail_queue_messages{state="queued"} 0.0' in page
+        assert _scrape(port, "/admin/")[0] == 404
+        assert _scrape(port, source="127.0.0.2")[0] == 404  # not an allowed address ...
+        assert _scrape(port, source="127.0.0.2", token="s3cret")[0] == 200  # ... unless it has the token
+        assert _scrape(port, source="127.0.0.2", token="guess")[0] == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert "metrics server stopped" in output
