@@ -2,11 +2,13 @@
 ports moved to free ones on loopback) proxies to gunicorn started with the web unit's own ExecStart line.
 
 The official SDK's calls, which sign the Host header as the client configured it (port included), pass
-through; probes reach /healthz over plain http while the rest is sent to https; the address the app
-judges IP protection by is the one nginx saw, and a client cannot choose it with its own X-Forwarded-For.
+through; probes reach /healthz and /readyz over plain http while the rest is sent to https; the address
+the app judges IP protection by is the one nginx saw, and a client cannot choose it with its own
+X-Forwarded-For; the access log keeps no query strings.
 """
 
 import http.client
+import json
 import os
 import shlex
 import shutil
@@ -146,6 +148,9 @@ def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front, 
     plain.request("GET", "/healthz", headers={"Host": HOST})
     probe = plain.getresponse()
     assert (probe.status, probe.read()) == (200, b"ok")
+    plain.request("GET", "/readyz", headers={"Host": HOST})
+    ready = plain.getresponse()
+    assert (ready.status, json.loads(ready.read())["ready"]) == (200, True)
     plain.request("GET", "/domains/?page=2", headers={"Host": HOST})
     moved = plain.getresponse()
     moved.read()
