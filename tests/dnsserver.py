@@ -2,7 +2,7 @@
 
     with DnsServer() as dns_server:               # listens on 127.0.0.1:<free port>
         dns_server.add("mail.example.com", "TXT", "v=spf1 include:spf.directmail.test -all")
-        dns_server.publish_domain(domain)             # every record the wizard asks for
+        dns_server.publish_domain(domain)          # every record the wizard asks for
         dns_server.servfail("broken.example.com")  # SERVFAIL for every type at that name
         ...                                        # settings.DNS_NAMESERVERS points at it
 

@@ -1,6 +1,6 @@
 """The files docs/deploy.md tells operators to install are valid: the systemd units pass `systemd-analyze
-verify` and stop their processes as systemd would, the nginx site passes `nginx -t`, and the example
-environment file yields a production configuration that Django's deployment check accepts."""
+verify` and stop their processes as systemd would, and the example environment file yields a production
+configuration that Django's deployment check accepts. The nginx site: test_nginx_front.py."""
 
 import os
 import secrets
@@ -15,7 +15,6 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from sending.smtp.tls import self_signed_certificate
 from tests.processes import MANAGE, manage, manage_env
 
 DEPLOY = Path(settings.BASE_DIR) / "deploy"
@@ -84,27 +83,6 @@ def test_stopping_the_worker_unit_lets_its_cluster_exit(tmp_path):
         if cluster.poll() is None:
             os.killpg(cluster.pid, signal.SIGKILL)
             cluster.wait()
-
-
-@_needs("nginx")
-def test_the_nginx_site_passes_nginx_t(tmp_path):
-    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
-    self_signed_certificate(cert, key, "mail.example.com")
-    site = (DEPLOY / "nginx" / "directmail.conf").read_text()
-    site = site.replace("/etc/directmail/tls/fullchain.pem", str(cert))
-    site = site.replace("/etc/directmail/tls/privkey.pem", str(key))
-    site = site.replace("/var/log/nginx/", f"{tmp_path}/")
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {tmp_path}/site.conf;\n}}\n"
-    )
-    command = ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
-    check = subprocess.run(
-        [*command, "-e", str(tmp_path / "e.log")], capture_output=True, text=True, check=False
-    )
-    assert check.returncode == 0, check.stderr
-    assert "test is successful" in check.stderr
 
 
 def test_the_example_environment_passes_the_deployment_check(tmp_path):

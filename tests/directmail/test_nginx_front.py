@@ -1,5 +1,6 @@
-"""nginx in front of the web processes, as docs/deploy.md sets them up: deploy/nginx/directmail.conf (its
-ports moved to free ones on loopback) proxies to gunicorn started with the web unit's own ExecStart line.
+"""nginx in front of the web processes, as docs/deploy.md sets them up. deploy/nginx/directmail.conf passes
+`nginx -t` as published; with its ports moved to free ones on loopback it proxies to gunicorn started with
+the web unit's own ExecStart line.
 
 The official SDK's calls, which sign the Host header as the client configured it (port included), pass
 through; probes reach /healthz and /readyz over plain http while the rest is sent to https; the address
@@ -16,6 +17,7 @@ import signal
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -34,7 +36,6 @@ from tests.api.clients import post_form, signed_single_send
 from tests.processes import database_url
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed here"),
     pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),  # our own certificate
 ]
@@ -54,42 +55,58 @@ def _unit_gunicorn_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", *argv[1:]]
 
 
-def _nginx_site(tmp_path, *, http_port: int, https_port: int, upstream: int) -> str:
+def _nginx_config(tmp_path, ports: dict[str, int] | None = None) -> Path:
+    """deploy/nginx/directmail.conf with its files in `tmp_path` (and, given `ports`, listening on loopback
+    ports "http" and "https", proxying to "upstream"), inside a minimal nginx.conf; the latter's path."""
     cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
     self_signed_certificate(cert, key, HOST)
     site = (DEPLOY / "nginx" / "directmail.conf").read_text()
-    for published, here in [
-        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
-        ("listen [::]:80;", ""),
-        ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
-        ("listen [::]:443 ssl http2;", ""),
-        ("server 127.0.0.1:8000", f"server 127.0.0.1:{upstream}"),
+    replacements = [
         ("/etc/directmail/tls/fullchain.pem", str(cert)),
         ("/etc/directmail/tls/privkey.pem", str(key)),
         ("/var/log/nginx/directmail.access.log", str(tmp_path / "access.log")),
-    ]:
+    ]
+    if ports:
+        replacements += [
+            ("listen 80;", f"listen 127.0.0.1:{ports['http']};"),
+            ("listen [::]:80;", ""),
+            ("listen 443 ssl http2;", f"listen 127.0.0.1:{ports['https']} ssl http2;"),
+            ("listen [::]:443 ssl http2;", ""),
+            ("server 127.0.0.1:8000", f"server 127.0.0.1:{ports['upstream']}"),
+        ]
+    for published, here in replacements:
         assert published in site, published
         site = site.replace(published, here)
-    return site
+    (tmp_path / "site.conf").write_text(site)
+    temp = tmp_path / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    config = tmp_path / "nginx.conf"
+    config.write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")  # workers write their temp files under tmp_path
+        + f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        + "http {\n  access_log off;\n"
+        + "".join(f"  {kind}_temp_path {temp}/{kind};\n" for kind in kinds)
+        + f"  include {tmp_path}/site.conf;\n}}\n"
+    )
+    return config
+
+
+def test_the_nginx_site_passes_nginx_t(tmp_path):
+    config = _nginx_config(tmp_path)  # as published: ports 80 and 443, upstream 127.0.0.1:8000
+    check = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(config), "-e", str(tmp_path / "e.log")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    assert "test is successful" in check.stderr
 
 
 @pytest.fixture
 def front(tmp_path):
     """gunicorn behind nginx; yields the plain-http and https ports of nginx."""
     web_port, http_port, https_port = free_port(), free_port(), free_port()
-    (tmp_path / "site.conf").write_text(
-        _nginx_site(tmp_path, http_port=http_port, https_port=https_port, upstream=web_port)
-    )
-    temp = tmp_path / "nginx-temp"
-    temp.mkdir()
-    (tmp_path / "nginx.conf").write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")  # workers write their temp files under tmp_path
-        + f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        + "http {\n  access_log off;\n"
-        + "".join(f"  {kind}_temp_path {temp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi"))
-        + "".join(f"  {kind}_temp_path {temp}/{kind};\n" for kind in ("uwsgi", "scgi"))
-        + f"  include {tmp_path}/site.conf;\n}}\n"
-    )
+    config = _nginx_config(tmp_path, {"http": http_port, "https": https_port, "upstream": web_port})
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"Q_SYNC", "PROMETHEUS_MULTIPROC_DIR"}},
         "DJANGO_SETTINGS_MODULE": "directmail.settings",
@@ -114,7 +131,7 @@ def front(tmp_path):
             start_new_session=True,
         ),
         subprocess.Popen(
-            ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+            ["nginx", "-p", str(tmp_path), "-c", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -137,6 +154,7 @@ def _https(port: int, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection("127.0.0.1", port, source_address=(source, 0), context=context)
 
 
+@pytest.mark.django_db(transaction=True)  # gunicorn reads what the test writes
 def test_signed_calls_pass_through_nginx_and_client_addresses_are_nginxs(front, tmp_path):
     http_port, https_port = front
     sender = bench_sender("front@example.com", "front.example.com")
