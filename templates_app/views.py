@@ -183,7 +183,6 @@ def template_test_send(request, template_id: str):
             templated=True,
             variables={form.cleaned_data["to"]: data},
             source=Envelope.Source.CONSOLE,
-            client_ip=None,
             actor=Actor.from_request(request),
         )
     except ServiceError as exc:

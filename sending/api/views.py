@@ -9,8 +9,10 @@ from xml.sax.saxutils import escape
 
 from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.network import ip_allowed
 from directmail.metrics import API_CALLS
 from sending.api import idempotency, ratelimit
 from sending.api.actions import ACTIONS, Action, load
@@ -64,6 +66,7 @@ def _answer(request) -> tuple[HttpResponse, str]:
     request_id = str(uuid.uuid4()).upper()
     try:
         caller = authenticate(request)
+        _ip_protection(caller)
         action = ACTIONS.get(caller.action)
         if action is None:
             use_nonce(caller)
@@ -77,6 +80,16 @@ def _answer(request) -> tuple[HttpResponse, str]:
         return _error(request, request_id, error), error.code
     note_use(caller)
     return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response"), "OK"
+
+
+def _ip_protection(caller: Caller) -> None:
+    """IP protection guards every action of the account's keys, management included: otherwise a key used
+    from a refused address could lift the protection itself (AddIpfilter 0.0.0.0/0)."""
+    if ip_allowed(caller.key.account, caller.ip):
+        return
+    _spend_nonce_anyway(caller)
+    message = _("%(ip)s is not on this account's IP protection list.") % {"ip": caller.ip or "?"}
+    raise ApiError("InvalidIp.Forbidden", message, 403)
 
 
 def _run(request, caller: Caller, action: Action) -> dict:

@@ -25,7 +25,6 @@ from django_q.tasks import async_task
 from accounts.audit import Actor
 from accounts.errors import ServiceError
 from accounts.models import Account
-from accounts.network import ip_allowed
 from directmail.db import rows
 from sending.models import (
     Envelope,
@@ -307,12 +306,11 @@ def mail_prepare(
     raw_message: bytes | None = None,
     suppressed: set[str] | None = None,
     source: str = Envelope.Source.SERVICE,
-    client_ip: str | None = None,
     actor: Actor,
     max_recipients: int = MAX_RECIPIENTS,
 ) -> PreparedMail:
     """Check everything about a message before any write (no transaction, no lock held): the sender, the
-    IP, the recipients and which of them are suppressed, subject, bodies, headers, tag. Refuses with an
+    recipients and which of them are suppressed, subject, bodies, headers, tag. Refuses with an
     EnqueueError; what it returns, mail_store writes.
 
     `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
@@ -343,11 +341,6 @@ def mail_prepare(
             "InvalidDomain.NotVerified",
             _("%(domain)s is not verified: sending from it is stopped.") % {"domain": sender.domain.name},
             "AccountName",
-        )
-    if client_ip is not None and not ip_allowed(account, client_ip):
-        raise EnqueueError(
-            "InvalidIp.Forbidden",
-            _("%(ip)s is not on this account's IP protection list.") % {"ip": client_ip},
         )
     recipients = parse_recipients(to, max_recipients)
     if raw_message is None:

@@ -59,7 +59,6 @@ def _prepare(
             raw_message=s.raw,
             suppressed=suppressed,
             source=Envelope.Source.SMTP,
-            client_ip=None,  # IP protection was enforced when the session logged in
             actor=Actor(name=f"smtp {sender.address}", ip=item.ip),
             max_recipients=settings.SMTPD_MAX_RECIPIENTS,
         )

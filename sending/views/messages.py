@@ -82,7 +82,6 @@ def test_send(request):
                 text_body=data["text_body"],
                 tag_name=data["tag"].name if data["tag"] else "",
                 source=Envelope.Source.CONSOLE,
-                client_ip=None,  # IP protection guards the API and SMTP, not the console
                 actor=Actor.from_request(request),
             )
         except service.EnqueueError as exc:

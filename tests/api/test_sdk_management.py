@@ -18,7 +18,7 @@ from accounts.access import ip_filter_add
 from accounts.audit import SYSTEM
 from accounts.models import AuditEntry
 from accounts.services import user_signup
-from sending.models import Domain, MessageState, SenderAddress, Suppression, SuppressionReason, Tag
+from sending.models import Domain, Message, MessageState, SenderAddress, Suppression, SuppressionReason, Tag
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
@@ -185,11 +185,12 @@ def test_tags_round_trip(api):
 
 def test_ip_protection_round_trip(api):
     client = tea_client(api)
-    added = client.add_ipfilter(dm.AddIpfilterRequest(ip_address="203.0.113.7")).body
+    # The caller's own network first: once the list is not empty, it guards every call of the key.
     client.add_ipfilter(dm.AddIpfilterRequest(ip_address="127.0.0.0/8"))
+    added = client.add_ipfilter(dm.AddIpfilterRequest(ip_address="203.0.113.7")).body
     listed = client.get_ipfilter_list(dm.GetIpfilterListRequest()).body
     assert listed.total_count == 2
-    assert [f.ip_address for f in listed.data.ipfilters] == ["203.0.113.7/32", "127.0.0.0/8"]
+    assert sorted(f.ip_address for f in listed.data.ipfilters) == ["127.0.0.0/8", "203.0.113.7/32"]
     error = tea_error(lambda: client.add_ipfilter(dm.AddIpfilterRequest(ip_address="300.1.1.1")))
     assert error.code == "InvalidIpAddress.Malformed" and "IpAddress" in error.message
     client.delete_ipfilter_by_edm_id(dm.DeleteIpfilterByEdmIdRequest(id=added.ip_filter_id))
@@ -397,3 +398,35 @@ def test_core_sdk_manages_too(api, method):
         call("DeleteTag", TagId="not-a-number")
     assert caught.value.get_error_code() == "InvalidParameter"
     assert "TagId" in caught.value.get_error_msg()
+
+
+def test_ip_protection_guards_every_action_of_the_key(api):
+    """A key used from a refused address cannot lift the protection, read the list or send."""
+    entry = ip_filter_add(account=api["account"], network="203.0.113.0/24", actor=SYSTEM)
+    client = tea_client(api)
+    calls = [
+        lambda: client.add_ipfilter(dm.AddIpfilterRequest(ip_address="0.0.0.0/0")),
+        lambda: client.delete_ipfilter_by_edm_id(dm.DeleteIpfilterByEdmIdRequest(id=str(entry.api_id))),
+        lambda: client.get_ipfilter_list(dm.GetIpfilterListRequest()),
+        lambda: client.query_domain_by_param(dm.QueryDomainByParamRequest()),
+        lambda: client.single_send_mail(
+            dm.SingleSendMailRequest(
+                account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+                to_address="a@example.org", subject="Hi", text_body="x",
+            )
+        ),
+    ]  # fmt: skip
+    for call in calls:
+        error = tea_error(call)
+        assert error.code == "InvalidIp.Forbidden" and "127.0.0.1" in error.message
+        assert error.statusCode == 403
+    assert [f.network for f in api["account"].ip_filters.all()] == ["203.0.113.0/24"]
+    assert not Message.objects.exists()
+    # The core SDK's v2 signature is held to the same list.
+    request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="AddIpfilter")
+    request.set_protocol_type("http")
+    request.add_query_param("IpAddress", "0.0.0.0/0")
+    with pytest.raises(ServerException) as caught:
+        core_client(api).do_action_with_exception(request)
+    assert caught.value.get_error_code() == "InvalidIp.Forbidden"
+    assert api["account"].ip_filters.count() == 1

@@ -176,3 +176,25 @@ def test_batch_send_mail_to_a_stored_list_is_a_batch_job(api):
     error = tea_error(lambda: client.batch_send_mail(request))
     assert error.code == "QuotaExhausted" and "2 messages to send, but only 1" in error.message
     assert BatchJob.objects.count() == 1
+
+
+def test_batch_send_mail_to_a_stored_list_is_held_to_ip_protection(api):
+    from accounts.access import ip_filter_add
+
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    template = services.template_create(
+        account=api["account"], name="news", subject="News", html_body="<p>x</p>", actor=SYSTEM
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    members = list_create(account=api["account"], name="members", actor=SYSTEM)
+    details = [{"e": f"m{n}@example.org"} for n in range(5)]
+    recipients_save(recipient_list=members, details=details, actor=SYSTEM)
+    ip_filter_add(account=api["account"], network="203.0.113.0/24", actor=SYSTEM)
+    request = dm.BatchSendMailRequest(
+        account_name="news@mail.example.com", address_type=1, template_name="news", receivers_name="members"
+    )
+    assert tea_error(lambda: tea_client(api).batch_send_mail(request)).code == "InvalidIp.Forbidden"
+    assert not BatchJob.objects.exists() and not Envelope.objects.exists()

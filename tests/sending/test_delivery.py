@@ -368,15 +368,6 @@ class EnqueueValidationTests(DeliveryTestMixin, AccountTestCase):
             self.send()
         self.assertEqual(caught.exception.code, "InvalidDomain.NotVerified")
 
-    def test_ip_protection(self):
-        from accounts.access import ip_filter_add
-
-        ip_filter_add(account=self.account, network="203.0.113.0/24", actor=SYSTEM)
-        with self.assertRaises(service.EnqueueError) as caught:
-            self.send(client_ip="198.51.100.1")
-        self.assertEqual(caught.exception.code, "InvalidIp.Forbidden")
-        self.send(client_ip="203.0.113.5")
-
 
 class StoreFailureTests(DeliveryTestMixin, TransactionTestCase):
     """A database failure while storing raises TemporaryFailure and leaves nothing behind."""

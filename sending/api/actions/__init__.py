@@ -22,7 +22,7 @@ Handler = Callable[[Caller, Params], dict | Callable[[], dict]]
 class Action:
     name: str
     handler: Handler
-    sending: bool  # rate-limited, idempotent, and subject to IP protection
+    sending: bool  # rate-limited and idempotent (IP protection guards every action)
 
 
 ACTIONS: dict[str, Action] = {}

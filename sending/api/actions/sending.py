@@ -1,8 +1,9 @@
 """Sending over the API: SingleSendMail and BatchSendMail, through the one enqueue service.
 
-Both are sending actions: rate-limited per account, idempotent with an Idempotency-Key, refused from
-addresses outside the account's IP protection list. A sending handler checks everything first (reads only)
-and returns the store step, which the endpoint runs in the call's one short transaction.
+Both are sending actions: rate-limited per account, idempotent with an Idempotency-Key (the endpoint
+refuses every action from addresses outside the account's IP protection list). A sending handler checks
+everything first (reads only) and returns the store step, which the endpoint runs in the call's one short
+transaction.
 """
 
 from collections.abc import Callable
@@ -46,7 +47,6 @@ def _common(caller: Caller, p: Params) -> dict:
         "headers": _headers(p),
         "click_trace": p.text("ClickTrace").strip() == "1",
         "source": Envelope.Source.API,
-        "client_ip": caller.ip,
         "actor": actor(caller),
     }
 
