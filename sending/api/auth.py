@@ -22,6 +22,8 @@ from sending.api import signatures
 from sending.models import ApiNonce
 
 WINDOW = timedelta(minutes=15)
+# The ACS3 headers a signature must cover: what the call is, when it was made and its one-time nonce.
+ACS3_MUST_SIGN = ("x-acs-action", "x-acs-date", "x-acs-signature-nonce")
 NONCE_MEMORY = timedelta(minutes=35)
 
 
@@ -130,16 +132,29 @@ def _acs3(request, params: dict[str, str], header: str) -> Caller:
     body = request.body
     if request.headers.get("x-acs-content-sha256", "") != hashlib.sha256(body).hexdigest():
         raise ApiError("SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.")
+    signed = [name.strip().lower() for name in fields["SignedHeaders"].split(";")]
+    if missing := [name for name in ACS3_MUST_SIGN if name not in signed]:
+        # Unsigned, they could be swapped: a captured request replayed with a new nonce and date, or sent
+        # to another action. The official SDKs always sign them.
+        raise ApiError(
+            "IncompleteSignature",
+            f"SignedHeaders must include {', '.join(missing)} (it has {';'.join(signed)}).",
+        )
     key = _key(fields["Credential"])
     headers = {name.lower(): value for name, value in request.headers.items()}
     canonical = signatures.acs3_canonical_request(
-        request.method, dict(request.GET.items()), headers, fields["SignedHeaders"].split(";"), body
+        request.method, dict(request.GET.items()), headers, signed, body
     )
     if not signatures.acs3_verify(canonical, key.secret(), fields["Signature"]):
         raise ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
     _timestamp(headers.get("x-acs-date", ""), "x-acs-date")
-    action = headers.get("x-acs-action") or params.get("Action", "")
-    return Caller(key, action, params, client_ip(request), headers.get("x-acs-signature-nonce", ""))
+    return Caller(
+        key,
+        headers.get("x-acs-action", ""),
+        params,
+        client_ip(request),
+        headers.get("x-acs-signature-nonce", ""),
+    )
 
 
 def purge_nonces() -> int:

@@ -4,6 +4,7 @@ DirectMail's codes."""
 
 import email
 import email.policy
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -350,3 +351,43 @@ def test_calls_are_counted_by_action_and_code_in_the_metrics(api):
     tea_error(lambda: client.single_send_mail(single_send(to_address="not an address")))
     assert counted("SingleSendMail", "OK") == before_ok + 1
     assert counted("SingleSendMail", "InvalidToAddress") == before_error + 1
+
+
+def test_acs3_signatures_must_cover_the_action_date_and_nonce(api):
+    """A signature over `host` alone would let anyone replay the request with a new nonce and date, or
+    retarget it to another action."""
+    body = urlencode({"AccountName": "noreply@mail.example.com", "ToAddress": "r@example.org",
+                      "Subject": "s", "TextBody": "t"}).encode()  # fmt: skip
+
+    def call(signed: list[str], action: str, nonce: str) -> tuple[int, dict]:
+        headers = {
+            "host": api["endpoint"],
+            "x-acs-action": action,
+            "x-acs-version": "2015-11-23",
+            "x-acs-date": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x-acs-signature-nonce": nonce,
+            "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+            "content-type": "application/x-www-form-urlencoded",
+        }
+        canonical = signatures.acs3_canonical_request("POST", {}, headers, signed, body)
+        headers["Authorization"] = (
+            f"ACS3-HMAC-SHA256 Credential={api['key'].key_id},SignedHeaders={';'.join(signed)},"
+            f"Signature={signatures.acs3_signature(canonical, api['secret'])}"
+        )
+        request = urllib.request.Request(
+            f"http://{api['endpoint']}/", data=body, method="POST", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    everything = ["host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]
+    assert call(everything, "SingleSendMail", "n-all")[0] == 200
+    for left_out in ("x-acs-action", "x-acs-date", "x-acs-signature-nonce"):
+        status, answer = call([h for h in everything if h != left_out], "SingleSendMail", f"n-{left_out}")
+        assert (status, answer["Code"]) == (400, "IncompleteSignature") and left_out in answer["Message"]
+    status, answer = call(["host"], "DeleteIpfilterByEdmId", "n-host")
+    assert (status, answer["Code"]) == (400, "IncompleteSignature")
+    assert Message.objects.count() == 1
