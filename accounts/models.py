@@ -362,3 +362,18 @@ class IpFilter(models.Model):
 
     def __str__(self) -> str:
         return self.network
+
+
+class LoginThrottle(models.Model):
+    """Password attempts counted for one scope (a client address, a login) within a window: console log-in,
+    password confirmation and SMTP AUTH (accounts.throttle)."""
+
+    scope = models.CharField(max_length=300, unique=True)  # e.g. "login-ip:203.0.113.7"
+    attempts = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["window_ends_at"], name="loginthrottle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.attempts}"

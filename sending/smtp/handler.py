@@ -8,7 +8,6 @@ an open relay.
 """
 
 import binascii
-import contextlib
 import functools
 import logging
 import secrets
@@ -19,10 +18,10 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 from accounts.network import ip_allowed
+from accounts.throttle import Scope, attempt_give_back, attempt_take
 from directmail.metrics import SMTP_MESSAGES
 from sending import unsubscribe
 from sending.delivery.bounces import apply_dsn
@@ -78,16 +77,14 @@ def _check_login(address: str, password: str, ip: str) -> Login | str:
 
 
 def _login(address: str, password: str, ip: str) -> Login | str:
-    """_check_login, counting failures per client IP in the shared cache: an address with too many recent
+    """_check_login, counting attempts per client IP (accounts.throttle): an address with too many recent
     failures is refused before its password is even looked at (other addresses are not affected)."""
-    key = f"smtpd:auth-failures:{ip}"
-    if (cache.get(key) or 0) >= settings.SMTPD_AUTH_FAILURES_PER_IP:
+    scope = Scope(f"smtp-ip:{ip}", settings.SMTPD_AUTH_FAILURES_PER_IP, settings.SMTPD_AUTH_FAILURE_WINDOW)
+    if not attempt_take(scope):
         return "421 4.7.0 Too many failed logins from your address; try again later"
     result = _check_login(address, password, ip)
-    if not isinstance(result, Login):
-        cache.add(key, 0, timeout=settings.SMTPD_AUTH_FAILURE_WINDOW)
-        with contextlib.suppress(ValueError):  # expired between add and incr
-            cache.incr(key)
+    if isinstance(result, Login):
+        attempt_give_back(scope)
     return result
 
 

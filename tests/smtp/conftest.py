@@ -6,7 +6,6 @@ import ssl
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 
 from accounts.audit import SYSTEM
@@ -58,7 +57,6 @@ def client_tls() -> ssl.SSLContext:
 
 @pytest.fixture
 def smtp(db):
-    cache.clear()  # failed logins are counted per client IP in the shared cache
     _user, account, _created = user_signup(
         email="smtp@example.com", password=None, account_name="Smtp", actor=SYSTEM
     )

@@ -2,13 +2,17 @@
 the open-relay matrix, SMTP smuggling, STARTTLS command injection, a database failure during DATA."""
 
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts.access import ip_filter_add
 from accounts.audit import SYSTEM
+from accounts.models import LoginThrottle
 from sending.models import Envelope, Message
 from tests.smtp.conftest import DEST, PASSWORD, client_tls
 from tests.smtp.rawclient import RawSession
@@ -51,6 +55,34 @@ def test_failures_from_one_address_do_not_lock_out_the_user_elsewhere(smtp):
         other = RawSession(smtp.port, source="127.0.0.2")
         other.starttls()
         assert other.login().startswith("235")
+
+
+def test_the_per_address_lockout_holds_its_window_and_under_concurrency(smtp):
+    """60 parallel wrong logins from one address against a limit of 20: exactly 20 password checks (535),
+    the rest refused unchecked (421); the count lasts SMTPD_AUTH_FAILURE_WINDOW, not a cache default."""
+
+    def attempt(_n: int) -> str:
+        session = RawSession(smtp.port)
+        session.starttls()
+        try:
+            return session.login(password="wrong")[:3]
+        finally:
+            session.close()
+
+    with override_settings(SMTPD_AUTH_FAILURES_PER_IP=20, SMTPD_AUTH_FAILURE_WINDOW=3600):
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            replies = list(pool.map(attempt, range(60)))
+        assert (replies.count("535"), replies.count("421")) == (20, 40)
+        count = LoginThrottle.objects.get(scope="smtp-ip:127.0.0.1")
+        assert count.attempts == 20
+        assert count.window_ends_at - timezone.now() > timedelta(seconds=3500)
+        session = RawSession(smtp.port)
+        session.starttls()
+        assert session.login().startswith("421")  # the right password too, until the window ends
+        LoginThrottle.objects.update(window_ends_at=timezone.now())
+        session = RawSession(smtp.port)
+        session.starttls()
+        assert session.login().startswith("235")
 
 
 def test_a_blocked_ip_cannot_authenticate(smtp):
