@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts import access
+from accounts import access, throttle
 from accounts.audit import Actor
 from accounts.confirm import confirm_page
 from accounts.errors import ServiceError
@@ -30,13 +30,20 @@ class ConfirmPasswordForm(CrispyForm):
         widget=forms.PasswordInput(attrs={"autofocus": True}),
     )
 
-    def __init__(self, *args, user, **kwargs):
-        self.user = user
+    def __init__(self, *args, user, ip: str | None, **kwargs):
+        self.user, self.ip = user, ip
         super().__init__(*args, **kwargs)
 
     def clean_password(self):
+        """Limited like log-in, and counted with it (accounts.throttle): a stolen session cannot guess."""
+        scopes = throttle.console_scopes(self.user.email, self.ip)
+        if throttle.attempts_take(scopes) is not None:
+            raise throttle.console_refusal()
         if not self.user.check_password(self.cleaned_data["password"]):
+            throttle.console_failed(scopes, login=self.user.email, ip=self.ip)
             raise forms.ValidationError(_("That is not your password."))
+        for scope in scopes:
+            throttle.attempt_give_back(scope)
         return self.cleaned_data["password"]
 
 
@@ -45,7 +52,7 @@ def confirm_password(request):
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/"
-    form = ConfirmPasswordForm(request.POST or None, user=request.user)
+    form = ConfirmPasswordForm(request.POST or None, user=request.user, ip=client_ip(request))
     if request.method == "POST" and form.is_valid():
         mark_recent(request)
         return redirect(next_url)

@@ -66,6 +66,7 @@ ACTION_LABELS: dict[str, str] = {
     "user.signup": _("Signed up"),
     "user.password_change": _("Changed their password"),
     "user.password_reset": _("Reset their password by email"),
+    "user.login_locked": _("Log-in locked after wrong passwords"),
     "account.create": _("Created the account"),
     "account.update": _("Changed account settings"),
     "account.staff_update": _("Staff changed limits or settings"),

@@ -12,8 +12,10 @@ from django.contrib.auth.forms import (
 )
 from django.utils.translation import gettext_lazy as _
 
+from accounts import throttle
 from accounts.audit import action_label
 from accounts.models import Account, AccountKind, AuditEntry, User, time_zone_choices
+from accounts.network import client_ip
 from accounts.roles import Role, roles_assignable_by
 
 
@@ -33,11 +35,27 @@ class CrispyForm(CrispyHelperMixin, forms.Form):
 
 
 class EmailAuthenticationForm(CrispyHelperMixin, AuthenticationForm):
+    """Log-in, limited per login and per client address (accounts.throttle)."""
+
     submit_label = _("Log in")
 
     username = forms.EmailField(
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+
+    def clean(self):
+        login, ip = self.cleaned_data.get("username") or "", client_ip(self.request) if self.request else None
+        scopes = throttle.console_scopes(login, ip)
+        if throttle.attempts_take(scopes) is not None:
+            raise throttle.console_refusal()
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.console_failed(scopes, login=login, ip=ip)
+            raise
+        for scope in scopes:
+            throttle.attempt_give_back(scope)
+        return cleaned
 
 
 class CrispyPasswordChangeForm(CrispyHelperMixin, PasswordChangeForm):

@@ -7,13 +7,20 @@ and gives it back when the password was right: so parallel attempts cannot run m
 and the window is exactly the configured one.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_noop, ngettext
 
-from accounts.models import LoginThrottle
+from accounts.audit import Actor, audit_record
+from accounts.models import LoginThrottle, User
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,3 +74,55 @@ def throttles_purge() -> int:
         window_ends_at__lt=timezone.now() - timedelta(days=1)
     ).delete()
     return deleted
+
+
+# -- the console: log-in and password confirmation
+
+
+def console_scopes(login: str, ip: str | None) -> list[Scope]:
+    """What a console password attempt counts against: the login (whoever tries it) and the address."""
+    window = settings.LOGIN_FAILURE_WINDOW
+    return [
+        Scope(f"login-user:{login.strip().lower()}", settings.LOGIN_FAILURES_PER_USER, window),
+        Scope(f"login-ip:{ip or 'unknown'}", settings.LOGIN_FAILURES_PER_IP, window),
+    ]
+
+
+def console_refusal() -> ValidationError:
+    minutes = max(1, settings.LOGIN_FAILURE_WINDOW // 60)
+    return ValidationError(
+        ngettext(
+            "Too many failed attempts. Try again in %(minutes)s minute.",
+            "Too many failed attempts. Try again in %(minutes)s minutes.",
+            minutes,
+        )
+        % {"minutes": minutes},
+        code="throttled",
+    )
+
+
+def console_failed(scopes: list[Scope], *, login: str, ip: str | None) -> None:
+    """After a wrong password: when it used up a scope's last attempt, the audit log of every account the
+    login belongs to says so (a lock beginning, not each attempt)."""
+    locked = [
+        scope
+        for scope in scopes
+        if LoginThrottle.objects.filter(scope=scope.name[:300], attempts__gte=scope.limit).exists()
+    ]
+    if not locked:
+        return
+    log.warning("password attempts locked for %s", ", ".join(scope.name for scope in locked))
+    user = User.objects.filter(email__iexact=login.strip()).first()
+    if user is None:
+        return
+    for membership in user.memberships.select_related("account"):
+        audit_record(
+            actor=Actor(ip=ip, name=gettext_noop("anonymous")),
+            action="user.login_locked",
+            account=membership.account,
+            target=user,
+            details={
+                "locked": [scope.name.partition(":")[0] for scope in locked],
+                "minutes": settings.LOGIN_FAILURE_WINDOW // 60,
+            },
+        )

@@ -312,6 +312,11 @@ SMTPD_MAX_RECIPIENTS = env.int("SMTPD_MAX_RECIPIENTS", default=100)
 SMTPD_AUTH_FAILURES_PER_CONNECTION = env.int("SMTPD_AUTH_FAILURES_PER_CONNECTION", default=3)
 SMTPD_AUTH_FAILURES_PER_IP = env.int("SMTPD_AUTH_FAILURES_PER_IP", default=20)
 SMTPD_AUTH_FAILURE_WINDOW = env.int("SMTPD_AUTH_FAILURE_WINDOW", default=900)
+# Failed console log-ins and password confirmations: per login (email) and per client IP within
+# LOGIN_FAILURE_WINDOW s; then the form refuses until the window ends, and the audit log says so.
+LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=10)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=30)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 # The name in the greeting and our Received headers (the machine's FQDN when empty).
 SMTPD_HOSTNAME = env.str("SMTPD_HOSTNAME", default="")
 # The host name users configure in their mail clients (shown in the console).
