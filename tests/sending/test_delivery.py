@@ -351,6 +351,17 @@ class EnqueueValidationTests(DeliveryTestMixin, AccountTestCase):
             self.assertEqual(caught.exception.code, code)
         self.assertFalse(Message.objects.exists())
 
+    def test_too_many_recipients_are_refused_at_the_limit_not_after_checking_all(self):
+        """16,000 addresses: refused as too many at the 101st, never reaching the invalid last one."""
+        to = ",".join([*(f"u{n}@{DEST}" for n in range(16_000)), "not an address"])
+        with self.assertRaises(service.EnqueueError) as caught:
+            self.send(to=to)
+        self.assertEqual(caught.exception.code, "InvalidToAddress.Exceeded")
+        self.assertIn("got 16001", str(caught.exception))
+        # Duplicates are not counted against the limit.
+        self.send(to=",".join([f"same@{DEST}"] * 500 + [f"u{n}@{DEST}" for n in range(99)]))
+        self.assertEqual(Message.objects.count(), 100)
+
     def test_sender_must_be_this_accounts_and_verified(self):
         with self.assertRaises(service.EnqueueError) as caught:
             service.message_enqueue(
