@@ -8,6 +8,7 @@ is no logic, no attribute access, no file access. A placeholder without a value 
 import html
 import re
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
 # The fields DirectMail's recipient lists have; lists may add custom ones.
 STANDARD_VARIABLES = ("UserName", "NickName", "Gender", "Birthday", "Mobile", "EAddr")
@@ -31,8 +32,9 @@ def render_html(markup: str, data: dict) -> str:
 
 
 def render_subject(subject: str, data: dict) -> str:
-    """A subject never gains a line break from a value (it would end the header)."""
-    return PLACEHOLDER.sub(lambda m: " ".join(_value(data, m.group(1)).split()), subject)
+    """A subject never gains a line break or another control character from a value (a line break would
+    end the header): each run of them and of whitespace becomes one space."""
+    return PLACEHOLDER.sub(lambda m: " ".join(_CONTROL.sub(" ", _value(data, m.group(1))).split()), subject)
 
 
 def _value(data: dict, name: str) -> str:

@@ -21,6 +21,7 @@ from email.utils import format_datetime, formataddr
 
 from django.utils.translation import gettext as _
 
+from sending import headers as header_rules
 from sending import tracking
 from sending.models import Envelope, Message
 from templates_app import rendering
@@ -33,7 +34,7 @@ _HEADER_LINE = re.compile(rb"^([!-9;-~]+):", re.M)
 MAX_HEADER_LINE = 998
 
 
-class HeaderInjection(ValueError):
+class HeaderInjection(header_rules.UnsafeHeader):
     """The header block has a line nobody wrote: refuse to send it."""
 
 
@@ -166,9 +167,12 @@ def build(
         headers.append(
             ("Reply-To", encode_address(envelope.reply_to_alias if envelope.reply_to else "", reply_to))
         )
-    for name, value in {**envelope.headers, **(extra_headers or {})}.items():
-        headers.append((name, encode_header(name, value)))
     headers.extend(raw_headers or [])
+    # The caller's own headers; one that we write too (Message-ID, List-Unsubscribe) replaces ours.
+    given = {**envelope.headers, **(extra_headers or {})}
+    replaced = {name.lower() for name in given}
+    headers = [(name, value) for name, value in headers if name.lower() not in replaced]
+    headers.extend((name, encode_header(name, value)) for name, value in given.items())
     headers.append(("MIME-Version", "1.0"))
     content_headers, payload = body or encode_body(envelope)
     # ASCII, except a UTF-8 recipient address, which only goes to servers that speak SMTPUTF8.
@@ -177,11 +181,18 @@ def build(
     return head + b"\r\n" + payload
 
 
+# Headers read from the client are written back exactly as they came (never re-folded: a re-fold decodes
+# encoded words, and CPython before 3.11.10 wrote a decoded CR LF out as real header lines).
+_AS_RECEIVED = email.policy.SMTP.clone(refold_source="none")
+_CONTENT_HEADERS = {b"content-type", b"content-transfer-encoding", b"mime-version"}
+
+
 def track_raw(raw: bytes, message: Message, *, click: bool, pixel: bool) -> bytes:
     """An SMTP submission with its HTML parts tracked (X-AliDM-Trace): links through the click redirect,
     the open pixel added. Only text/html parts that are not attachments change (re-encoded as UTF-8
-    quoted-printable); a message without one is returned as it was."""
-    parsed = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    quoted-printable); a message without one is returned as it was. The message's own header block is
+    kept byte for byte, but for the Content-* headers of a message that is one HTML part."""
+    parsed = email.message_from_bytes(raw, policy=_AS_RECEIVED)
     changed = False
     for part in parsed.walk():
         if part.get_content_type() != "text/html" or part.is_attachment():
@@ -192,7 +203,14 @@ def track_raw(raw: bytes, message: Message, *, click: bool, pixel: bool) -> byte
         if tracked != markup:
             part.set_content(tracked, subtype="html", charset="utf-8", cte="quoted-printable")
             changed = True
-    return parsed.as_bytes() if changed else raw
+    if not changed:
+        return raw
+    head, _sep, _body = raw.partition(b"\r\n\r\n")
+    new_head, _sep, new_body = parsed.as_bytes().partition(b"\r\n\r\n")
+    kept = [(n, v) for n, v in header_rules.fields(head) if n.lower() not in _CONTENT_HEADERS]
+    content = [(n, v) for n, v in header_rules.fields(new_head) if n.lower() in _CONTENT_HEADERS]
+    lines = b"".join(name + b":" + value + b"\r\n" for name, value in kept + content)
+    return lines + b"\r\n" + new_body
 
 
 def build_raw(raw: bytes, message: Message) -> bytes:

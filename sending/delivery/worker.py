@@ -20,6 +20,7 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
 
 from directmail.metrics import DELIVERIES
+from sending import headers as header_rules
 from sending import unsubscribe
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
@@ -160,6 +161,8 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
             raw = mime.build(envelope, message, body=mime.encode_body(envelope))  # its own links and pixel
         else:
             raw = mime.build(envelope, message, body=cache.body(envelope))
+    # Whatever built or rewrote it, nothing is signed that has a header nobody accepted (sending.headers).
+    header_rules.check_block(raw.partition(b"\r\n\r\n")[0], sender=envelope.sender.address)
     key = cache.key(domain)
     if key is not None:
         raw = dkim_signing.sign(raw, key, domain.name)

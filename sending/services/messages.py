@@ -10,7 +10,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from email.header import decode_header, make_header
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,6 +25,7 @@ from accounts.audit import Actor
 from accounts.errors import ServiceError
 from accounts.models import Account
 from directmail.db import rows
+from sending import headers as header_rules
 from sending.models import (
     Envelope,
     EventType,
@@ -46,6 +46,9 @@ _ALLOWED_HEADER = re.compile(
     r"^(X-User-[A-Za-z0-9-]+|Message-ID|List-Unsubscribe|List-Unsubscribe-Post)$", re.I
 )
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ":" (RFC 5322 field name)
+MAX_HEADER_NAME = 64
+MAX_HEADER_VALUE = 4000
+_MESSAGE_ID = re.compile(r"^<[!-;=?-~]+@[!-;=?-~]+>$")  # RFC 5322 msg-id: printable, no <>
 
 
 class EnqueueError(ServiceError):
@@ -86,21 +89,14 @@ class Enqueued:
     invalid: int  # recipients dropped (suppressed), recorded as invalid messages
 
 
-def _has_line_break(text: str) -> bool:
-    return any(c in text for c in "\r\n\x00")
-
-
 def _no_line_breaks(value: str, param: str) -> str:
-    """Refuse CR, LF or NUL in a header value, also when hidden in an encoded word (=?utf-8?q?=0D=0A?=)."""
-    hidden = False
-    if "=?" in value:
-        try:
-            hidden = _has_line_break(str(make_header(decode_header(value))))
-        except (ValueError, LookupError, UnicodeError):
-            hidden = True  # an encoded word we cannot read is not passed on either
-    if hidden or _has_line_break(value):
+    """Refuse line breaks and other control characters (NUL, ESC, ...) in a header value, also when hidden
+    in an encoded word (=?utf-8?q?=0D=0A?=): sending.headers."""
+    if header_rules.has_control(value):
         raise EnqueueError(
-            "InvalidParameter", _("%(param)s must not contain line breaks.") % {"param": param}, param
+            "InvalidParameter",
+            _("%(param)s must not contain line breaks or control characters.") % {"param": param},
+            param,
         )
     return value
 
@@ -176,18 +172,36 @@ def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[s
 
 
 def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The caller's own headers: allowed names within RFC 5322's sizes, text only. One of ours (Message-ID,
+    List-Unsubscribe) given here replaces ours when the message is built."""
     if len(headers) > MAX_HEADERS:
         raise EnqueueError("InvalidHeaders", _("At most %(n)s headers.") % {"n": MAX_HEADERS}, "Headers")
-    checked = {}
+    checked: dict[str, str] = {}
     for name, value in headers.items():
         if not _HEADER_NAME.match(name) or not _ALLOWED_HEADER.match(name):
             raise EnqueueError(
                 "InvalidHeaders",
                 _("Header %(name)s is not allowed: use X-User-*, Message-ID or List-Unsubscribe(-Post).")
-                % {"name": name},
+                % {"name": name[:80]},
                 "Headers",
             )
-        checked[name] = _no_line_breaks(str(value), f"Headers.{name}")
+        if len(name) > MAX_HEADER_NAME or len(value) > MAX_HEADER_VALUE:
+            raise EnqueueError(
+                "InvalidHeaders",
+                _("Header names are at most %(name)s characters and values at most %(value)s.")
+                % {"name": MAX_HEADER_NAME, "value": MAX_HEADER_VALUE},
+                "Headers",
+            )
+        if name.lower() in {known.lower() for known in checked}:
+            raise EnqueueError(
+                "InvalidHeaders", _("Header %(name)s is given twice.") % {"name": name}, "Headers"
+            )
+        _no_line_breaks(value, f"Headers.{name}")
+        if name.lower() == "message-id" and not _MESSAGE_ID.match(value.strip()):
+            raise EnqueueError(
+                "InvalidHeaders", _("Message-ID must look like <unique-part@your-domain>."), "Headers"
+            )
+        checked[name] = value.strip() if name.lower() == "message-id" else value
     return checked
 
 

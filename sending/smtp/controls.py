@@ -13,13 +13,14 @@ from email.utils import format_datetime, getaddresses
 
 from django.utils import timezone
 
+from sending import headers as header_rules
+
 # Headers the server consumes (and Bcc, which must never travel, and Return-Path, which receivers set).
 CONSUMED = {"x-alidm-settings", "x-alidm-trace", "x-idempotency-key", "bcc", "return-path"}
 LINK_TYPES = ("disabled", "default")
 FILTER_LEVELS = ("disabled", "default", "mailfrom", "mailfrom_domain", "edm_id")
 MAX_OWN_RECEIVED = 3  # our own Received headers on one message: more means it is going round in circles
 MAX_RECEIVED = 50
-_HEADER_START = re.compile(rb"^([!-9;-~]+):", re.M)
 
 
 class Refused(Exception):
@@ -43,17 +44,15 @@ class Submission:
 
 
 def _headers(head: bytes) -> list[tuple[str, bytes]]:
-    """(lower-case name, the whole header with its continuation lines and CRLF) in order."""
-    headers: list[tuple[str, bytes]] = []
-    for line in head.split(b"\r\n"):
-        match = _HEADER_START.match(line)
-        if match or not headers:
-            name = match.group(1).decode("ascii").lower() if match else ""
-            headers.append((name, line + b"\r\n"))
-        else:  # a continuation line (or a malformed one, kept with the header before it)
-            name, text = headers[-1]
-            headers[-1] = (name, text + line + b"\r\n")
-    return headers
+    """(lower-case name, the whole header with its continuation lines and CRLF) in order, read strictly
+    (sending.headers.fields: a malformed line such as the obsolete `From :` is refused)."""
+    if not head:
+        return []
+    try:
+        found = header_rules.fields(head)
+    except header_rules.UnsafeHeader as exc:
+        raise Refused(f"554 5.6.0 Message refused: {exc}") from exc
+    return [(name.decode("ascii").lower(), name + b":" + value + b"\r\n") for name, value in found]
 
 
 def _value(header: bytes) -> str:
@@ -130,6 +129,10 @@ def read_submission(data: bytes, *, sender: str, received: str, hostname: str) -
         elif name == "subject":
             submission.subject = _decoded(_value(text))[:998]
     kept = b"".join(text for name, text in headers if name not in CONSUMED)
+    try:
+        header_rules.check_block(kept.removesuffix(b"\r\n"), sender=sender)
+    except header_rules.UnsafeHeader as exc:
+        raise Refused(f"554 5.6.0 Message refused: {exc}") from exc
     submission.fingerprint = hashlib.sha256(kept + b"\r\n" + body).hexdigest()
     submission.raw = received.encode() + kept + b"\r\n" + body
     return submission

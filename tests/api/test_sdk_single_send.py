@@ -2,6 +2,7 @@
 current SDK, and the older core SDK with GET and POST. Errors come back as the SDKs' exceptions with
 DirectMail's codes."""
 
+import base64
 import email
 import email.policy
 import hashlib
@@ -23,7 +24,7 @@ from Tea.exceptions import TeaException
 from accounts.access import access_key_set_active, ip_filter_add
 from accounts.audit import SYSTEM
 from sending.api import signatures
-from sending.models import CapturedMessage, Envelope, Message, MessageState, SenderAddress
+from sending.models import CapturedMessage, Envelope, Message, MessageState, QuotaCounter, SenderAddress
 from sending.services.senders import sender_address_create
 from sending.services.tags import tag_create
 from tests.api.clients import tea_client
@@ -391,3 +392,46 @@ def test_acs3_signatures_must_cover_the_action_date_and_nonce(api):
     status, answer = call(["host"], "DeleteIpfilterByEdmId", "n-host")
     assert (status, answer["Code"]) == (400, "IncompleteSignature")
     assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x07", "\x0b", "\x0c", "\x1c"])
+def test_control_characters_in_header_fields_are_refused(api, char):
+    client = tea_client(api)
+    for overrides, param in [
+        ({"subject": f"Hi{char}there"}, "Subject"),
+        ({"from_alias": f"Ops{char}"}, "FromAlias"),
+        ({"reply_address_alias": f"R{char}"}, "ReplyAddressAlias"),
+        ({"headers": json.dumps({"X-User-Ref": f"v{char}"})}, "Headers.X-User-Ref"),
+        ({"subject": "=?utf-8?b?" + base64.b64encode(f"Hi{char}".encode()).decode() + "?="}, "Subject"),
+    ]:
+        error = tea_error(lambda overrides=overrides: client.single_send_mail(single_send(**overrides)))
+        assert error.code == "InvalidParameter" and param in error.message
+    assert not Message.objects.exists()
+
+
+def test_header_names_and_sizes_are_checked_before_anything_is_charged(api):
+    client = tea_client(api)
+    cases = [
+        {"X-User-" + "a" * 5000: "v"},
+        {f"X-User-H{n}": "x" * 200_000 for n in range(10)},
+        {"Message-ID": "not a message id"},
+        {"Message-ID": "<a@example.com>", "message-id": "<b@example.com>"},
+    ]
+    for headers in cases:
+        error = tea_error(
+            lambda headers=headers: client.single_send_mail(single_send(headers=json.dumps(headers)))
+        )
+        assert error.code == "InvalidHeaders"
+    assert not Message.objects.exists()
+    assert not QuotaCounter.objects.filter(used__gt=0).exists()
+
+
+def test_a_message_id_given_in_headers_replaces_ours(api):
+    headers = json.dumps({"Message-ID": "<order-42@shop.example.com>", "X-User-Order": "42"})
+    env_id = (
+        tea_client(api).single_send_mail(single_send(to_address="a@example.org", headers=headers)).body.env_id
+    )
+    raw = bytes(CapturedMessage.objects.get(message__envelope__env_id=env_id).raw)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed.get_all("Message-ID") == ["<order-42@shop.example.com>"]
+    assert parsed["X-User-Order"] == "42"

@@ -2,6 +2,7 @@
 sent, with TemplateData filled in (SingleSendMail's Template, BatchSendMail's TemplateName)."""
 
 import email
+import re
 from email.policy import default as default_policy
 
 import pytest
@@ -198,3 +199,49 @@ def test_batch_send_mail_to_a_stored_list_is_held_to_ip_protection(api):
     )
     assert tea_error(lambda: tea_client(api).batch_send_mail(request)).code == "InvalidIp.Forbidden"
     assert not BatchJob.objects.exists() and not Envelope.objects.exists()
+
+
+def test_control_characters_never_reach_the_delivered_headers(api):
+    """TemplateData with control characters is refused; line breaks in it and control characters in a
+    list's fields become spaces in the subject."""
+    template = services.template_create(
+        account=api["account"], name="hello", subject="Hi {UserName}", html_body="<p>x</p>", actor=SYSTEM
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    client = tea_client(api)
+
+    def send(name: str):
+        reference = dm.SingleSendMailRequestTemplate(
+            template_id=str(template.api_id), template_data={"UserName": name}
+        )
+        return client.single_send_mail(
+            dm.SingleSendMailRequest(
+                account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+                to_address="a@example.org", template=reference,
+            )
+        )  # fmt: skip
+
+    for char in "\x00\x1b\x07\x0b\x0c\x1c":
+        error = tea_error(lambda char=char: send(f"Ann{char}"))
+        assert error.code == "InvalidParameter" and "control characters" in error.message
+    env_id = send("Ann\r\nBcc: x@evil.test").body.env_id
+    raw = bytes(CapturedMessage.objects.get(message__envelope__env_id=env_id).raw)
+    parsed = email.message_from_bytes(raw, policy=default_policy)
+    assert str(parsed["Subject"]) == "Hi Ann Bcc: x@evil.test" and parsed["Bcc"] is None
+
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    members = list_create(account=api["account"], name="members", actor=SYSTEM)
+    recipients_save(
+        recipient_list=members, details=[{"e": "b@example.org", "u": "Bob\x1b[31m\x07\x0b"}], actor=SYSTEM
+    )
+    request = dm.BatchSendMailRequest(
+        account_name="news@mail.example.com", address_type=1, template_name="hello", receivers_name="members"
+    )
+    env_id = client.batch_send_mail(request).body.env_id
+    raw = bytes(CapturedMessage.objects.get(message__envelope__env_id=env_id).raw)
+    head = raw.partition(b"\r\n\r\n")[0]
+    assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", head)
+    assert str(email.message_from_bytes(raw, policy=default_policy)["Subject"]) == "Hi Bob [31m"

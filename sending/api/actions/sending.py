@@ -6,6 +6,7 @@ everything first (reads only) and returns the store step, which the endpoint run
 transaction.
 """
 
+import re
 from collections.abc import Callable
 
 from django.utils import timezone
@@ -65,8 +66,21 @@ def _template_content(caller: Caller, p: Params) -> dict:
         "html_body": version.html_body,
         "text_body": version.text_body,
         "templated": True,
-        "data": {str(k): str(v) for k, v in data.items()},
+        "data": _template_data(data, "Template.TemplateData"),
     }
+
+
+# Control characters but tab and line breaks: no text a person writes holds them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _template_data(data: dict, param: str) -> dict[str, str]:
+    """TemplateData as text; values with control characters are refused (line breaks are kept for the
+    bodies and become spaces in a subject)."""
+    values = {str(k): str(v) for k, v in data.items()}
+    if any(_CONTROL.search(value) for value in values.values()):
+        raise ApiError("InvalidParameter", f"{param}: values must not contain control characters.")
+    return values
 
 
 @action("SingleSendMail", sending=True)
@@ -123,9 +137,10 @@ def _receivers(p: Params) -> dict[str, dict]:
             raise ApiError(
                 "InvalidParameter", f"Receivers[{number}].TemplateData: an object of names and values."
             )
+        values = _template_data(data, f"Receivers[{number}].TemplateData")
         with refused(f"Receivers[{number}].To"):
             for address in service.parse_recipients(entry["To"], MAX_BATCH_RECEIVERS):
-                variables[address] = {str(k): str(v) for k, v in data.items()}
+                variables[address] = values
     if len(variables) > MAX_BATCH_RECEIVERS:
         raise ApiError(
             "InvalidToAddress.Exceeded", f"Receivers: at most {MAX_BATCH_RECEIVERS} recipients per call."
