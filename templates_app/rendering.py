@@ -28,7 +28,64 @@ def render_text(text: str, data: dict) -> str:
 
 
 def render_html(markup: str, data: dict) -> str:
-    return PLACEHOLDER.sub(lambda m: html.escape(_value(data, m.group(1))), markup)
+    """Values escaped for where they stand: text is HTML-escaped; inside a tag, a value fills only an
+    attribute's value (quoted, escaped), a URL attribute that a value turned into anything but http(s),
+    mailto, tel or cid (`javascript:`...) is dropped, and a style attribute keeps only harmless CSS
+    characters. A placeholder in a tag but outside any value (an attribute name) is left out."""
+    if "{" not in markup:
+        return markup
+    return _TAG_OR_PLACEHOLDER.sub(lambda m: _fill_tag(m.group(1), data) if m.group(1) else
+                                   html.escape(_value(data, m.group(2))), markup)  # fmt: skip
+
+
+# A start tag (filled attribute by attribute), or a placeholder in text.
+_TAG_OR_PLACEHOLDER = re.compile(r"(<[A-Za-z][^>]*>)|" + PLACEHOLDER.pattern)
+# An attribute with its value, or a placeholder anywhere else in the tag.
+_IN_TAG = re.compile(r"""([^\s"'>/=]+)(\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)|""" + PLACEHOLDER.pattern)
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc",
+                            "usemap", "xlink:href", "data", "codebase", "lowsrc", "dynsrc", "srcset", "ping",
+                            "manifest", "profile", "icon"})  # fmt: skip
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cid"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]")  # browsers skip these when they read a scheme
+_CSS_UNSAFE = re.compile(r"[^\w\s#.,%+\-]")
+
+
+def safe_url(url: str) -> bool:
+    """A URL without a scheme (relative), or with one of SAFE_SCHEMES; `url` as a browser reads it."""
+    scheme = _SCHEME.match(_IGNORED_IN_URLS.sub("", html.unescape(url)))
+    return scheme is None or scheme.group(1).lower() in SAFE_SCHEMES
+
+
+def _fill_tag(tag: str, data: dict) -> str:
+    if "{" not in tag:
+        return tag
+
+    def attribute(match: re.Match) -> str:
+        name, equals, value, _outside = match.groups()
+        if name is None:
+            return ""  # a placeholder outside any value: it could only add an attribute
+        if not PLACEHOLDER.search(value):
+            return match.group(0)
+        quote = value[0] if value[0] in "\"'" else '"'
+        inner = value[1:-1] if value[0] in "\"'" else value
+        kind = name.lower()
+        if kind == "style":
+            filled = PLACEHOLDER.sub(lambda m: _CSS_UNSAFE.sub("", _value(data, m.group(1))), inner)
+        else:
+            filled = PLACEHOLDER.sub(lambda m: html.escape(_value(data, m.group(1))), inner)
+        if kind in URL_ATTRIBUTES and not all(safe_url(part) for part in _url_parts(kind, filled)):
+            return ""
+        return f"{name}{equals}{quote}{filled}{quote}"
+
+    return _IN_TAG.sub(attribute, tag)
+
+
+def _url_parts(kind: str, value: str) -> list[str]:
+    """The URLs an attribute holds: srcset lists several ("a.png 1x, b.png 2x")."""
+    if kind != "srcset":
+        return [value]
+    return [candidate.strip().split(" ")[0] for candidate in html.unescape(value).split(",")]
 
 
 def render_subject(subject: str, data: dict) -> str:

@@ -245,3 +245,25 @@ def test_control_characters_never_reach_the_delivered_headers(api):
     head = raw.partition(b"\r\n\r\n")[0]
     assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", head)
     assert str(email.message_from_bytes(raw, policy=default_policy)["Subject"]) == "Hi Bob [31m"
+
+
+def test_a_link_variable_cannot_deliver_a_script_link(api):
+    markup = '<p><a href="{Link}">open</a></p>'
+    template = services.template_create(
+        account=api["account"], name="link", subject="Your link", html_body=markup, actor=SYSTEM
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    client = tea_client(api)
+    for link, kept in (("javascript:alert(document.cookie)", False), ("https://shop.example.com/o/42", True)):
+        reference = dm.SingleSendMailRequestTemplate(
+            template_id=str(template.api_id), template_data={"Link": link}
+        )
+        request = dm.SingleSendMailRequest(
+            account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+            to_address="a@example.org", template=reference,
+        )  # fmt: skip
+        env_id = client.single_send_mail(request).body.env_id
+        raw = bytes(CapturedMessage.objects.get(message__envelope__env_id=env_id).raw)
+        body = email.message_from_bytes(raw, policy=default_policy).get_body(("html",)).get_content()
+        assert ("javascript:" in body, link in body) == (False, kept)

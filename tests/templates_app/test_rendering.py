@@ -1,5 +1,7 @@
 """{Variable} substitution: plain, escaped where it must be, and blind to braces that are not variables."""
 
+import html
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,3 +47,32 @@ def test_text_without_placeholders_is_unchanged(text, data):
 def test_unicode_values_and_names_around_them():
     assert render_subject("订单 {UserName} 已发货", {"UserName": "张三"}) == "订单 张三 已发货"
     assert render_html("<p>{NickName} ✓</p>", {"NickName": "Zoë <3"}) == "<p>Zoë &lt;3 ✓</p>"
+
+
+def test_values_in_urls_and_attributes_are_checked_for_their_context():
+    """An approved `<a href="{Link}">` cannot become a script link, whatever the value."""
+    hostile = ("javascript:alert(document.cookie)", " JaVa\tScRiPt:alert(1)", "vbscript:x", "data:text/html",
+               "\x01javascript:alert(1)")  # fmt: skip
+    for link in hostile:
+        rendered = render_html('<a href="{Link}" title="t">go</a>', {"Link": link})
+        assert rendered == '<a  title="t">go</a>', link
+    for link in (
+        "https://shop.example.com/o?id=1&x=2",
+        "mailto:help@example.com",
+        "/relative",
+        "tel:+861234",
+    ):
+        rendered = render_html("<a href='{Link}'>go</a>", {"Link": link})
+        assert rendered == f"<a href='{html.escape(link)}'>go</a>"
+    # A value after a safe scheme stays inside the URL; quotes cannot end the attribute.
+    rendered = render_html('<a href="https://x.example/{P}">go</a>', {"P": '" onclick="alert(1)'})
+    assert rendered == '<a href="https://x.example/&quot; onclick=&quot;alert(1)">go</a>'
+    # Unquoted values are quoted; placeholders outside values add no attribute.
+    assert render_html("<img src={S} {Attr}>", {"S": "a.png onerror=alert(1)", "Attr": "onload=x()"}) == (
+        '<img src="a.png onerror=alert(1)" >'
+    )
+    assert render_html('<img srcset="{A} 1x, {B} 2x">', {"A": "a.png", "B": "javascript:x"}) == "<img >"
+    assert render_html('<p style="color:{C}">x</p>', {"C": "red;background:url(javascript:x)"}) == (
+        '<p style="color:redbackgroundurljavascriptx">x</p>'
+    )
+    assert render_html('<p title="{T}">{T}</p>', {"T": "{Other}"}) == '<p title="{Other}">{Other}</p>'
