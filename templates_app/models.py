@@ -74,6 +74,9 @@ class TemplateVersion(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Everyone who wrote or changed this version's content, whatever the door: "user:<pk>" for a person
+    # (also the person who created the API key a change came through) and "key:<key id>".
+    writers = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_by = models.ForeignKey(

@@ -18,7 +18,7 @@ from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.limits import enforce_limit, lock_account
 from accounts.mailing import mail_people
-from accounts.models import Account
+from accounts.models import AccessKey, Account
 from accounts.roles import PERMISSIONS, Perm
 from templates_app.models import MAX_NAME_LENGTH, Template, TemplateKind, TemplateVersion, VersionStatus
 from templates_app.sanitize import sanitize
@@ -75,6 +75,7 @@ def template_create(
     )
     version = TemplateVersion(template=template, number=1, author=actor.user)
     _apply_content(version, subject=subject, html_body=html_body, text_body=text_body)
+    _note_writer(version, actor)
     version.save()
     audit_record(
         actor=actor, action="template.create", account=account, target=template, details={"version": 1}
@@ -113,6 +114,7 @@ def template_edit(
     else:
         version = TemplateVersion(template=template, number=latest.number + 1, author=actor.user)
     _apply_content(version, subject=subject, html_body=html_body, text_body=text_body)
+    _note_writer(version, actor)
     version.save()
     audit_record(
         actor=actor,
@@ -122,6 +124,23 @@ def template_edit(
         details={"version": version.number},
     )
     return version
+
+
+def _writer_marks(actor: Actor) -> list[str]:
+    """How `actor` is named among a version's writers: the person, or the API key and the person who
+    created it (a key is a door, not a second person)."""
+    marks = [f"user:{actor.user.pk}"] if actor.user is not None else []
+    if actor.key_id:
+        marks.append(f"key:{actor.key_id}")
+        key = AccessKey.objects.filter(key_id=actor.key_id)
+        creator = key.values_list("created_by_id", flat=True).first()
+        if creator is not None:
+            marks.append(f"user:{creator}")
+    return marks
+
+
+def _note_writer(version: TemplateVersion, actor: Actor) -> None:
+    version.writers = [*version.writers, *(m for m in _writer_marks(actor) if m not in version.writers)]
 
 
 def _version(version: TemplateVersion, *statuses: str) -> TemplateVersion:
@@ -180,9 +199,9 @@ def _check_reviewer(version: TemplateVersion, actor: Actor) -> None:
         membership = account.membership_for(actor.user)
         if membership is None or membership.role not in PERMISSIONS[Perm.REVIEW_TEMPLATES]:
             raise ServiceError(_("Only reviewers, admins and owners review templates."))
-        if account.templates_need_second_person and actor.user.pk in (
-            version.submitted_by_id,
-            version.author_id,
+        if account.templates_need_second_person and (
+            actor.user.pk in (version.submitted_by_id, version.author_id)
+            or f"user:{actor.user.pk}" in version.writers
         ):
             raise ServiceError(_("This account wants someone other than the author to review a version."))
 

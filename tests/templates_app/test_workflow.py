@@ -5,6 +5,7 @@ console pages that drive it."""
 from django.core import mail
 from django.test import override_settings
 
+from accounts.access import access_key_create
 from accounts.audit import SYSTEM, Actor
 from accounts.errors import LimitReached, ServiceError
 from accounts.models import AuditEntry
@@ -96,6 +97,32 @@ class WorkflowTests(AccountTestCase):
         self.template.refresh_from_db()
         self.assertEqual(self.template.approved_version.number, 2)
         self.assertEqual(self.template.versions.get(number=1).status, VersionStatus.SUPERSEDED)
+
+    def test_four_eyes_holds_for_whoever_changed_the_version_whatever_the_door(self):
+        """An owner who rewrote a draft another submits, or whose API key wrote it, may not approve it."""
+        self.account.templates_need_second_person = True
+        self.account.save()
+        services.template_edit(
+            template=self.template, subject="Welcome {UserName}", html_body="<p>Owner's words</p>",
+            actor=Actor(user=self.owner),
+        )  # fmt: skip
+        services.version_submit(version=self.latest(), actor=self.author)
+        with self.assertRaisesMessage(ServiceError, "someone other than the author"):
+            services.version_approve(version=self.latest(), actor=Actor(user=self.owner))
+        services.version_approve(version=self.latest(), actor=self.reviewer_actor)
+
+        key, _secret = access_key_create(account=self.account, actor=Actor(user=self.owner))
+        by_api = services.template_create(
+            account=self.account, name="from-api", subject="S", html_body="<p>x</p>",
+            actor=Actor(key_id=key.key_id, ip="127.0.0.1"),
+        )  # fmt: skip
+        version = by_api.latest_version()
+        self.assertEqual(version.author, None)
+        services.version_submit(version=version, actor=Actor(key_id=key.key_id))
+        with self.assertRaisesMessage(ServiceError, "someone other than the author"):
+            services.version_approve(version=version, actor=Actor(user=self.owner))
+        services.version_approve(version=version, actor=self.reviewer_actor)
+        self.assertEqual(Template.objects.get(pk=by_api.pk).approved_version, version)
 
     def test_only_reviewers_review_and_the_four_eyes_setting(self):
         services.version_submit(version=self.latest(), actor=Actor(user=self.admin))
