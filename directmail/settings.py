@@ -231,10 +231,13 @@ REPUTATION = {
     "up_delivery": 0.95, "up_invalid": 0.02, "up_complaint": 0.001, "up_usage": 0.5,
     "down_delivery": 0.85, "down_invalid": 0.05, "down_complaint": 0.003,
 }  # fmt: skip
-# Webhooks (stats.netguard): private, loopback and other internal targets are refused unless allowed (an
+# Webhooks (sending.netguard): private, loopback and other internal targets are refused unless allowed (an
 # on-premise install whose receivers live on the internal network); plain http only in development.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# mx mode (sending.netguard): mail servers at loopback, private and other internal addresses (a recipient
+# domain whose MX names 127.0.0.1) are never connected to, unless allowed (on-premise receivers).
+DELIVERY_ALLOW_PRIVATE = env.bool("DELIVERY_ALLOW_PRIVATE", default=False)
 # /metrics (directmail.metrics): clients from these networks, or with "Authorization: Bearer METRICS_TOKEN".
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 METRICS_TOKEN = _secret("METRICS_TOKEN", default="")
@@ -250,6 +253,9 @@ WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=3
 EVENTS_STREAM_MAXLEN = env.int("EVENTS_STREAM_MAXLEN", default=100_000)
 # The largest recipient file the console takes for an import (it is kept in the database until applied).
 LIST_IMPORT_MAX_BYTES = env.int("LIST_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# The uploaded files one account's imports may keep at once (waiting for their columns, or running); a file
+# is deleted as soon as its import is done, failed, cancelled or abandoned (a day without its columns).
+LIST_IMPORT_MAX_STORED_BYTES = env.int("LIST_IMPORT_MAX_STORED_BYTES", default=50 * 1024 * 1024)
 
 # --- Sending (used by the delivery engine) ----------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Webhook endpoints as owners and admins manage them: create (the signing secret is returned once), change,
 enable or disable, delete, new secret, send a test event, replay one event or every failed one in a time
-range. Every change is audited; a URL is checked by stats.netguard before it is saved or tested (and again
+range. Every change is audited; a URL is checked by sending.netguard before it is saved or tested (and again
 at connect time, in stats.webhooks)."""
 
 import re
@@ -17,7 +17,8 @@ from accounts.crypto import encrypt
 from accounts.errors import ServiceError
 from accounts.limits import lock_account
 from accounts.models import Account
-from stats import netguard, webhooks
+from sending import netguard
+from stats import webhooks
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 MAX_ENDPOINTS = 20  # per account

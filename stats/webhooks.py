@@ -8,7 +8,7 @@ each attempt to a django-q2 task of its own (`deliver_event`). Each POST is sign
 `X-DirectMail-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>`.
 A 2xx answer delivers; anything else retries after 1 min, 5 min, 30 min, 2 h, 6 h, then every 6 h until
 24 h have passed, when the event fails; an endpoint failing for a day is disabled and its account's owners
-are mailed. Targets go through stats.netguard (no internal addresses, no redirects). A Redis endpoint gets
+are mailed. Targets go through sending.netguard (no internal addresses, no redirects). A Redis endpoint gets
 the same body added to a stream (XADD) instead, with the same retries. Replays and
 test events (stats.endpoints) go through the same `attempt()`.
 """
@@ -29,7 +29,7 @@ from django_q.tasks import async_task
 
 from accounts.crypto import decrypt
 from accounts.mailing import mail_people
-from stats import netguard
+from sending import netguard
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 # Our event types -> DirectMail's CloudEvents types.

@@ -7,6 +7,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-" + "k" * 50)
 os.environ.setdefault("Q_SYNC", "true")  # tasks run inline unless a test is about the queue
+# The test receivers (SMTP sinks) listen on loopback; processes the tests start inherit this too.
+os.environ.setdefault("DELIVERY_ALLOW_PRIVATE", "true")
 
 from directmail.settings import *  # noqa: F403
 

@@ -31,6 +31,7 @@ class _Handler:
     # Seconds to wait between storing a message and answering 250 (to kill a client in that window).
     reply_delay: float = 0.0
     stored: threading.Event = field(default_factory=threading.Event)
+    greetings: list[str] = field(default_factory=list)  # the EHLO names clients gave, in order
 
     def _next(self, scripts: dict[str, list[str]], address: str) -> str | None:
         with self.lock:
@@ -38,6 +39,12 @@ class _Handler:
             if not script:
                 return None
             return script.pop(0) if len(script) > 1 else script[0]
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.greetings.append(hostname)
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self._next(self.rcpt_scripts, address)

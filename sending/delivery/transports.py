@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from sending import dns
+from sending import dns, netguard
 from sending.models import CapturedMessage, Message
 
 
@@ -219,9 +219,12 @@ class RelayTransport(Transport):
 class MxTransport(Transport):
     @contextmanager
     def session(self, domain: str):
-        errors = []
+        errors, internal = [], []
         for host in self.mx_hosts(domain):
             for address in self.addresses(host):
+                if not netguard.deliverable_address(address):
+                    internal.append(f"{host} ({address})")  # never ours to connect to (our own network)
+                    continue
                 try:
                     session = _connect(
                         host,
@@ -241,6 +244,13 @@ class MxTransport(Transport):
                 finally:
                     session.close()
                 return
+        if internal and not errors:
+            raise TransportError(
+                f"5.4.4 the mail servers of {domain} are internal addresses we do not deliver to: "
+                + ", ".join(internal),
+                code=554,
+                permanent=True,
+            )
         raise TransportError("; ".join(errors) or f"no mail server of {domain} answered")
 
     @staticmethod

@@ -6,6 +6,9 @@ received. `ChunkReader` is a raw binary stream over the chunks for io.TextIOWrap
 
 import io
 
+from django.db.models import Sum
+from django.db.models.functions import Length
+
 from sending.models import ImportFileChunk, RecipientImport
 
 CHUNK = 1024 * 1024
@@ -75,3 +78,12 @@ def delete_chunks(recipient_import: RecipientImport, kind: str | None = None) ->
     if kind:
         chunks = chunks.filter(kind=kind)
     chunks.delete()
+
+
+def stored_uploads(account) -> int:
+    """The bytes of uploaded files an account's imports keep (waiting for their columns, or running)."""
+    chunks = ImportFileChunk.objects.filter(
+        recipient_import__account=account, kind=ImportFileChunk.Kind.UPLOAD
+    )
+    total = chunks.aggregate(total=Sum(Length("data")))["total"]
+    return int(total or 0)

@@ -119,20 +119,32 @@ def import_run(import_id: int) -> None:
 
 
 def _fail(recipient_import: RecipientImport, reason: str) -> None:
-    RecipientImport.objects.filter(pk=recipient_import.pk, status=ImportStatus.RUNNING).update(
+    """Mark a running import failed; its uploaded file goes (nothing will read it again)."""
+    failed = RecipientImport.objects.filter(pk=recipient_import.pk, status=ImportStatus.RUNNING).update(
         status=ImportStatus.FAILED, error=reason, finished_at=timezone.now()
     )
+    if failed:
+        files.delete_chunks(recipient_import, ImportFileChunk.Kind.UPLOAD)
 
 
 def imports_reap() -> int:
-    """Mark imports whose worker stopped (no heartbeat for STALE_AFTER) as failed. Returns how many."""
-    return RecipientImport.objects.filter(
+    """Mark imports whose worker stopped (no heartbeat for STALE_AFTER) as failed, deleting their uploaded
+    files. Returns how many."""
+    stale = RecipientImport.objects.filter(
         status=ImportStatus.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER
-    ).update(
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    reaped = RecipientImport.objects.filter(pk__in=ids, status=ImportStatus.RUNNING).update(
         status=ImportStatus.FAILED,
         error=_("The worker running the import stopped (restarted or crashed). Nothing was applied."),
         finished_at=timezone.now(),
     )
+    ImportFileChunk.objects.filter(
+        recipient_import__in=ids,
+        recipient_import__status=ImportStatus.FAILED,
+        kind=ImportFileChunk.Kind.UPLOAD,
+    ).delete()
+    return reaped
 
 
 KEEP_FILES = timedelta(days=7)  # a finished import's report stays downloadable this long

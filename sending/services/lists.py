@@ -11,6 +11,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -243,6 +244,7 @@ def import_upload(*, recipient_list: RecipientList, upload, actor: Actor) -> Rec
     except detect.Unreadable as exc:
         raise ServiceError(str(exc)) from exc
     with transaction.atomic():
+        _check_stored_files(lock_account(recipient_list.account), upload.size)
         recipient_import = RecipientImport.objects.create(
             account=recipient_list.account,
             recipient_list=recipient_list,
@@ -258,6 +260,21 @@ def import_upload(*, recipient_list: RecipientList, upload, actor: Actor) -> Rec
         )
         recipient_import.save(update_fields=["file_size"])
     return recipient_import
+
+
+def _check_stored_files(account: Account, adding: int) -> None:
+    """An account keeps at most LIST_IMPORT_MAX_STORED_BYTES of uploaded files (imports waiting for their
+    columns, or running); the caller holds the account's lock, so parallel uploads are counted too."""
+    used = files.stored_uploads(account)
+    limit = settings.LIST_IMPORT_MAX_STORED_BYTES
+    if used + adding > limit:
+        raise ServiceError(
+            _(
+                "This account keeps %(used)s of import files already, at most %(limit)s: start or cancel "
+                "the imports waiting for their columns, or wait for running ones to finish."
+            )
+            % {"used": filesizeformat(used), "limit": filesizeformat(limit)}
+        )
 
 
 def import_preview(recipient_import: RecipientImport, *, encoding=None, delimiter=None, has_header=None):

@@ -279,3 +279,47 @@ class FailedImportTest(People, ImportMixin, TestCase):
         recipient_import.refresh_from_db()
         self.assertEqual((recipient_import.status, recipient_import.imported), (ImportStatus.DONE, 1))
         self.assertEqual(self.recipient_list.recipients.count(), 2)
+
+
+class ImportStorageTest(People, ImportMixin, TestCase):
+    """What an account keeps of uploaded files is limited, and a file goes once its import is over."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.create_people()
+
+    def setUp(self):
+        self.recipient_list = service.list_create(account=self.account, name="News", actor=SYSTEM)
+
+    def big_file(self, rows: int = 600) -> bytes:
+        return csv_bytes([["email"], *([f"u{n}@example.org"] for n in range(rows))])
+
+    def test_uploads_waiting_for_their_columns_are_limited_per_account(self):
+        data = self.big_file()
+        with self.settings(LIST_IMPORT_MAX_STORED_BYTES=int(len(data) * 2.5)):
+            first = service.import_upload(
+                recipient_list=self.recipient_list, upload=upload("1.csv", data), actor=SYSTEM
+            )
+            service.import_upload(
+                recipient_list=self.recipient_list, upload=upload("2.csv", data), actor=SYSTEM
+            )
+            with self.assertRaisesMessage(ServiceError, "of import files already, at most"):
+                service.import_upload(
+                    recipient_list=self.recipient_list, upload=upload("3.csv", data), actor=SYSTEM
+                )
+            self.assertEqual(RecipientImport.objects.count(), 2)
+            # Another tenant is not affected; a cancelled upload frees its room at once.
+            other_list = service.list_create(account=self.other_account, name="Theirs", actor=SYSTEM)
+            service.import_upload(recipient_list=other_list, upload=upload("o.csv", data), actor=SYSTEM)
+            self.assertTrue(service.import_cancel(recipient_import=first))
+            service.import_upload(
+                recipient_list=self.recipient_list, upload=upload("3.csv", data), actor=SYSTEM
+            )
+
+    def test_a_finished_or_failed_import_keeps_no_upload(self):
+        done = self.import_file(self.recipient_list, "ok.csv", self.big_file(10))
+        failed = self.import_file(
+            self.recipient_list, "broken.csv", b"email,note\nb@example.org," + b"y" * 200_000 + b"\n"
+        )
+        self.assertEqual((done.status, failed.status), (ImportStatus.DONE, ImportStatus.FAILED))
+        self.assertEqual(files.stored_uploads(self.account), 0)

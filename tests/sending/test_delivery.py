@@ -172,6 +172,29 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.send(to="a@plain.test")
         self.assertEqual(self.run_worker(), {"delivered": 1})
 
+    @override_settings(DELIVERY_ALLOW_PRIVATE=False)
+    def test_mail_servers_at_internal_addresses_are_never_connected_to(self):
+        """A recipient domain whose MX or A records name loopback (or any internal address) gets no EHLO
+        from us: the message fails, naming why. DELIVERY_ALLOW_PRIVATE lifts the rule (on-premise)."""
+        self.dns.add("inside.test", "MX", "10 mx.inside.test")
+        self.dns.add("inside.test", "MX", "20 mx2.inside.test")
+        self.dns.add("mx.inside.test", "A", "127.0.0.1")
+        self.dns.add("mx2.inside.test", "AAAA", "::ffff:127.0.0.1")
+        self.dns.add("plain.test", "A", "127.0.0.2")
+        self.send(to="a@inside.test")
+        self.send(to="b@plain.test")
+        self.send(to=f"c@{DEST}")
+        self.assertEqual(self.run_worker(), {"failed": 3})
+        self.assertEqual(self.sink.handler.greetings, [])
+        message = Message.objects.get(rcpt="a@inside.test")
+        self.assertIn(
+            "internal addresses we do not deliver to: mx.inside.test (127.0.0.1)", message.last_error
+        )
+        self.assertFalse(Suppression.objects.exists())  # the address is not at fault
+        with override_settings(DELIVERY_ALLOW_PRIVATE=True):
+            self.send(to=f"d@{DEST}")
+            self.assertEqual(self.run_worker(), {"delivered": 1})
+
     def test_idn_domains_are_sent_in_a_label_form(self):
         self.dns.add("xn--bcher-kva.test", "MX", "10 mx.dest.test")
         self.send(to="leser@Bücher.test")

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from django.test import SimpleTestCase, override_settings
 
-from stats.netguard import UnsafeTarget, check_url, post
+from sending.netguard import UnsafeTarget, check_url, post
 from tests.dnsserver import DnsServerMixin
 
 INTERNAL = [

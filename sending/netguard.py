@@ -1,4 +1,5 @@
-"""Outgoing HTTP to addresses users give (webhook endpoints), kept away from our own network.
+"""Outgoing connections to addresses users give (webhook endpoints, recipients' mail servers), kept away
+from our own network.
 
 A target is refused when its host is, or resolves to, anything but a public unicast address: loopback,
 private, link-local (the cloud metadata address among them), carrier-grade NAT, unspecified, multicast,
@@ -8,6 +9,9 @@ saved, when it is tested and at connect time; `post()` connects to the very addr
 lookup for a rebinding DNS to change) and never follows redirects. `WEBHOOK_ALLOW_PRIVATE` lifts the address
 rule for on-premise installs (and the tests' loopback receiver); https is required unless `DEBUG` or
 `WEBHOOK_ALLOW_HTTP`.
+
+Delivery in mx mode asks `deliverable_address` of every address a recipient domain's MX and A records give:
+the same rule, lifted by `DELIVERY_ALLOW_PRIVATE` for receivers on an internal network.
 """
 
 import http.client
@@ -69,6 +73,17 @@ def _public(ip) -> bool:
 
 def _allowed(ip) -> bool:
     return settings.WEBHOOK_ALLOW_PRIVATE or _public(ip)
+
+
+def deliverable_address(address: str) -> bool:
+    """A mail server address that delivery may connect to: public unicast, or anything with
+    DELIVERY_ALLOW_PRIVATE."""
+    if settings.DELIVERY_ALLOW_PRIVATE:
+        return True
+    try:
+        return _public(ipaddress.ip_address(address))
+    except ValueError:
+        return False
 
 
 def check_url(url: str) -> Target:
