@@ -1,4 +1,5 @@
-// Small behaviours of the console, no framework: copy buttons, confirmation prompts, select-all boxes.
+// Small behaviours of the console, no framework: copy buttons, confirmation prompts, select-all boxes,
+// filters that apply when chosen (the Content-Security-Policy allows no inline handlers).
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -20,6 +21,9 @@
     form.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (box) {
       box.checked = event.target.checked;
     });
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.hasAttribute("data-autosubmit") && event.target.form) event.target.form.submit();
   });
   document.addEventListener("submit", function (event) {
     const message = event.target.getAttribute("data-confirm");

@@ -119,3 +119,18 @@ class TrackingTest(People, TestCase):
         self.assertEqual(response.status_code, 200)
         message.refresh_from_db()
         self.assertEqual(message.opens, 0)
+
+    def test_a_signed_link_of_a_message_not_delivered_shows_where_it_goes(self):
+        """No open redirect on our host: a link of a message that was never delivered (minted from a held,
+        failed or queued message) shows its destination and a button, and counts nothing."""
+        self.deliver(click_trace=True)
+        message = Message.objects.get()
+        Message.objects.filter(pk=message.pk).update(state="failed")
+        link = urlsplit(tracking.click_url(message, "https://phish.example/login"))
+        response = self.client.get(f"{link.path}?{link.query}")
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(response.has_header("Location"))
+        self.assertContains(response, 'href="https://phish.example/login" rel="noopener noreferrer nofollow"')
+        self.assertIn("script-src 'self'", response["Content-Security-Policy"])
+        message.refresh_from_db()
+        self.assertEqual(message.clicks, 0)
