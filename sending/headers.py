@@ -43,12 +43,6 @@ def has_control(value: str) -> bool:
     return text is None or bool(_CONTROL.search(value) or _CONTROL.search(text))
 
 
-def flattened(value: str) -> str:
-    """Text for a header from a value nobody checked (a template variable, a list field): every run of
-    control characters and whitespace becomes one space."""
-    return " ".join(_CONTROL.sub(" ", value).split())
-
-
 def fields(head: bytes) -> list[tuple[bytes, bytes]]:
     """(name, value with its continuation lines) of a CRLF header block, read strictly: a line is a
     header (`name:` with no space before the colon) or a continuation (it starts with a space or tab).
@@ -61,8 +55,8 @@ def fields(head: bytes) -> list[tuple[bytes, bytes]]:
             continue
         name, colon, value = line.partition(b":")
         if not colon or not FIELD_NAME.fullmatch(name):
-            shown = line[:40].decode("ascii", errors="replace")
-            raise UnsafeHeader(f"a malformed header line ({shown!r}); write 'Name: value'")
+            shown = ascii(line[:40].decode("utf-8", errors="replace"))  # one line of ASCII, for a reply
+            raise UnsafeHeader(f"a malformed header line ({shown}); write 'Name: value'")
         found.append((name, value))
     return found
 
