@@ -42,6 +42,13 @@ def _address(email: str) -> str:
         raise InvalidRecipient(_("%(address)s is not a valid address.") % {"address": email}) from exc
 
 
+def _no_nul(name: str, value: str) -> str:
+    """A NUL character is no text (PostgreSQL cannot even store it): the row is refused, naming the field."""
+    if "\x00" in value:
+        raise InvalidRecipient(_("%(field)s contains a NUL character.") % {"field": name})
+    return value
+
+
 def _too_long(name: str, length: int) -> InvalidRecipient:
     return InvalidRecipient(_("%(field)s is longer than %(n)s characters.") % {"field": name, "n": length})
 
@@ -53,7 +60,7 @@ def clean_recipient(
     email = _address(email or "")
     clean = {}
     for field, variable, _key, length in STANDARD_FIELDS:
-        value = (fields.get(field) or "").strip()
+        value = _no_nul(variable, (fields.get(field) or "").strip())
         if len(value) > length:
             raise _too_long(variable, length)
         clean[field] = value
@@ -65,7 +72,7 @@ def clean_recipient(
             raise InvalidRecipient(
                 _("%(name)s cannot be a field name: use letters, digits and underscores.") % {"name": name}
             )
-        if len(value) > MAX_CUSTOM_VALUE:
+        if len(_no_nul(name, value)) > MAX_CUSTOM_VALUE:
             raise _too_long(name, MAX_CUSTOM_VALUE)
     return CleanRecipient(email=email, email_key=email.lower(), fields=clean, custom=custom)
 
@@ -89,13 +96,13 @@ class RowChecker:
         email = _address(cells[self.email_at])
         values = [""] * len(STANDARD_FIELDS)
         for i, slot, variable, length in self.standard:
-            value = cells[i].strip()
+            value = _no_nul(variable, cells[i].strip())
             if len(value) > length:
                 raise _too_long(variable, length)
             values[slot] = value
         custom = {}
         for i, name in self.custom:
-            value = cells[i].strip()
+            value = _no_nul(name, cells[i].strip())
             if len(value) > MAX_CUSTOM_VALUE:
                 raise _too_long(name, MAX_CUSTOM_VALUE)
             custom[name] = value

@@ -323,3 +323,26 @@ class ImportStorageTest(People, ImportMixin, TestCase):
         )
         self.assertEqual((done.status, failed.status), (ImportStatus.DONE, ImportStatus.FAILED))
         self.assertEqual(files.stored_uploads(self.account), 0)
+
+
+class ControlCharacterTest(People, ImportMixin, TestCase):
+    """A NUL in a field refuses that row, naming the field (PostgreSQL could not store it: the whole
+    import would fail); other rows go in."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.create_people()
+
+    def test_a_nul_in_a_field_refuses_the_row_in_imports_and_saves(self):
+        recipient_list = service.list_create(account=self.account, name="News", actor=SYSTEM)
+        # Past the part read to detect the format (a NUL there refuses the file as binary).
+        padding = "".join(f"p{n}@example.org,P,Q\r\n" for n in range(4000)).encode()
+        rows = b"a@example.org,Ann\x00,X\r\nb@example.org,Bob,Y\x00\r\nc@example.org,Cy,Z\r\n"
+        done = self.import_file(recipient_list, "nul.csv", b"email,UserName,City\r\n" + padding + rows)
+        self.assertEqual((done.status, done.imported, done.invalid), (ImportStatus.DONE, 4001, 2), done.error)
+        reasons = [row[1] for row in report_rows(done)[1:]]
+        self.assertEqual(reasons, ["UserName contains a NUL character.", "City contains a NUL character."])
+        added, errors = service.recipients_save(
+            recipient_list=recipient_list, details=[{"e": "d@example.org", "u": "D\x00"}], actor=SYSTEM
+        )
+        self.assertEqual((added, errors), (0, [("d@example.org", "UserName contains a NUL character.")]))
