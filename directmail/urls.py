@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
+from django.views import defaults
 
 from accounts import views as account_views
 from accounts.urls import auth_urlpatterns
@@ -19,6 +20,17 @@ def root(request):
 
 
 root.csrf_exempt = True  # the API is signed, not cookie-authenticated; home only redirects
+
+
+def server_error(request):
+    """An error no view answered: DirectMail's JSON for API calls (an SDK reads no HTML page), temporary;
+    Django's page for the console."""
+    if request.path == "/api/" or api_views.is_api_request(request):
+        return api_views.unavailable(request)
+    return defaults.server_error(request)
+
+
+handler500 = server_error
 
 
 def healthz(request):

@@ -16,6 +16,7 @@ test events (stats.endpoints) go through the same `attempt()`.
 import hashlib
 import hmac
 import json
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -31,6 +32,8 @@ from accounts.crypto import decrypt
 from accounts.mailing import mail_people
 from sending import netguard
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+
+log = logging.getLogger(__name__)
 
 # Our event types -> DirectMail's CloudEvents types.
 CLOUD_TYPES = {
@@ -138,12 +141,17 @@ def enqueue_many(items: list[tuple], kind: str, at) -> int:
             )
     if events:
         WebhookEvent.objects.bulk_create(events)
-        transaction.on_commit(kick)
+        transaction.on_commit(kick, robust=True)
     return len(events)
 
 
 def kick() -> None:
-    async_task("stats.webhooks.deliver_due")
+    """Start sending waiting events now; after a commit, so a broker outage only delays them (the
+    schedule sends them too) and never fails what was committed."""
+    try:
+        async_task("stats.webhooks.deliver_due")
+    except Exception:
+        log.warning("could not start webhook delivery now (broker unavailable)", exc_info=True)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
@@ -37,6 +38,28 @@ def database_url() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def through(switch_port: int) -> str:
+    """database_url() reached through a tests.faults.TcpSwitch on `switch_port` (PostgreSQL)."""
+    real = urlsplit(database_url())
+    return real._replace(netloc=f"{real.username}:{real.password}@127.0.0.1:{switch_port}").geturl()
+
+
+def child_env(database: str, **extra: str) -> dict[str, str]:
+    """The environment of a server process on the test database `database` (the tests' settings: their
+    password hasher, keys and data folder), without the tests' Redis unless `extra` names one."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "CONN_MAX_AGE": "600",
+    }
+    env.pop("REDIS_URL", None)
+    return {**env, **extra}
 
 
 def shell_child(code: str, **extra: str) -> subprocess.Popen:

@@ -54,6 +54,14 @@ def _error(request, request_id: str, error: ApiError) -> HttpResponse:
     return response
 
 
+UNAVAILABLE = ApiError("ServiceUnavailable", "The service is unavailable just now; try again.", 503)
+
+
+def unavailable(request) -> HttpResponse:
+    """The answer to an API call that failed outside any view's care (directmail.urls.server_error)."""
+    return _error(request, str(uuid.uuid4()).upper(), UNAVAILABLE)
+
+
 @csrf_exempt
 def rpc(request):
     response, code = _answer(request)
@@ -78,7 +86,15 @@ def _answer(request) -> tuple[HttpResponse, str]:
         log.exception("API request %s could not be stored", request_id)
         error = ApiError("ServiceUnavailable", "The request could not be stored; try again.", 503)
         return _error(request, request_id, error), error.code
-    note_use(caller)
+    except Exception:
+        # The database or the cache out of reach anywhere else (the key lookup, IP protection, the commit of
+        # the call), or a bug: an SDK still gets DirectMail's JSON, temporary, naming nothing of the cause.
+        log.exception("API request %s failed", request_id)
+        return _error(request, request_id, UNAVAILABLE), UNAVAILABLE.code
+    try:
+        note_use(caller)
+    except Exception:  # bookkeeping only: the call itself succeeded (its mail may be committed)
+        log.warning("could not note the use of key %s", caller.key.key_id, exc_info=True)
     return _respond(request, {"RequestId": request_id, **body}, f"{caller.action}Response"), "OK"
 
 

@@ -388,7 +388,7 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
             job.waiting_until = now + spacing * len(messages)  # the next chunk when these are due
         job.save()
         if messages:
-            transaction.on_commit(mail.kick_delivery)
+            transaction.on_commit(mail.kick_delivery, robust=True)
         return job.waiting_until is None
 
 
@@ -447,7 +447,7 @@ def job_resume(*, job: BatchJob, actor: Actor) -> None:
             state=MessageState.QUEUED, next_attempt_at=timezone.now()
         )
     audit_record(actor=actor, action="batch.resume", account=job.account, target=job)
-    transaction.on_commit(mail.kick_delivery)
+    transaction.on_commit(mail.kick_delivery, robust=True)
     transaction.on_commit(lambda: async_task("sending.services.batch.fanout", job.pk))
 
 

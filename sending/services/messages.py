@@ -5,6 +5,7 @@ writes the envelope, one Message per recipient and their events in ONE transacti
 may the caller answer 250 / HTTP 200. A database failure raises TemporaryFailure (451 / HTTP 503).
 """
 
+import logging
 import re
 import secrets
 import uuid
@@ -38,6 +39,8 @@ from sending.models import (
     suppression_scopes,
 )
 from stats import counters
+
+log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 100
 MAX_HEADERS = 10
@@ -292,11 +295,16 @@ def kick_delivery() -> None:
     every-minute schedule is the safety net.
     """
     slots = [f"delivery:kick:{slot}" for slot in range(settings.Q_CLUSTER["workers"])]
-    taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
-    for slot, key in enumerate(slots):
-        if key not in taken and cache.add(key, 1, timeout=60):
-            async_task("sending.tasks.deliver_due", slot)
-            return
+    try:
+        taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
+        for slot, key in enumerate(slots):
+            if key not in taken and cache.add(key, 1, timeout=60):
+                async_task("sending.tasks.deliver_due", slot)
+                return
+    except Exception:
+        # The cache or the broker is down. Called after the mail was committed: nothing here may turn an
+        # accepted message into a refusal; the every-minute schedule delivers it.
+        log.warning("could not start delivery now (cache or broker unavailable)", exc_info=True)
 
 
 def new_env_id() -> str:
@@ -532,7 +540,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
             hits.append(counters.Hit(*key, now, "invalid", count=len(p.recipients) - len(accepted)))
     counters.add(hits)
     if any(accepted for _index, _p, accepted in storing):
-        transaction.on_commit(kick_delivery)
+        transaction.on_commit(kick_delivery, robust=True)
     for envelope, (index, p, accepted) in zip(envelopes, storing, strict=True):
         results[index] = Enqueued(
             env_id=envelope.env_id, accepted=len(accepted), invalid=len(p.recipients) - len(accepted)

@@ -33,6 +33,7 @@ from sending.smtp import controls, store
 log = logging.getLogger(__name__)
 
 RunDb = Callable[..., Awaitable]
+TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 AUTH_FAILED = (
     "535 5.7.8 Authentication failed: the user name is a sender address, the password its SMTP password"
 )
@@ -130,6 +131,14 @@ class Handler:
     def __init__(self, run_db: RunDb, hostname: str):
         self.run_db, self.hostname = run_db, hostname
         self.committer = store.GroupCommitter(run_db)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Any failure of ours in a command (the database or the cache out of reach, a bug) is temporary for
+        the client, in one line that shows nothing of the cause (aiosmtpd's default is a permanent 500 with
+        the exception's text, whose line breaks desynchronize the client's replies)."""
+        log.error("SMTP command failed: %s", type(error).__name__, exc_info=error)
+        SMTP_MESSAGES.labels("temporary_failure").inc()
+        return TEMPORARY_FAILURE
 
     # -- AUTH
 
@@ -239,7 +248,7 @@ class Handler:
         except Exception:  # like a submission: temporary, and never the exception's text
             log.exception("could not apply a bounce or an unsubscribe")
             SMTP_MESSAGES.labels("temporary_failure").inc()
-            return "451 4.3.0 Temporary failure, please try again later"
+            return TEMPORARY_FAILURE
         SMTP_MESSAGES.labels("bounce_or_unsubscribe").inc()
         return "250 2.0.0 OK: received"
 
@@ -269,6 +278,6 @@ class Handler:
         except Exception:  # a store failure must never look permanent, nor show its cause
             log.exception("could not store a message from %s", login.address)
             SMTP_MESSAGES.labels("temporary_failure").inc()
-            return "451 4.3.0 Temporary failure, please try again later"
+            return TEMPORARY_FAILURE
         SMTP_MESSAGES.labels("accepted").inc()
         return f"250 Data Ok: queued as {queue_id} ###envid={env_id}"  # as DirectMail words it
