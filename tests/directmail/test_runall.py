@@ -1,5 +1,6 @@
 """`make run`'s process runner: web, worker and smtpd start together and Ctrl-C stops them cleanly."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -70,3 +71,41 @@ def test_web_worker_and_smtpd_run_together_and_stop_on_ctrl_c(tmp_path):
     # Nothing is left listening.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+
+
+def test_kill_9_of_runall_stops_its_children_and_a_held_port_is_named(tmp_path):
+    """`kill -9` leaves nothing listening (the kernel signals the children), so the next start works; a
+    port that something else holds is named with its process, and nothing starts."""
+    assert manage(tmp_path, "migrate", "--noinput", DEBUG="true").returncode == 0
+    port, smtp_port = free_port(), free_port()
+    env = manage_env(tmp_path, DEBUG="true", SMTPD_PORT=str(smtp_port), SMTPD_TLS_PORT=str(free_port()))
+    argv = [sys.executable, MANAGE, "runall", "--addrport", f"127.0.0.1:{port}"]
+    runner = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/login/") == 200
+        assert wait_for_smtp(smtp_port).startswith("220")
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and (_listening(port) or _listening(smtp_port)):
+            time.sleep(0.2)
+        assert not _listening(port) and not _listening(smtp_port), "runall's children outlived it"
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        blocked = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert blocked.returncode != 0
+    assert f"127.0.0.1:{port}: it is in use by process {os.getpid()}" in blocked.stderr, blocked.stderr
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True

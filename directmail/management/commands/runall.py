@@ -1,21 +1,77 @@
 """Run every directmail process in one terminal: web, worker and the SMTP server.
 
 This is what `make run` starts. Each process is a child of this one; Ctrl-C (or SIGTERM) stops them all
-cleanly, and if one exits on its own the others are stopped too, so nothing is left half-running.
+cleanly, and if one exits on its own the others are stopped too, so nothing is left half-running. If this
+process itself dies (`kill -9`), the kernel stops the children too (Linux's parent-death signal), so the
+next start finds its ports free; a port held by something else is named, with the process holding it.
 """
 
+import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 GRACE_SECONDS = 15
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int):
+    """A preexec_fn: a session of its own (Ctrl-C reaches this process only), and SIGTERM when `parent`
+    dies however it dies; if it died already, before the signal was armed, exit at once."""
+
+    def arm() -> None:
+        os.setsid()
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
+
+
+def port_holder(port: int) -> str:
+    """Who listens on TCP `port` on this machine, as "process 1234 (its command line)"; "" when unknown."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir() if inodes else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                return f"process {proc.name} ({command.strip()[:120]})"
+        except OSError:
+            continue
+    return ""
+
+
+def _check_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            holder = port_holder(port)
+            who = f" by {holder}" if holder else ""
+            raise CommandError(
+                f"{what} cannot listen on {host}:{port}: it is in use{who}. Stop that process "
+                f"(a directmail left running?) or choose another port, then run again."
+            ) from exc
 
 
 class Command(BaseCommand):
@@ -41,9 +97,16 @@ class Command(BaseCommand):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        host, _colon, port = options["addrport"].rpartition(":")
+        _check_free(host.strip("[]") or "127.0.0.1", int(port), "The web process")
+        if not options["no_smtpd"]:
+            for smtp_port in [*settings.SMTPD_PORT, *settings.SMTPD_TLS_PORT]:
+                _check_free(settings.SMTPD_HOST, smtp_port, "The SMTP server")
         # The children ignore the terminal's Ctrl-C; this process forwards a stop to each of them in order.
+        arm = _die_with(os.getpid())
         children = {
-            name: subprocess.Popen(argv, start_new_session=True, env=env) for name, argv in processes.items()
+            name: subprocess.Popen(argv, preexec_fn=arm, env=env)  # preexec_fn: no threads run here yet
+            for name, argv in processes.items()
         }
         self.stdout.write(f"started {', '.join(children)}; press Ctrl-C to stop")
 
