@@ -278,8 +278,11 @@ SMTP_HELO_NAME = env.str("SMTP_HELO_NAME", default="")  # the machine's FQDN whe
 DELIVERY_RETRY_FIRST = env.int("DELIVERY_RETRY_FIRST", default=300)
 DELIVERY_RETRY_MAX = env.int("DELIVERY_RETRY_MAX", default=3600)
 DELIVERY_GIVE_UP = env.int("DELIVERY_GIVE_UP", default=5 * 24 * 3600)
-# A claimed batch must be delivered within the lease, or another worker takes it over.
+# A worker holds the messages it claimed this long from its last renewal; then another worker takes them.
 DELIVERY_LEASE = env.int("DELIVERY_LEASE", default=600)
+# A worker renews its leases at least every third of this while it sends; a lease not renewed for this long
+# no longer counts as a session to its domain (its worker died), so other workers may open one at once.
+DELIVERY_SESSION_ALIVE = env.int("DELIVERY_SESSION_ALIVE", default=30)
 DELIVERY_BATCH = env.int("DELIVERY_BATCH", default=100)
 # A message whose lease ran out this often (its worker died each time) is failed instead of retried.
 DELIVERY_MAX_LOST_LEASES = env.int("DELIVERY_MAX_LOST_LEASES", default=3)

@@ -8,6 +8,7 @@ second in the shared cache). Throttled mail waits; it never fails for it.
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -22,12 +23,25 @@ def domain_limits(domain: str) -> dict[str, float]:
 
 
 def active_sessions(domain: str) -> int:
-    """Sessions to `domain` now: distinct live leases on its messages."""
+    """Sessions to `domain` now: distinct leases on its messages that their worker renewed in the last
+    DELIVERY_SESSION_ALIVE seconds (a lease runs DELIVERY_LEASE from its last renewal). A dead worker's
+    lease stops counting then, although its messages wait for the whole lease before anyone sends them
+    again (a slow send of a live worker must not be sent twice)."""
+    fresh = timezone.now() + timedelta(
+        seconds=max(0, settings.DELIVERY_LEASE - settings.DELIVERY_SESSION_ALIVE)
+    )
     return (
-        Message.objects.filter(state=MessageState.SENDING, rcpt_domain=domain, lease_until__gt=timezone.now())
+        Message.objects.filter(state=MessageState.SENDING, rcpt_domain=domain, lease_until__gt=fresh)
         .values("lease_owner")
         .distinct()
         .count()
+    )
+
+
+def renew_lease(token: str) -> None:
+    """The worker holding `token` is alive: its leases run DELIVERY_LEASE from now."""
+    Message.objects.filter(lease_owner=token, state=MessageState.SENDING).update(
+        lease_until=timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE)
     )
 
 

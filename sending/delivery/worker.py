@@ -219,8 +219,12 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     started = time.monotonic()
     try:
         with transport.session(remaining[0].rcpt_domain) as session:
+            renewed = time.monotonic()
             while remaining:
                 message = remaining[0]
+                if time.monotonic() - renewed > settings.DELIVERY_SESSION_ALIVE / 3:
+                    throttle.renew_lease(token)  # still alive: the session keeps counting
+                    renewed = time.monotonic()
                 pacer.wait()
                 throttle.account_slot(message.account_id)
                 started = time.monotonic()

@@ -287,18 +287,22 @@ def suppressed_among(account_id: int, addresses, sender_address: str | None = No
         return {row[0] for row in cursor.fetchall()}
 
 
+KICK_SLOT_SECONDS = 10
+
+
 def kick_delivery() -> None:
     """Start a delivery task unless enough are already waiting to start.
 
     One task drains everything that is due, so a burst of a thousand accepted messages needs a few tasks,
-    not a thousand. Each waiting task holds a slot in the shared cache and frees it as it starts; the
-    every-minute schedule is the safety net.
+    not a thousand. Each waiting task holds a slot in the shared cache and frees it as it starts; a slot
+    held longer than KICK_SLOT_SECONDS belonged to a task lost with its worker, and the next kick takes it
+    (a dead cluster must not stop delivery on the healthy ones). The every-minute schedule is the safety net.
     """
     slots = [f"delivery:kick:{slot}" for slot in range(settings.Q_CLUSTER["workers"])]
     try:
         taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
         for slot, key in enumerate(slots):
-            if key not in taken and cache.add(key, 1, timeout=60):
+            if key not in taken and cache.add(key, 1, timeout=KICK_SLOT_SECONDS):
                 async_task("sending.tasks.deliver_due", slot)
                 return
     except Exception:

@@ -5,10 +5,13 @@ Retries and bounces as RELIABILITY.md promises them; DKIM verified at the sink w
 
 import email
 import re
+import time
 from datetime import timedelta
 from email.policy import default as default_policy
 
 import dkim
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
@@ -194,6 +197,24 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         with override_settings(DELIVERY_ALLOW_PRIVATE=True):
             self.send(to=f"d@{DEST}")
             self.assertEqual(self.run_worker(), {"delivered": 1})
+
+    def test_delivery_tasks_lost_with_a_worker_stop_delivery_for_seconds_only(self):
+        """Kick slots held by tasks that a dead cluster took with it: new mail waits no longer than the
+        slots' short life, then the next accept starts delivery at once (tasks run inline here)."""
+
+        def accept(to: str) -> None:
+            with self.captureOnCommitCallbacks(execute=True):
+                service.message_enqueue(
+                    account=self.account, sender=self.sender, to=to, subject="Hi", text_body="x", actor=SYSTEM
+                )
+
+        for slot in range(settings.Q_CLUSTER["workers"]):
+            cache.add(f"delivery:kick:{slot}", 1, timeout=service.KICK_SLOT_SECONDS)
+        accept(f"a@{DEST}")
+        self.assertEqual(self.sink.messages, [])  # every slot taken: no task started
+        time.sleep(service.KICK_SLOT_SECONDS + 1)
+        accept(f"b@{DEST}")
+        self.assertEqual(sorted(m.rcpt_tos[0] for m in self.sink.messages), [f"a@{DEST}", f"b@{DEST}"])
 
     def test_idn_domains_are_sent_in_a_label_form(self):
         self.dns.add("xn--bcher-kva.test", "MX", "10 mx.dest.test")

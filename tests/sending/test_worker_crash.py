@@ -2,6 +2,7 @@
 result was recorded, leaves one final state in the database and at most one duplicate at the receiver."""
 
 import signal
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -77,3 +78,45 @@ class WorkerCrashTests(People, TransactionTestCase):
         self.assertEqual(len(ids), 2)
         self.assertEqual(len(set(ids)), 1)  # the same message twice, never two different ones
         self.assertEqual(worker.deliver_due(max_seconds=5), {})  # and nothing more
+
+    def test_a_dead_workers_session_stops_counting_within_seconds(self):
+        """One session to a domain allowed, held by a worker SIGKILLed mid-send: the other messages of that
+        domain go out on a healthy worker as soon as the dead lease is DELIVERY_SESSION_ALIVE seconds
+        without renewal, not after the whole lease; the dead worker's message waits for its lease (no
+        second copy while a slow worker might still be sending it)."""
+        for slot in range(settings.Q_CLUSTER["workers"]):
+            cache.set(f"delivery:kick:{slot}", 1, timeout=300)
+            self.addCleanup(cache.delete, f"delivery:kick:{slot}")
+        for n in range(3):
+            service.message_enqueue(
+                account=self.account, sender=self.sender, to=f"u{n}@dest.test", subject="Hi", text_body="x",
+                actor=SYSTEM,
+            )  # fmt: skip
+        relay = f"smtp://127.0.0.1:{self.sink.port}"
+        limits = '{"*": {"connections": 1, "per_second": 50}}'
+        self.sink.handler.reply_delay = 60
+        process = shell_child(
+            "from sending.delivery.worker import deliver_due; deliver_due()",
+            DELIVERY_MODE="relay", SMTP_RELAY_URL=relay, DELIVERY_LEASE="600", DELIVERY_BATCH="1",
+            DELIVERY_DOMAIN_LIMITS=limits, DELIVERY_SESSION_ALIVE="5",
+        )  # fmt: skip
+        try:
+            self.assertTrue(self.sink.handler.stored.wait(timeout=15), "the worker never reached the sink")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        self.sink.handler.reply_delay = 0
+        killed_at = time.monotonic()
+        delivered = 0
+        with override_settings(
+            DELIVERY_MODE="relay", SMTP_RELAY_URL=relay, DELIVERY_SESSION_ALIVE=5,
+            DELIVERY_DOMAIN_LIMITS={"*": {"connections": 1, "per_second": 50}},
+        ):  # fmt: skip
+            while delivered < 2 and time.monotonic() - killed_at < 30:
+                delivered += worker.deliver_due(max_seconds=5).get("delivered", 0)
+                time.sleep(0.5)
+        self.assertEqual(delivered, 2, "the dead worker's session blocked the domain")
+        self.assertLess(time.monotonic() - killed_at, 30)
+        self.assertEqual(Message.objects.filter(state=MessageState.SENDING).count(), 1)  # waits for its lease
