@@ -10,12 +10,13 @@ the newer owner's outcome.
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
 
@@ -274,8 +275,10 @@ class _DeliveredBuffer:
 
     def flush(self) -> None:
         items, self.items, self.since = self.items, [], time.monotonic()
-        if not items:
-            return
+        if items:
+            _durably(lambda: self._write(items))
+
+    def _write(self, items: list[tuple[Message, Outcome, int]]) -> None:
         now = timezone.now()
         with transaction.atomic():
             ours = set(
@@ -340,7 +343,36 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.DELIVERY_RETRY_MAX))
 
 
+RESULT_WRITE_PATIENCE = 120.0
+
+
+def _durably(write: Callable[[], None]) -> None:
+    """Run a write of delivery results, retrying while the database is out of reach (down, its disk full):
+    a message the receiver took must not be sent again for want of a row. The worker holds the results
+    and sends nothing more meanwhile; after RESULT_WRITE_PATIENCE (at most half the lease) it gives up, and
+    the lease brings the messages back (at-least-once)."""
+    deadline = time.monotonic() + min(RESULT_WRITE_PATIENCE, settings.DELIVERY_LEASE / 2)
+    pause = 0.5
+    while True:
+        try:
+            write()
+            return
+        except DatabaseError:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("could not record delivery results; trying again in %.1f s", pause, exc_info=True)
+            connection.close()  # a broken connection is opened again by the next try
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def _record(token: str, message: Message, outcome: Outcome, duration_ms: int, counts: dict[str, int]) -> None:
+    _durably(lambda: _write_outcome(token, message, outcome, duration_ms, counts))
+
+
+def _write_outcome(
+    token: str, message: Message, outcome: Outcome, duration_ms: int, counts: dict[str, int]
+) -> None:
     now = timezone.now()
     state, text = outcome.state, outcome.text
     next_attempt = None

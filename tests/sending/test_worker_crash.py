@@ -5,8 +5,10 @@ import signal
 import time
 from datetime import timedelta
 
+import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
@@ -16,7 +18,8 @@ from sending.models import Message, MessageState
 from sending.services import messages as service
 from sending.services.senders import sender_address_create
 from tests.base import People
-from tests.processes import shell_child
+from tests.faults import TcpSwitch
+from tests.processes import shell_child, through
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
@@ -120,3 +123,53 @@ class WorkerCrashTests(People, TransactionTestCase):
         self.assertEqual(delivered, 2, "the dead worker's session blocked the domain")
         self.assertLess(time.monotonic() - killed_at, 30)
         self.assertEqual(Message.objects.filter(state=MessageState.SENDING).count(), 1)  # waits for its lease
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="stops PostgreSQL (the test runs on it)")
+class ResultWriteOutageTests(People, TransactionTestCase):
+    """The database goes away between the receiver's 250 and the write of that result: the worker holds
+    the result and writes it when the database is back, instead of the message being sent again."""
+
+    def setUp(self):
+        self.create_people()
+        domain = verified_domain(self.account)
+        self.sender = sender_address_create(
+            account=self.account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+        )
+        self.sink = SmtpSink().__enter__()
+        self.addCleanup(self.sink.__exit__, None, None, None)
+
+    def test_a_result_that_could_not_be_written_is_written_later_not_sent_again(self):
+        for slot in range(settings.Q_CLUSTER["workers"]):
+            cache.set(f"delivery:kick:{slot}", 1, timeout=300)
+            self.addCleanup(cache.delete, f"delivery:kick:{slot}")
+        service.message_enqueue(
+            account=self.account, sender=self.sender, to="bob@dest.test", subject="Hi", text_body="x",
+            actor=SYSTEM,
+        )  # fmt: skip
+        self.sink.handler.reply_delay = (
+            3  # the message is stored at the sink; 250 comes after the outage began
+        )
+        with TcpSwitch(connection.settings_dict["PORT"] or 5432) as pg:
+            process = shell_child(
+                "from sending.delivery.worker import deliver_due; deliver_due()",
+                DATABASE_URL=through(pg.port), DELIVERY_MODE="relay",
+                SMTP_RELAY_URL=f"smtp://127.0.0.1:{self.sink.port}", DELIVERY_LEASE="600",
+            )  # fmt: skip
+            try:
+                self.assertTrue(
+                    self.sink.handler.stored.wait(timeout=15), "the worker never reached the sink"
+                )
+                pg.down()
+                time.sleep(8)  # the 250 arrives, and the write of it fails for a while
+                pg.up()
+                back = time.monotonic()
+                process.wait(timeout=60)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        message = Message.objects.get()
+        self.assertEqual((message.state, message.lost_leases), (MessageState.DELIVERED, 0))
+        self.assertLess(time.monotonic() - back, 60)
+        self.assertEqual(len(self.sink.messages), 1)
+        self.assertEqual(message.delivery_attempts.count(), 1)
