@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.test import TestCase, override_settings
 from django.utils import timezone
@@ -81,9 +82,11 @@ class SessionLimitTests(AccountTestCase):
             service.message_enqueue(
                 account=self.account, sender=sender, to=to, subject="s", text_body="t", actor=SYSTEM
             )
-        # Another worker holds a live session to busy.test.
+        # Another worker holds a live session to busy.test (it renewed its lease just now).
         Message.objects.filter(rcpt="a@busy.test").update(
-            state=MessageState.SENDING, lease_owner="other", lease_until=timezone.now() + timedelta(minutes=5)
+            state=MessageState.SENDING,
+            lease_owner="other",
+            lease_until=timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE),
         )
         _token, claimed = worker.claim()
         self.assertEqual([m.rcpt for m in claimed], ["c@free.test"])
