@@ -1,0 +1,88 @@
+"""Recovery after PostgreSQL comes back: a real django-q2 cluster (ORM broker) reaches the database through a
+switch the test turns off for a while; mail accepted during the outage is delivered within seconds of the
+database's return, and nothing is sent twice."""
+
+import subprocess
+import sys
+import time
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django_q.conf import Conf
+
+from accounts.audit import SYSTEM
+from sending.models import Message, MessageState
+from sending.services import messages as service
+from sending.services.senders import sender_address_create
+from tests.faults import TcpSwitch
+from tests.processes import MANAGE, child_env, through
+from tests.sending.helpers import verified_domain
+from tests.smtpsink import SmtpSink
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="stops PostgreSQL (the test runs on it)"),
+]
+
+
+def wait_for(condition, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(f"not within {seconds} s")
+
+
+def test_mail_accepted_during_an_outage_goes_out_within_seconds_of_its_end(people):
+    account, sender = people
+    with SmtpSink() as sink, TcpSwitch(connection.settings_dict["PORT"] or 5432) as pg:
+        env = child_env(
+            through(pg.port), DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}",
+            Q_SYNC="false", Q_WORKERS="2", Q_SCHEDULER="false",
+        )  # fmt: skip
+        cluster = subprocess.Popen([sys.executable, MANAGE, "qcluster"], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            with mock.patch.object(Conf, "SYNC", False):  # kicks go to the broker the cluster reads
+
+                def accept(to: str) -> None:
+                    service.message_enqueue(
+                        account=account, sender=sender, to=to, subject="Hi", text_body="x", actor=SYSTEM
+                    )
+
+                accept("first@dest.test")
+                wait_for(lambda: len(sink.messages) == 1, 60)
+                pg.down()
+                accept("during@dest.test")  # the test reaches the database; the cluster does not
+                time.sleep(15)
+                pg.up()
+                took = wait_for(lambda: len(sink.messages) == 2, 60)
+                accept("after@dest.test")
+                wait_for(lambda: len(sink.messages) == 3, 30)
+        finally:
+            cluster.terminate()
+            try:
+                cluster.wait(20)
+            except subprocess.TimeoutExpired:
+                cluster.kill()
+    assert took < 20, f"delivery resumed {took:.0f} s after the database came back"
+    assert sorted(m.rcpt_tos[0] for m in sink.messages) == [
+        "after@dest.test",
+        "during@dest.test",
+        "first@dest.test",
+    ]
+    assert set(Message.objects.values_list("state", flat=True)) == {MessageState.DELIVERED}
+
+
+@pytest.fixture
+def people(db):
+    from accounts.services import user_signup
+
+    _user, account, _ = user_signup(email="r@example.com", password=None, account_name="R", actor=SYSTEM)
+    domain = verified_domain(account)
+    sender = sender_address_create(
+        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+    )
+    return account, sender
