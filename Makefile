@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format lock browser bench clean messages
+.PHONY: run test lint format lock browser bench chaos clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,19 @@ lint: $(TEST_STAMP)
 format: $(TEST_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## chaos: faults injected into a running layout under API and SMTP load (a worker and smtpd SIGKILLed, the
+## receiver answering 451 and hanging, PostgreSQL cut off), then a table of what came of each: accepted,
+## delivered, waiting, duplicates, lost, what clients saw, recovery. On SQLite, then on PostgreSQL when it runs.
+CHAOS_PG_URL ?= postgres://postgres@127.0.0.1:5432/directmail_chaos
+chaos: $(TEST_STAMP)
+	@echo "== SQLite"; env -u DATABASE_URL -u REDIS_URL $(PY) -m tests.chaos
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  echo "== PostgreSQL"; \
+	  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS directmail_chaos" \
+	    -c "CREATE DATABASE directmail_chaos" && \
+	  env -u REDIS_URL CHAOS_DATABASE_URL=$(CHAOS_PG_URL) $(PY) -m tests.chaos; \
+	else echo "== PostgreSQL is not running on 127.0.0.1:5432: skipped"; fi
 
 ## messages: update locale/zh_Hans from the code's marked strings, then compile it (needs GNU gettext:
 ## apt-get install gettext). Both the .po and the compiled .mo are committed, so running needs neither.

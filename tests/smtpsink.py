@@ -9,6 +9,7 @@ with SmtpSink() as sink:              # 127.0.0.1:<free port>
 import asyncio
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -20,6 +21,7 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     peer: tuple = ()
+    at: float = field(default_factory=time.monotonic)  # when it was stored
 
 
 @dataclass
@@ -32,6 +34,7 @@ class _Handler:
     reply_delay: float = 0.0
     stored: threading.Event = field(default_factory=threading.Event)
     greetings: list[str] = field(default_factory=list)  # the EHLO names clients gave, in order
+    refuse_all: str = ""  # a reply for every RCPT while set (a receiver that is down: "451 ...")
 
     def _next(self, scripts: dict[str, list[str]], address: str) -> str | None:
         with self.lock:
@@ -47,6 +50,8 @@ class _Handler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_all:
+            return self.refuse_all
         reply = self._next(self.rcpt_scripts, address)
         if reply and not reply.startswith("250"):
             return reply
