@@ -24,7 +24,9 @@ from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
 
-class WorkerCrashTests(People, TransactionTestCase):
+class _WorkerTestCase(People, TransactionTestCase):
+    """A verified sender and a recording sink; the tests' own worker is the only one to deliver."""
+
     def setUp(self):
         self.create_people()
         domain = verified_domain(self.account)
@@ -34,12 +36,17 @@ class WorkerCrashTests(People, TransactionTestCase):
         self.sink = SmtpSink().__enter__()
         self.addCleanup(self.sink.__exit__, None, None, None)
 
-    def test_sigkill_between_250_and_recording(self):
-        # Delivery tasks are "already waiting" (the queue runs tasks inline in tests): the worker below
-        # is the only one to pick the message up.
+    def hold_kick_slots(self) -> None:
+        """Delivery tasks are "already waiting" (the queue runs tasks inline in tests): the worker the
+        test starts is the only one to pick messages up."""
         for slot in range(settings.Q_CLUSTER["workers"]):
             cache.set(f"delivery:kick:{slot}", 1, timeout=300)
             self.addCleanup(cache.delete, f"delivery:kick:{slot}")  # the cache table outlives the test
+
+
+class WorkerCrashTests(_WorkerTestCase):
+    def test_sigkill_between_250_and_recording(self):
+        self.hold_kick_slots()
         service.message_enqueue(
             account=self.account,
             sender=self.sender,
@@ -87,9 +94,7 @@ class WorkerCrashTests(People, TransactionTestCase):
         domain go out on a healthy worker as soon as the dead lease is DELIVERY_SESSION_ALIVE seconds
         without renewal, not after the whole lease; the dead worker's message waits for its lease (no
         second copy while a slow worker might still be sending it)."""
-        for slot in range(settings.Q_CLUSTER["workers"]):
-            cache.set(f"delivery:kick:{slot}", 1, timeout=300)
-            self.addCleanup(cache.delete, f"delivery:kick:{slot}")
+        self.hold_kick_slots()
         for n in range(3):
             service.message_enqueue(
                 account=self.account, sender=self.sender, to=f"u{n}@dest.test", subject="Hi", text_body="x",
@@ -126,23 +131,12 @@ class WorkerCrashTests(People, TransactionTestCase):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="stops PostgreSQL (the test runs on it)")
-class ResultWriteOutageTests(People, TransactionTestCase):
+class ResultWriteOutageTests(_WorkerTestCase):
     """The database goes away between the receiver's 250 and the write of that result: the worker holds
     the result and writes it when the database is back, instead of the message being sent again."""
 
-    def setUp(self):
-        self.create_people()
-        domain = verified_domain(self.account)
-        self.sender = sender_address_create(
-            account=self.account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-        )
-        self.sink = SmtpSink().__enter__()
-        self.addCleanup(self.sink.__exit__, None, None, None)
-
     def test_a_result_that_could_not_be_written_is_written_later_not_sent_again(self):
-        for slot in range(settings.Q_CLUSTER["workers"]):
-            cache.set(f"delivery:kick:{slot}", 1, timeout=300)
-            self.addCleanup(cache.delete, f"delivery:kick:{slot}")
+        self.hold_kick_slots()
         service.message_enqueue(
             account=self.account, sender=self.sender, to="bob@dest.test", subject="Hi", text_body="x",
             actor=SYSTEM,
