@@ -45,13 +45,11 @@ from django_q.models import Schedule  # noqa: E402
 
 from accounts.access import access_key_create  # noqa: E402
 from accounts.audit import SYSTEM  # noqa: E402
-from accounts.services import user_signup  # noqa: E402
 from sending.models import Envelope, Message, MessageState  # noqa: E402
-from sending.services.senders import sender_address_create, sender_address_set_smtp_password  # noqa: E402
 from tests.api.clients import tea_client  # noqa: E402
 from tests.faults import TcpSwitch  # noqa: E402
 from tests.processes import MANAGE, child_env, database_url, through  # noqa: E402
-from tests.sending.helpers import verified_domain  # noqa: E402
+from tests.sending.helpers import smtp_sender  # noqa: E402
 from tests.smtpsink import SmtpSink, free_port  # noqa: E402
 
 SENDER, PASSWORD = "noreply@mail.example.com", "chaos-Password-2026"
@@ -222,14 +220,7 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     # The daily DNS recheck would find the test domain's records missing and stop its mail: not a fault.
     Schedule.objects.filter(minutes__gte=60).update(next_run=timezone.now() + timedelta(days=1))
-    _user, account, _ = user_signup(
-        email="chaos@example.com", password=None, account_name="Chaos", actor=SYSTEM
-    )
-    domain = verified_domain(account, "mail.example.com")
-    sender = sender_address_create(
-        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-    )
-    sender_address_set_smtp_password(sender=sender, password=PASSWORD, actor=SYSTEM)
+    account = smtp_sender("chaos@example.com", PASSWORD).account
     account.daily_quota = account.monthly_quota = 10**7
     account.save()
     key, secret = access_key_create(account=account, actor=SYSTEM)

@@ -11,3 +11,20 @@ def verified_domain(account, name: str = "mail.acme.example") -> Domain:
     Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.VERIFIED)
     domain.refresh_from_db()
     return domain
+
+
+def smtp_sender(
+    email: str, password: str, local_part: str = "noreply", domain_name: str = "mail.example.com"
+):
+    """A new account with a verified domain and a trigger sender address that logs in to SMTP with
+    `password`; returns the sender (its account is `sender.account`)."""
+    from accounts.services import user_signup
+    from sending.services.senders import sender_address_create, sender_address_set_smtp_password
+
+    _user, account, _created = user_signup(email=email, password=None, account_name=email, actor=SYSTEM)
+    domain = verified_domain(account, domain_name)
+    sender = sender_address_create(
+        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
+    )
+    sender_address_set_smtp_password(sender=sender, password=password, actor=SYSTEM)
+    return sender

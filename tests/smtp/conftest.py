@@ -8,15 +8,12 @@ from dataclasses import dataclass
 import pytest
 from django.test import override_settings
 
-from accounts.audit import SYSTEM
 from accounts.models import Account
-from accounts.services import user_signup
 from sending.models import SenderAddress
-from sending.services.senders import sender_address_create, sender_address_set_smtp_password
 from sending.smtp import tls
 from sending.smtp.server import SmtpServer
 from tests.dnsserver import DnsServer
-from tests.sending.helpers import verified_domain
+from tests.sending.helpers import smtp_sender
 from tests.smtpsink import SmtpSink
 
 PASSWORD = "smtp-Password-2026"
@@ -57,14 +54,8 @@ def client_tls() -> ssl.SSLContext:
 
 @pytest.fixture
 def smtp(db):
-    _user, account, _created = user_signup(
-        email="smtp@example.com", password=None, account_name="Smtp", actor=SYSTEM
-    )
-    domain = verified_domain(account, "mail.example.com")
-    sender = sender_address_create(
-        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-    )
-    sender_address_set_smtp_password(sender=sender, password=PASSWORD, actor=SYSTEM)
+    sender = smtp_sender("smtp@example.com", PASSWORD)
+    account = sender.account
     with SmtpSink() as sink, DnsServer() as dns:
         dns.add(DEST, "MX", "10 mx.dest.test")
         dns.add("mx.dest.test", "A", "127.0.0.1")

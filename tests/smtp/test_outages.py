@@ -13,13 +13,10 @@ import time
 import pytest
 from django.db import connection
 
-from accounts.audit import SYSTEM
-from accounts.services import user_signup
 from sending.models import Envelope, Message, MessageState
-from sending.services.senders import sender_address_create, sender_address_set_smtp_password
 from tests.faults import OwnRedis, TcpSwitch
 from tests.processes import MANAGE, child_env, database_url, through
-from tests.sending.helpers import verified_domain
+from tests.sending.helpers import smtp_sender
 from tests.smtp.conftest import PASSWORD
 from tests.smtp.rawclient import RawSession
 from tests.smtpsink import free_port
@@ -33,15 +30,7 @@ MAIL = f"From: {SENDER}\r\nTo: bob@dest.test\r\nSubject: outage\r\n\r\nhello\r\n
 
 @pytest.fixture
 def sender(db):
-    _user, account, _created = user_signup(
-        email="o@example.com", password=None, account_name="O", actor=SYSTEM
-    )
-    domain = verified_domain(account, "mail.example.com")
-    address = sender_address_create(
-        account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-    )
-    sender_address_set_smtp_password(sender=address, password=PASSWORD, actor=SYSTEM)
-    return address
+    return smtp_sender("o@example.com", PASSWORD)
 
 
 def start_smtpd(database: str, **extra: str) -> tuple[subprocess.Popen, int]:
