@@ -7,6 +7,7 @@ without our prefix) are left alone.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import import_module
 
 from django.apps import apps
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
 SCHEDULE_PREFIX = "directmail."
@@ -52,7 +54,10 @@ def sync_schedules() -> dict[str, int]:
             wanted = {"func": spec.func, "schedule_type": Schedule.MINUTES, "minutes": spec.minutes}
             row = Schedule.objects.filter(name=spec.full_name).first()
             if row is None:
-                Schedule.objects.create(name=spec.full_name, repeats=-1, **wanted)
+                # The first run is one interval away: a daily check on a fresh install has nothing to act on
+                # (django-q2 would otherwise run every schedule as soon as the cluster starts).
+                first = timezone.now() + timedelta(minutes=spec.minutes)
+                Schedule.objects.create(name=spec.full_name, repeats=-1, next_run=first, **wanted)
                 counts["created"] += 1
             elif any(getattr(row, field) != value for field, value in wanted.items()):
                 for field, value in wanted.items():

@@ -6,6 +6,9 @@ with TcpSwitch(5432) as pg:            # 127.0.0.1:<pg.port> forwards to 127.0.0
 
 with OwnRedis() as redis:              # a redis-server of the test's own on a free port
     redis.stop(); redis.start()        # SIGKILL it, start it again on the same port
+
+def test_x(small_disk):                # a 24 MB tmpfs of the test's own (skipped where none can be mounted)
+    filler = fill(small_disk)          # not one byte is left; filler.unlink() makes room again
 """
 
 import contextlib
@@ -15,8 +18,37 @@ import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.smtpsink import free_port
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A small filesystem of the test's own (needs root: it mounts a tmpfs)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    argv = ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(folder)]
+    mounted = subprocess.run(argv, capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file into `folder` until its filesystem has no byte left; delete the file to make room."""
+    filler = folder / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
 
 
 class TcpSwitch:

@@ -1,6 +1,7 @@
 """Domains: add, check DNS, rotate DKIM keys, delete. Every write is atomic and audited."""
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -202,9 +203,19 @@ def _notify_failing(domain: Domain) -> None:
     mail_people("domain_failing", {"domain": domain, "url": url}, recipients, account=domain.account)
 
 
+RECHECK_AFTER = timedelta(hours=20)
+
+
 def domain_recheck_all() -> int:
-    """The daily schedule: check every verified or failing domain again; returns how many were checked."""
-    domains = Domain.objects.alive().filter(Q(status=DomainStatus.VERIFIED) | Q(status=DomainStatus.FAILING))
+    """The daily schedule: check every verified or failing domain again, unless it was checked or verified in
+    the last RECHECK_AFTER (a domain verified a minute ago is not checked again); returns how many were."""
+    recent = timezone.now() - RECHECK_AFTER
+    domains = (
+        Domain.objects.alive()
+        .filter(Q(status=DomainStatus.VERIFIED) | Q(status=DomainStatus.FAILING))
+        .exclude(last_checked_at__gte=recent)
+        .exclude(verified_at__gte=recent)
+    )
     count = 0
     for domain in domains.iterator():
         domain_check(domain=domain)

@@ -5,9 +5,12 @@ writes the envelope, one Message per recipient and their events in ONE transacti
 may the caller answer 250 / HTTP 200. A database failure raises TemporaryFailure (451 / HTTP 503).
 """
 
+import contextlib
 import logging
 import re
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, validate_email
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -288,6 +291,10 @@ def suppressed_among(account_id: int, addresses, sender_address: str | None = No
 
 
 KICK_SLOT_SECONDS = 10
+# How long a process keeps trying a kick the cache or broker refused (once a second, in one thread).
+KICK_RETRY_SECONDS = 300
+
+_owed_kick = threading.Lock()  # held by the one thread retrying a refused kick
 
 
 def kick_delivery() -> None:
@@ -296,19 +303,55 @@ def kick_delivery() -> None:
     One task drains everything that is due, so a burst of a thousand accepted messages needs a few tasks,
     not a thousand. Each waiting task holds a slot in the shared cache and frees it as it starts; a slot
     held longer than KICK_SLOT_SECONDS belonged to a task lost with its worker, and the next kick takes it
-    (a dead cluster must not stop delivery on the healthy ones). The every-minute schedule is the safety net.
+    (a dead cluster must not stop delivery on the healthy ones).
+
+    Called after the mail was committed, so nothing here may turn an accepted message into a refusal: when
+    the cache or the broker is down, one thread of this process tries again every second, and the mail
+    goes out within a second of their return (the every-minute schedule is the safety net beyond that).
     """
-    slots = [f"delivery:kick:{slot}" for slot in range(settings.Q_CLUSTER["workers"])]
     try:
-        taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
-        for slot, key in enumerate(slots):
-            if key not in taken and cache.add(key, 1, timeout=KICK_SLOT_SECONDS):
-                async_task("sending.tasks.deliver_due", slot)
-                return
+        _kick()
     except Exception:
-        # The cache or the broker is down. Called after the mail was committed: nothing here may turn an
-        # accepted message into a refusal; the every-minute schedule delivers it.
-        log.warning("could not start delivery now (cache or broker unavailable)", exc_info=True)
+        log.warning("could not start delivery now (cache or broker unavailable); trying again", exc_info=True)
+        if _owed_kick.acquire(blocking=False):
+            threading.Thread(target=_kick_when_back, name="kick-delivery", daemon=True).start()
+
+
+def kick_owed() -> bool:
+    """Whether this process is still retrying a kick the cache or broker refused."""
+    return _owed_kick.locked()
+
+
+def _kick() -> None:
+    slots = [f"delivery:kick:{slot}" for slot in range(settings.Q_CLUSTER["workers"])]
+    taken = cache.get_many(slots)  # a read: with every slot taken (the busy case) nothing is written
+    for slot, key in enumerate(slots):
+        if key not in taken and cache.add(key, 1, timeout=KICK_SLOT_SECONDS):
+            try:
+                async_task("sending.tasks.deliver_due", slot)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    cache.delete(key)  # no task holds it: the retry must find it free
+                raise
+            return
+
+
+def _kick_when_back() -> None:
+    """Retry a refused kick (see kick_delivery) until it goes through or KICK_RETRY_SECONDS pass."""
+    try:
+        deadline = time.monotonic() + KICK_RETRY_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                _kick()
+            except Exception:  # noqa: S112 - still down; the warning was logged once
+                continue
+            log.info("delivery started: the cache and broker are back")
+            return
+        log.warning("gave up kicking delivery after %s s; the every-minute schedule will", KICK_RETRY_SECONDS)
+    finally:
+        connections.close_all()  # this thread's own database connections (the ORM broker, a database cache)
+        _owed_kick.release()
 
 
 def new_env_id() -> str:

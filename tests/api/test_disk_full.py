@@ -2,16 +2,14 @@
 the test's own answers DirectMail's JSON 503 (never Django's HTML page) while nothing can be written, and
 takes mail again as soon as there is room. Needs root (it mounts a tmpfs)."""
 
-import os
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.api.clients import post_form, signed_single_send
+from tests.faults import fill
 from tests.processes import MANAGE, child_env
 from tests.smtpsink import free_port
 
@@ -29,18 +27,6 @@ sender_address_create(account=account, domain=domain, local_part="noreply", send
 key, secret = access_key_create(account=account, actor=SYSTEM)
 print(key.key_id, secret)
 """
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    folder = tmp_path / "small"
-    folder.mkdir()
-    argv = ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(folder)]
-    mounted = subprocess.run(argv, capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_disk_is_a_json_503_and_mail_flows_again_when_there_is_room(small_disk: Path):
@@ -74,18 +60,11 @@ def test_a_full_disk_is_a_json_503_and_mail_flows_again_when_there_is_room(small
                 conn.close()
 
         assert send()["status"] == 200
-        filler = small_disk / "filler"
-        with open(filler, "wb") as out:  # fill every byte that is left
-            try:
-                while True:
-                    out.write(b"\0" * 65536)
-                    out.flush()
-            except OSError:
-                pass
+        filler = fill(small_disk)
         answers = [send() for _ in range(3)]
         for answer in answers:
             assert (answer["status"], answer["Code"]) == (503, "ServiceUnavailable"), answer
-        os.remove(filler)
+        filler.unlink()
         assert send()["status"] == 200
     finally:
         web.kill()

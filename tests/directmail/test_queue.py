@@ -43,6 +43,15 @@ class ScheduleTests(TestCase):
         self.assertIn(SCHEDULE_PREFIX + "purge_expired_invitations", names)
         self.assertEqual(sync_schedules(), {"created": 0, "updated": 0, "removed": 0})
 
+    def test_a_new_schedule_first_runs_one_interval_away(self):
+        """On a fresh install the daily recheck of domains must not run before a domain could need it."""
+        Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX).delete()
+        sync_schedules()
+        rows = {row.name: row.next_run for row in Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX)}
+        now = timezone.now()
+        self.assertGreater(rows[SCHEDULE_PREFIX + "recheck_domains"], now + timedelta(hours=23))
+        self.assertLess(rows[SCHEDULE_PREFIX + "deliver_due"], now + timedelta(minutes=1, seconds=5))
+
     def test_sync_repairs_edits_and_removes_stale_schedules_but_not_hand_made_ones(self):
         Schedule.objects.filter(name=SCHEDULE_PREFIX + "purge_expired_invitations").update(minutes=5)
         Schedule.objects.create(

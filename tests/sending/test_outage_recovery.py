@@ -1,6 +1,6 @@
-"""Recovery after PostgreSQL comes back: a real django-q2 cluster (ORM broker) reaches the database through a
-switch the test turns off for a while; mail accepted during the outage is delivered within seconds of the
-database's return, and nothing is sent twice."""
+"""Recovery after an outage, with a real django-q2 cluster: PostgreSQL (the cluster reaches it through a
+switch the test turns off for a while) or the Redis that is the cluster's broker and cache. Mail accepted
+during the outage is delivered within seconds of the service's return, and nothing is sent twice."""
 
 import subprocess
 import sys
@@ -15,15 +15,12 @@ from accounts.audit import SYSTEM
 from sending.models import Message, MessageState
 from sending.services import messages as service
 from sending.services.senders import sender_address_create
-from tests.faults import TcpSwitch
-from tests.processes import MANAGE, child_env, through
+from tests.faults import OwnRedis, TcpSwitch
+from tests.processes import MANAGE, child_env, database_url, through
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="stops PostgreSQL (the test runs on it)"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_for(condition, seconds: float) -> float:
@@ -35,6 +32,7 @@ def wait_for(condition, seconds: float) -> float:
     raise AssertionError(f"not within {seconds} s")
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="stops PostgreSQL (the test runs on it)")
 def test_mail_accepted_during_an_outage_goes_out_within_seconds_of_its_end(people):
     account, sender = people
     with SmtpSink() as sink, TcpSwitch(connection.settings_dict["PORT"] or 5432) as pg:
@@ -86,3 +84,50 @@ def people(db):
         account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
     )
     return account, sender
+
+
+@pytest.mark.skipif(not OwnRedis.available(), reason="needs redis-server")
+def test_mail_accepted_while_the_redis_broker_is_down_goes_out_within_seconds_of_its_return(people):
+    """Redis is the cluster's broker and cache (REDIS_URL). It is killed, mail is accepted (its kicks cannot
+    reach the broker), and it comes back empty, as a Redis without persistence does: the tasks it held are
+    gone, and still every message is delivered, once, within seconds."""
+    account, sender = people
+    with SmtpSink() as sink, OwnRedis() as redis:
+        env = child_env(
+            database_url(), REDIS_URL=redis.url, DELIVERY_MODE="relay",
+            SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}", Q_SYNC="false", Q_WORKERS="2",
+        )  # fmt: skip
+        cluster = subprocess.Popen([sys.executable, MANAGE, "qcluster"], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            # Kicks go to the Redis broker the cluster reads.
+            with mock.patch.object(Conf, "SYNC", False), mock.patch.object(Conf, "ORM", None), \
+                    mock.patch.object(Conf, "REDIS", redis.url):  # fmt: skip
+
+                def accept(to: str) -> None:
+                    service.message_enqueue(
+                        account=account, sender=sender, to=to, subject="Hi", text_body="x", actor=SYSTEM
+                    )
+
+                accept("first@dest.test")
+                wait_for(lambda: len(sink.messages) == 1, 60)
+                redis.stop()
+                accept("during@dest.test")  # stored; its kick fails quietly
+                time.sleep(15)
+                redis.start()
+                took = wait_for(lambda: len(sink.messages) == 2, 90)
+                accept("after@dest.test")
+                wait_for(lambda: len(sink.messages) == 3, 30)
+        finally:
+            cluster.terminate()
+            try:
+                cluster.wait(20)
+            except subprocess.TimeoutExpired:
+                cluster.kill()
+    assert took < 20, f"delivery resumed {took:.0f} s after Redis came back"
+    assert sorted(m.rcpt_tos[0] for m in sink.messages) == [
+        "after@dest.test",
+        "during@dest.test",
+        "first@dest.test",
+    ]
+    assert set(Message.objects.values_list("state", flat=True)) == {MessageState.DELIVERED}
