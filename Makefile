@@ -88,9 +88,10 @@ format: $(TEST_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## chaos: faults injected into a running layout under API and SMTP load (a worker and smtpd SIGKILLed, the
-## receiver answering 451 and hanging, PostgreSQL cut off), then a table of what came of each: accepted,
-## delivered, waiting, duplicates, lost, what clients saw, recovery. On SQLite, then on PostgreSQL when it runs.
+## chaos: faults injected into a running layout under API and SMTP load (a worker SIGKILLed, smtpd SIGKILLed
+## mid-DATA, the receiver answering 451 and hanging, SQLite's disk full, PostgreSQL cut off, Redis killed,
+## runall killed with kill -9), then a table of what came of each: accepted, delivered, waiting, duplicates,
+## lost, what clients saw, recovery. On SQLite, then on PostgreSQL (+ a Redis of its own) when it runs.
 CHAOS_PG_URL ?= postgres://postgres@127.0.0.1:5432/directmail_chaos
 chaos: $(TEST_STAMP)
 	@echo "== SQLite"; env -u DATABASE_URL -u REDIS_URL $(PY) -m tests.chaos

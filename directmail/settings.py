@@ -273,6 +273,9 @@ SMTP_RELAY_URL = _secret("SMTP_RELAY_URL", default="")
 SMTP_RELAY_VERIFY_TLS = env.bool("SMTP_RELAY_VERIFY_TLS", default=True)
 MX_PORT = env.int("MX_PORT", default=25)
 SMTP_TIMEOUT = env.float("SMTP_TIMEOUT", default=60)
+# The wait for the receiver's answer to the end of a message (RFC 5321 4.5.3.2.6: 10 minutes), at most half
+# the lease: a message given up on there may have been taken, and would be sent again.
+SMTP_DATA_TIMEOUT = env.float("SMTP_DATA_TIMEOUT", default=600)
 SMTP_HELO_NAME = env.str("SMTP_HELO_NAME", default="")  # the machine's FQDN when empty
 # Retries of temporary failures, like Postfix: 5 minutes doubling up to an hour, give up after 5 days.
 DELIVERY_RETRY_FIRST = env.int("DELIVERY_RETRY_FIRST", default=300)

@@ -11,6 +11,7 @@ all the time. Each fault is injected for a while, then lifted; then the queue is
 loopback and stops by itself. Run it as `make chaos` (or `python -m tests.chaos`).
 """
 
+import atexit
 import collections
 import contextlib
 import os
@@ -21,17 +22,25 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="directmail-chaos-"))
 os.environ.update(DJANGO_SETTINGS_MODULE="tests.settings", DATA_DIR=str(WORK), Q_SYNC="false",
                   DELIVERY_ALLOW_PRIVATE="true")  # fmt: skip
 os.environ.pop("REDIS_URL", None)
+DISK = WORK / "disk"  # SQLite's own small filesystem, to fill (where a tmpfs can be mounted: as root)
 if os.environ.get("CHAOS_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["CHAOS_DATABASE_URL"]
+    DISK = None
 else:
-    os.environ.pop("DATABASE_URL", None)
+    DISK.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", str(DISK)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode == 0:
+        atexit.register(subprocess.run, ["umount", "-l", str(DISK)], check=False)
+        os.environ["DATABASE_URL"] = f"sqlite:///{DISK / 'db.sqlite3'}"
+    else:
+        DISK = None
+        os.environ.pop("DATABASE_URL", None)
 
 import django  # noqa: E402
 
@@ -40,14 +49,12 @@ django.setup()
 from alibabacloud_dm20151123 import models as dm  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from django_q.models import Schedule  # noqa: E402
 
 from accounts.access import access_key_create  # noqa: E402
 from accounts.audit import SYSTEM  # noqa: E402
 from sending.models import Envelope, Message, MessageState  # noqa: E402
 from tests.api.clients import tea_client  # noqa: E402
-from tests.faults import TcpSwitch  # noqa: E402
+from tests.faults import OwnRedis, TcpSwitch, fill  # noqa: E402
 from tests.processes import MANAGE, child_env, database_url, through  # noqa: E402
 from tests.sending.helpers import smtp_sender  # noqa: E402
 from tests.smtpsink import SmtpSink, free_port  # noqa: E402
@@ -56,24 +63,26 @@ SENDER, PASSWORD = "noreply@mail.example.com", "chaos-Password-2026"
 FAULT_SECONDS = float(os.environ.get("CHAOS_FAULT_SECONDS", "20"))
 RATE = float(os.environ.get("CHAOS_RATE", "10"))  # messages a second from each of the two clients
 DRAIN_SECONDS = float(os.environ.get("CHAOS_DRAIN_SECONDS", "120"))  # for the queue to empty after a fault
+ONLY = os.environ.get("CHAOS_ONLY", "")  # run only the faults whose name contains this (e.g. "Redis")
 
 
 class Layout:
     """web, worker and smtpd as child processes of this one, relaying to `sink`."""
 
-    def __init__(self, sink: SmtpSink, database: str):
-        self.sink, self.database = sink, database
+    def __init__(self, sink: SmtpSink, database: str, redis: str = ""):
+        self.sink, self.database, self.redis = sink, database, redis
         self.web_port, self.smtp_port = free_port(), free_port()
         self.processes: dict[str, subprocess.Popen] = {}
 
     def env(self) -> dict[str, str]:
         return child_env(
             self.database, DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{self.sink.port}",
-            SMTP_TIMEOUT="10", DELIVERY_RETRY_FIRST="5", DELIVERY_RETRY_MAX="10", DELIVERY_LEASE="30",
+            SMTP_TIMEOUT="10", DELIVERY_RETRY_FIRST="5", DELIVERY_RETRY_MAX="10", DELIVERY_LEASE="60",
             DELIVERY_SESSION_ALIVE="10", Q_SYNC="false", Q_WORKERS="2", Q_RETRY="40", Q_TIMEOUT="35",
             SMTPD_PORT=str(self.smtp_port), SMTPD_TLS_PORT="", SMTPD_PLAINTEXT_AUTH_PORTS=str(self.smtp_port),
             DELIVERY_ALLOW_PRIVATE="true",
             DELIVERY_DOMAIN_LIMITS='{"*": {"connections": 4, "per_second": 100}}',
+            **({"REDIS_URL": self.redis} if self.redis else {}),
         )  # fmt: skip
 
     def start(self, name: str) -> None:
@@ -81,14 +90,16 @@ class Layout:
             "web": ["runserver", "--noreload", f"127.0.0.1:{self.web_port}"],
             "worker": ["qcluster"],
             "smtpd": ["smtpd"],
+            "runall": ["runall", "--addrport", f"127.0.0.1:{self.web_port}"],  # the three, as `make run`
         }[name]
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, MANAGE, *argv],
-            env=self.env(),
-            start_new_session=True,  # its own process group: a kill takes its children too
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(WORK / f"{name}.log", "ab") as log:  # kept, for a fault that needs explaining
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, MANAGE, *argv],
+                env=self.env(),
+                start_new_session=True,  # its own process group: a kill takes its children too
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and every process it started (a cluster's workers), as a crash of the host's
@@ -98,10 +109,46 @@ class Layout:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
+    def kill_runall(self) -> None:
+        """`kill -9` of runall alone: the kernel must stop its children (their parent-death signal)."""
+        os.kill(self.processes["runall"].pid, signal.SIGKILL)
+        self.processes.pop("runall").wait(10)
+
+    def restart_runall(self) -> None:
+        """Start runall again as soon as its children let go of the ports (it refuses a port in use)."""
+        _wait(lambda: not _answers(self.web_port) and not _answers(self.smtp_port), 30)
+        self.start("runall")
+        _wait(lambda: _answers(self.web_port) and _answers(self.smtp_port), 60)
+
     def stop(self) -> None:
         for name in list(self.processes):
             with contextlib.suppress(Exception):
                 self.kill(name)
+
+
+class MidData:
+    """An SMTP client of the fault's own that is in the middle of DATA when smtpd is killed: what it sent
+    must not be stored (it was never acknowledged)."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+
+    def inject(self) -> None:
+        client = smtplib.SMTP("127.0.0.1", self.layout.smtp_port, timeout=15)
+        client.login(SENDER, PASSWORD)
+        client.mail(SENDER)
+        client.rcpt("middata@dest.test")
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(
+            f"From: {SENDER}\r\nTo: middata@dest.test\r\nSubject: half\r\n\r\nthe first half".encode()
+        )
+        time.sleep(0.5)
+        self.layout.kill("smtpd")
+        client.close()
+
+    def lift(self) -> None:
+        self.layout.start("smtpd")
 
 
 class Load:
@@ -218,8 +265,6 @@ def run_fault(name: str, layout: Layout, api: dict, inject, lift) -> dict:
 
 def main() -> int:
     call_command("migrate", verbosity=0)
-    # The daily DNS recheck would find the test domain's records missing and stop its mail: not a fault.
-    Schedule.objects.filter(minutes__gte=60).update(next_run=timezone.now() + timedelta(days=1))
     account = smtp_sender("chaos@example.com", PASSWORD).account
     account.daily_quota = account.monthly_quota = 10**7
     account.save()
@@ -230,15 +275,17 @@ def main() -> int:
         switch = (
             stack.enter_context(TcpSwitch(connection.settings_dict["PORT"] or 5432)) if postgres else None
         )
-        layout = Layout(sink, through(switch.port) if switch else database_url())
+        redis = stack.enter_context(OwnRedis()) if postgres and OwnRedis.available() else None
+        layout = Layout(sink, through(switch.port) if switch else database_url(), redis.url if redis else "")
         stack.callback(layout.stop)
         for name in ("web", "worker", "smtpd"):
             layout.start(name)
         api = {"key": key, "secret": secret, "endpoint": f"127.0.0.1:{layout.web_port}"}
         _wait(lambda: _answers(layout.web_port) and _answers(layout.smtp_port), 60)
+        mid_data = MidData(layout)
         faults = [
             ("worker SIGKILLed, restarted", lambda: layout.kill("worker"), lambda: layout.start("worker")),
-            ("smtpd SIGKILLed, restarted", lambda: layout.kill("smtpd"), lambda: layout.start("smtpd")),
+            ("smtpd SIGKILLed mid-DATA, restarted", mid_data.inject, mid_data.lift),
             ("receiver answers 451", lambda: setattr(sink.handler, "refuse_all", "451 4.3.0 busy"),
              lambda: setattr(sink.handler, "refuse_all", "")),
             ("receiver hangs after DATA", lambda: setattr(sink.handler, "reply_delay", 15.0),
@@ -246,13 +293,29 @@ def main() -> int:
         ]  # fmt: skip
         if switch is not None:
             faults.append(("PostgreSQL unreachable", switch.down, switch.up))
+        if redis is not None:
+            faults.append(("Redis killed, back empty", redis.stop, redis.start))
+        if DISK is not None:
+            filler: list[Path] = []
+            faults.append(
+                ("SQLite's disk full", lambda: filler.append(fill(DISK)), lambda: filler.pop().unlink())
+            )
+        # Last: the three as one `runall` (`make run`), killed with kill -9 and started again.
+        faults.append(("runall kill -9, restarted", layout.kill_runall, layout.restart_runall))
         for name, inject, lift in faults:
+            if ONLY.lower() not in name.lower():
+                continue
+            if name.startswith("runall"):
+                layout.stop()
+                layout.start("runall")
+                _wait(lambda: _answers(layout.web_port) and _answers(layout.smtp_port), 60)
             print(f"-- {name} ({FAULT_SECONDS:.0f} s)", flush=True)
             rows.append(run_fault(name, layout, api, inject, lift))
             _wait(lambda: _answers(layout.smtp_port), 30)
     print()
     print(
         f"directmail chaos on {'PostgreSQL' if postgres else 'SQLite'}, {Envelope.objects.count()} envelopes"
+        f" (the processes' logs are in {WORK})"
     )
     columns = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
@@ -260,7 +323,10 @@ def main() -> int:
     print("-+-".join("-" * widths[c] for c in columns))
     for row in rows:
         print(" | ".join(str(row[c]).ljust(widths[c]) for c in columns))
-    return 1 if any(row["lost"] or row["waiting"] for row in rows) else 0
+    half = Message.objects.filter(rcpt="middata@dest.test").count()
+    if half:
+        print(f"the message cut off mid-DATA was stored {half} time(s); it must not be")
+    return 1 if half or any(row["lost"] or row["waiting"] for row in rows) else 0
 
 
 def _answers(port: int) -> bool:

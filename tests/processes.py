@@ -1,6 +1,8 @@
 """Run `manage.py` in a child process with its own data folder, as an operator would."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +82,24 @@ def shell_child(code: str, **extra: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def start_group(argv: list[str], env: dict[str, str], **popen) -> subprocess.Popen:
+    """A child in a process group of its own, so that stop_group() reaches what it starts (a django-q2
+    cluster's workers outlive a SIGKILL of the cluster's parent alone)."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    return subprocess.Popen(argv, env=env, start_new_session=True, **{**quiet, **popen})
+
+
+def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM the child's process group, then SIGKILL it if it has not stopped within `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left

@@ -121,8 +121,14 @@ class SmtpSession(Session):
             code, reply = self.smtp.rcpt(message.rcpt)
             if code not in (250, 251):
                 raise self._refused(code, reply)
-            # smtplib.data() turns bare CR and LF into CRLF and dot-stuffs: nothing else leaves.
-            code, reply = self.smtp.data(raw)
+            # smtplib.data() turns bare CR and LF into CRLF and dot-stuffs: nothing else leaves. A receiver
+            # may take long to answer the end of the message; giving up early would send it twice.
+            self.smtp.sock.settimeout(min(settings.SMTP_DATA_TIMEOUT, settings.DELIVERY_LEASE / 2))
+            try:
+                code, reply = self.smtp.data(raw)
+            finally:
+                if self.smtp.sock is not None:
+                    self.smtp.sock.settimeout(settings.SMTP_TIMEOUT)
             if code != 250:
                 raise TransportError.from_reply(code, reply, self.host)
             return Result(code, reply.decode("utf-8", "replace"), self.host)

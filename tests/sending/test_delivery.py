@@ -108,6 +108,15 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.assertIn("Welcome", text)
         self.assertIn("Line one\nLine two", text)
 
+    @override_settings(SMTP_TIMEOUT=1)
+    def test_a_receiver_slow_to_answer_the_end_of_the_message_is_waited_for_not_sent_it_twice(self):
+        """RFC 5321 gives the answer to the final dot 10 minutes; a message given up on there was often
+        taken already, and a retry would be a second copy."""
+        self.sink.handler.reply_delay = 3  # three times the step timeout
+        self.send()
+        self.assertEqual(self.run_worker(), {"delivered": 1})
+        self.assertEqual(len(self.sink.messages), 1)
+
     def test_451_then_250_is_retried_after_the_backoff(self):
         self.sink.script(f"bob@{DEST}", "451 4.3.0 Try again later", "250 OK")
         self.send()

@@ -2,7 +2,6 @@
 switch the test turns off for a while) or the Redis that is the cluster's broker and cache. Mail accepted
 during the outage is delivered within seconds of the service's return, and nothing is sent twice."""
 
-import subprocess
 import sys
 import time
 from unittest import mock
@@ -16,7 +15,7 @@ from sending.models import Message, MessageState
 from sending.services import messages as service
 from sending.services.senders import sender_address_create
 from tests.faults import OwnRedis, TcpSwitch
-from tests.processes import MANAGE, child_env, database_url, through
+from tests.processes import MANAGE, child_env, database_url, start_group, stop_group, through
 from tests.sending.helpers import verified_domain
 from tests.smtpsink import SmtpSink
 
@@ -40,8 +39,7 @@ def test_mail_accepted_during_an_outage_goes_out_within_seconds_of_its_end(peopl
             through(pg.port), DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}",
             Q_SYNC="false", Q_WORKERS="2", Q_SCHEDULER="false",
         )  # fmt: skip
-        cluster = subprocess.Popen([sys.executable, MANAGE, "qcluster"], env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        cluster = start_group([sys.executable, MANAGE, "qcluster"], env)
         try:
             with mock.patch.object(Conf, "SYNC", False):  # kicks go to the broker the cluster reads
 
@@ -60,11 +58,7 @@ def test_mail_accepted_during_an_outage_goes_out_within_seconds_of_its_end(peopl
                 accept("after@dest.test")
                 wait_for(lambda: len(sink.messages) == 3, 30)
         finally:
-            cluster.terminate()
-            try:
-                cluster.wait(20)
-            except subprocess.TimeoutExpired:
-                cluster.kill()
+            stop_group(cluster)
     assert took < 20, f"delivery resumed {took:.0f} s after the database came back"
     assert sorted(m.rcpt_tos[0] for m in sink.messages) == [
         "after@dest.test",
@@ -97,8 +91,7 @@ def test_mail_accepted_while_the_redis_broker_is_down_goes_out_within_seconds_of
             database_url(), REDIS_URL=redis.url, DELIVERY_MODE="relay",
             SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}", Q_SYNC="false", Q_WORKERS="2",
         )  # fmt: skip
-        cluster = subprocess.Popen([sys.executable, MANAGE, "qcluster"], env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        cluster = start_group([sys.executable, MANAGE, "qcluster"], env)
         try:
             # Kicks go to the Redis broker the cluster reads.
             with mock.patch.object(Conf, "SYNC", False), mock.patch.object(Conf, "ORM", None), \
@@ -119,11 +112,7 @@ def test_mail_accepted_while_the_redis_broker_is_down_goes_out_within_seconds_of
                 accept("after@dest.test")
                 wait_for(lambda: len(sink.messages) == 3, 30)
         finally:
-            cluster.terminate()
-            try:
-                cluster.wait(20)
-            except subprocess.TimeoutExpired:
-                cluster.kill()
+            stop_group(cluster)
     assert took < 20, f"delivery resumed {took:.0f} s after Redis came back"
     assert sorted(m.rcpt_tos[0] for m in sink.messages) == [
         "after@dest.test",

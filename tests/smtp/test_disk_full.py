@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tests.faults import fill
-from tests.processes import MANAGE, child_env
+from tests.processes import MANAGE, child_env, start_group, stop_group
 from tests.smtp.conftest import PASSWORD
 from tests.smtp.rawclient import RawSession
 from tests.smtp.test_outages import TEMPORARY, submit
@@ -48,9 +48,7 @@ class Layout:
         return self.manage("shell", "--no-imports", "-c", STATES).split()
 
     def start(self, *args: str, **extra: str) -> None:
-        argv = [sys.executable, MANAGE, *args]
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        self.children.append(subprocess.Popen(argv, env={**self.env, **extra}, **quiet))
+        self.children.append(start_group([sys.executable, MANAGE, *args], {**self.env, **extra}))
 
     def smtpd(self) -> int:
         port = free_port()
@@ -66,8 +64,7 @@ class Layout:
 
     def stop(self) -> None:
         for child in self.children:
-            child.kill()
-            child.wait(10)
+            stop_group(child, grace=5)
 
 
 def wait_for(condition, seconds: float) -> None:

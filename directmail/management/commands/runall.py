@@ -63,6 +63,9 @@ def port_holder(port: int) -> str:
 
 def _check_free(host: str, port: int, what: str) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the servers themselves bind: connections of a stopped server waiting out TIME_WAIT do not hold
+        # the port, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
