@@ -41,13 +41,13 @@ def small_disk(tmp_path):
 def fill(folder: Path) -> Path:
     """Write a file into `folder` until its filesystem has no byte left; delete the file to make room."""
     filler = folder / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as out:  # unbuffered: nothing is left to fail at close
+        chunk = b"\0" * 65536
+        while chunk:
+            try:
+                out.write(chunk)
+            except OSError:
+                chunk = chunk[: len(chunk) // 2]  # down to the last byte there is room for
     return filler
 
 
