@@ -19,12 +19,16 @@ $(TEST_STAMP): requirements/test.lock $(BASE_STAMP)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements/test.lock
 	touch $@
 
-## run: install, migrate, create the demo login, then web (127.0.0.1:8000) + worker in the foreground.
+## run: install, migrate, create the demo login, then web (127.0.0.1:8000), worker and smtpd (2525) in the
+## foreground. Another port: `make run PORT=8080` (or ADDRPORT=0.0.0.0:8080 to listen on every address).
+PORT ?= 8000
+ADDRPORT ?= 127.0.0.1:$(PORT)
 run: export DEBUG ?= true
+run: export PUBLIC_BASE_URL ?= http://$(ADDRPORT)
 run: $(BASE_STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_demo
-	$(PY) manage.py runall
+	$(PY) manage.py ensure_demo --addrport $(ADDRPORT)
+	$(PY) manage.py runall --addrport $(ADDRPORT)
 
 ## test: install the test dependencies (and Chromium from Debian when missing), run the whole suite.
 test: $(TEST_STAMP) browser

@@ -78,10 +78,11 @@ def access_keys(request):
 
 
 def _snippet_context(request, key_id: str, secret: str = "") -> dict:
-    # The account's first sender address, if it has one (read through the relation, not sending's models).
+    # The account's first own sender address, else its sandbox's (read through the relation, not sending's
+    # models): the snippet sends as it stands.
     sender = (
         request.account.sender_addresses.filter(deleted_at__isnull=True)
-        .order_by("created_at")
+        .order_by("domain__sandbox", "created_at")
         .values_list("address", flat=True)
         .first()
     )

@@ -1,5 +1,6 @@
 """Writes in `accounts` that touch several models or send mail. Each is atomic and audited."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,10 +23,22 @@ def _actor_membership(account: Account, actor: Actor) -> Membership | None:
     return Membership.objects.filter(account=account, user=actor.user).first()
 
 
+# What other apps set up in every new account (registered in their AppConfig.ready(): accounts imports no
+# other app), e.g. `sending` gives it its sandbox domain. Run inside the account's creation transaction.
+_account_setups: list[Callable[[Account], None]] = []
+
+
+def register_account_setup(setup: Callable[[Account], None]) -> None:
+    if setup not in _account_setups:
+        _account_setups.append(setup)
+
+
 @transaction.atomic
 def account_create(*, name: str, kind: str, owner: User, actor: Actor) -> Account:
     """Create an account with `owner` as its first owner."""
     account = Account.objects.create(name=name.strip(), kind=kind)
+    for setup in _account_setups:
+        setup(account)
     membership = Membership.objects.create(account=account, user=owner, role=Role.OWNER)
     audit_record(
         actor=actor, action="account.create", account=account, target=account, details={"kind": kind}

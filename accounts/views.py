@@ -98,8 +98,15 @@ def account_new(request):
 def overview(request):
     account = request.account
     steps = steps_for(account)
+    # The sandbox's address (read through the relation, not sending's models): the first send needs no DNS.
+    sandbox_sender = (
+        account.sender_addresses.filter(domain__sandbox=True, deleted_at__isnull=True)
+        .order_by("created_at")
+        .first()
+    )
     context = {
         "steps": steps,
+        "sandbox_sender": sandbox_sender if request.membership.can(Perm.SEND) else None,
         "members": account.memberships.count(),
         "pending_invitations": account.invitations.pending().count(),
         "limits": account_limits(account),

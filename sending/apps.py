@@ -12,12 +12,15 @@ class SendingConfig(AppConfig):
         from accounts.audit import register_action_labels
         from accounts.limits import register_usage
         from accounts.onboarding import register_step_check
+        from accounts.services import register_account_setup
         from sending.models import DomainStatus
         from sending.services.messages import quota_used
+        from sending.services.sandbox import sandbox_create
         from sending.services.senders import deletions_this_month
 
-        register_usage("max_domains", lambda account: account.domains.alive().count())
-        register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().count())
+        register_account_setup(sandbox_create)
+        register_usage("max_domains", lambda account: account.domains.alive().own().count())
+        register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().own().count())
         register_usage("sender_address_deletions", deletions_this_month)
         register_usage("max_tags", lambda account: account.tags.count())
         register_usage("max_recipient_lists", lambda account: account.recipient_lists.count())
@@ -29,9 +32,9 @@ class SendingConfig(AppConfig):
             lambda account: min(quota_used(account, "day"), account.limit("free_daily_sends")),
         )
         register_step_check(
-            "domain", lambda a: a.domains.alive().filter(status=DomainStatus.VERIFIED).exists()
+            "domain", lambda a: a.domains.alive().own().filter(status=DomainStatus.VERIFIED).exists()
         )
-        register_step_check("sender", lambda a: a.sender_addresses.alive().exists())
+        register_step_check("sender", lambda a: a.sender_addresses.alive().own().exists())
         register_step_check("message", lambda a: a.messages.filter(state="delivered").exists())
         register_action_labels(
             {

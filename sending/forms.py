@@ -80,7 +80,7 @@ class TagForm(CrispyForm):
 class MessageFilterForm(forms.Form):
     """Filters of the message log; every field optional."""
 
-    q = forms.CharField(label=_("Recipient or EnvId"), required=False, max_length=254)
+    q = forms.CharField(label=_("Recipient, subject or EnvId"), required=False, max_length=254)
     state = forms.ChoiceField(label=_("Status"), required=False)
     sender = forms.CharField(label=_("Sender address"), required=False, max_length=254)
     tag = forms.CharField(label=_("Tag"), required=False, max_length=128)
@@ -95,6 +95,13 @@ class MessageFilterForm(forms.Form):
             field.widget.attrs.setdefault(
                 "class", "form-select form-select-sm" if select else "form-control form-control-sm"
             )
+
+
+def sender_label(sender: SenderAddress) -> str:
+    """A sender address as choices show it; the sandbox's says where its mail goes."""
+    if sender.domain.sandbox:
+        return _("%(address)s (sandbox: Outbox only)") % {"address": sender.address}
+    return sender.address
 
 
 class TestSendForm(CrispyForm):
@@ -117,8 +124,12 @@ class TestSendForm(CrispyForm):
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sender"].queryset = (
-            SenderAddress.objects.alive().filter(account=account).order_by("address")
+            SenderAddress.objects.alive()
+            .filter(account=account)
+            .select_related("domain")
+            .order_by("domain__sandbox", "address")
         )
+        self.fields["sender"].label_from_instance = sender_label
         self.fields["sender"].empty_label = None  # required: start on the first address
         self.fields["tag"].queryset = account.tags.all()
 

@@ -1,5 +1,7 @@
 """Forms of the template pages (crispy-forms)."""
 
+import json
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -34,8 +36,22 @@ class ContentForm(CrispyForm):
         help_text=_("Left empty, a text version is made from the HTML when sending."),
     )
 
+    # The sample values the editor's table holds, as JSON (kept with the template when the draft is saved).
+    sample_data = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"id": "sample-data"}))
+
+    def clean_sample_data(self) -> dict[str, str]:
+        raw = self.cleaned_data.get("sample_data") or "{}"
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or len(raw) > 20_000:
+            raise forms.ValidationError(_("The sample data could not be read; set the values again."))
+        return {str(k)[:100]: str(v)[:1000] for k, v in data.items()}
+
     def __init__(self, *args, sms: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.helper.form_id = "content-form"
         if sms:
             del self.fields["subject"], self.fields["html_body"]
             self.fields["text_body"].label = _("Text")

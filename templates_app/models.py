@@ -37,6 +37,8 @@ class Template(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Sample values of the template's variables ({"UserName": "Bob"}), for the preview and test sends.
+    sample_data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("template")

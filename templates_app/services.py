@@ -126,6 +126,13 @@ def template_edit(
     return version
 
 
+def template_sample_data_set(*, template: Template, data: dict[str, str]) -> None:
+    """Keep the sample values of the template's variables (the preview and test sends use them)."""
+    if data != template.sample_data:
+        Template.objects.filter(pk=template.pk).update(sample_data=data)
+        template.sample_data = data
+
+
 def _writer_marks(actor: Actor) -> list[str]:
     """How `actor` is named among a version's writers: the person, or the API key and the person who
     created it (a key is a door, not a second person)."""

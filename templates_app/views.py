@@ -8,6 +8,7 @@ import secrets
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -96,28 +97,35 @@ def template_detail(request, template_id: str):
     latest = versions[0]
     can_edit = request.membership.can(Perm.EDIT_CONTENT)
     sms = template.kind == TemplateKind.SMS
-    initial = {"subject": latest.subject, "html_body": latest.html_body, "text_body": latest.text_body}
+    initial = {
+        "subject": latest.subject,
+        "html_body": latest.html_body,
+        "text_body": latest.text_body,
+        "sample_data": json.dumps(template.sample_data),
+    }
     form = ContentForm(request.POST or None, initial=initial, sms=sms) if can_edit else None
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied(_("Your role may not edit templates."))
         if form.is_valid():
+            content = {k: v for k, v in form.cleaned_data.items() if k != "sample_data"}
             try:
-                version = services.template_edit(
-                    template=template, actor=Actor.from_request(request), **form.cleaned_data
-                )
+                with transaction.atomic():
+                    version = services.template_edit(
+                        template=template, actor=Actor.from_request(request), **content
+                    )
+                    services.template_sample_data_set(
+                        template=template, data=form.cleaned_data["sample_data"]
+                    )
             except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
+                # What the sanitizer removed is shown on the page itself (once, not again as a message).
                 messages.success(request, _("Version %(n)s saved as a draft.") % {"n": version.number})
-                if version.removed:
-                    messages.warning(
-                        request,
-                        _("Removed for safety: %(items)s.") % {"items": ", ".join(version.removed)},
-                    )
                 return _back(request, template)
     variables = rendering.variables_in(latest.subject, latest.html_body, latest.text_body)
     shown = next((v for v in versions if str(v.number) == request.GET.get("version")), latest)
+    samples = [(name, template.sample_data.get(name, "")) for name in variables if name != "EAddr"]
     approved = template.approved_version
     context = {
         "template": template,
@@ -129,6 +137,9 @@ def template_detail(request, template_id: str):
         "can_review": request.membership.can(Perm.REVIEW_TEMPLATES),
         "reject_form": RejectForm(),
         "variables": variables,
+        "samples": samples,
+        "sample_json": json.dumps(template.sample_data),
+        "preview_subject": rendering.render_subject(latest.subject, template.sample_data),
         "shown": shown,
         "diff": _diff(approved, shown) if approved and approved.pk != shown.pk else None,
         "test_form": TestSendForm(account=request.account) if request.membership.can(Perm.SEND) else None,

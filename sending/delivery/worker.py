@@ -25,7 +25,14 @@ from sending import headers as header_rules
 from sending import unsubscribe
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
-from sending.delivery.transports import Result, TransportError, elapsed_ms, get_transport
+from sending.delivery.transports import (
+    CaptureTransport,
+    Result,
+    Transport,
+    TransportError,
+    elapsed_ms,
+    get_transport,
+)
 from sending.models import (
     DeliveryAttempt,
     Envelope,
@@ -198,7 +205,8 @@ def _hold_reason(message: Message, suppressed: set[tuple[int, str, str]]) -> Out
 
 
 def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
-    """Deliver messages of one destination domain through one transport session."""
+    """Deliver messages of one destination domain through one transport session (sandbox mail through
+    the Outbox's, whatever DELIVERY_MODE says: it never leaves the machine)."""
     counts: dict[str, int] = {}
     if not messages:
         return counts
@@ -210,9 +218,18 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
             _record(token, message, outcome, 0, counts)
         else:
             pending.append(message)
-    if not pending:
-        return counts
-    transport = get_transport()
+    sandboxed = [m for m in pending if m.envelope.sender.domain.sandbox]
+    if sandboxed:
+        _deliver_through(CaptureTransport(), token, sandboxed, counts)
+    real = [m for m in pending if not m.envelope.sender.domain.sandbox]
+    if real:
+        _deliver_through(get_transport(), token, real, counts)
+    return counts
+
+
+def _deliver_through(
+    transport: Transport, token: str, pending: list[Message], counts: dict[str, int]
+) -> None:
     remaining = list(pending)
     pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
     cache = _BatchCache()
@@ -250,7 +267,6 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
             _record(token, message, _failure(exc), elapsed_ms(started), counts)
     finally:
         delivered.flush()
-    return counts
 
 
 class _DeliveredBuffer:

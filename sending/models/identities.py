@@ -18,6 +18,18 @@ class AliveQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=True)
 
 
+class DomainQuerySet(AliveQuerySet):
+    def own(self):
+        """The account's own domains: not the sandbox (which limits, first steps and the API leave out)."""
+        return self.filter(sandbox=False)
+
+
+class SenderAddressQuerySet(AliveQuerySet):
+    def own(self):
+        """Addresses on the account's own domains, not on its sandbox."""
+        return self.filter(domain__sandbox=False)
+
+
 # How long the wizard waits for a requested DNS check before offering "Check now" again.
 CHECK_PATIENCE = timedelta(minutes=2)
 
@@ -45,8 +57,11 @@ class Domain(models.Model):
     # Why sending from a failing domain stopped, for the people reading the page.
     failing_reason = models.TextField(blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The account's sandbox (sending.services.sandbox): needs no DNS, is never checked, and its mail goes
+    # only into the account's Outbox, whatever DELIVERY_MODE says.
+    sandbox = models.BooleanField(default=False, editable=False)
 
-    objects = AliveQuerySet.as_manager()
+    objects = DomainQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("domain")
@@ -194,7 +209,7 @@ class SenderAddress(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    objects = AliveQuerySet.as_manager()
+    objects = SenderAddressQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("sender address")

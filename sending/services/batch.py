@@ -356,6 +356,7 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
                 next_attempt_at=now + spacing * number,
                 give_up_at=give_up,
                 variables=r.variables(),
+                subject=mail.personal_subject(job.envelope, r.email, r.variables()),
                 created_at=now,
             )
             for number, r in enumerate(eligible)

@@ -73,7 +73,7 @@ def domain_create(*, account: Account, name: str, actor: Actor) -> Domain:
         raise ServiceError(
             _("%(name)s is verified by another account. Ask its owners to delete it first.") % {"name": name}
         )
-    enforce_limit(account, "max_domains", domains.count())
+    enforce_limit(account, "max_domains", domains.own().count())
     domain = Domain.objects.create(account=account, name=name)
     _add_dkim_key(domain, status=DkimKeyStatus.ACTIVE)
     audit_record(actor=actor, action="domain.create", account=account, target=domain)
@@ -106,6 +106,8 @@ def domain_check(*, domain: Domain) -> Domain:
     one of them is gone or changed (never on a temporary DNS failure alone); failing -> verified when fixed.
     A rotated DKIM key starts signing once its record verifies.
     """
+    if domain.sandbox:
+        return domain  # needs no DNS: never checked, never failed
     specs = domain_records.records_to_publish(domain)
     results = [(spec, domain_records.check(spec)) for spec in specs]  # DNS first, outside any transaction
     with transaction.atomic():
@@ -212,6 +214,7 @@ def domain_recheck_all() -> int:
     recent = timezone.now() - RECHECK_AFTER
     domains = (
         Domain.objects.alive()
+        .own()
         .filter(Q(status=DomainStatus.VERIFIED) | Q(status=DomainStatus.FAILING))
         .exclude(last_checked_at__gte=recent)
         .exclude(verified_at__gte=recent)
@@ -227,6 +230,8 @@ def domain_recheck_all() -> int:
 def dkim_rotate(*, domain: Domain, actor: Actor) -> DkimKey:
     """Make a new key under a new selector; it signs once its record verifies. One rotation at a time."""
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    if domain.sandbox:
+        raise ServiceError(_("Sandbox mail never leaves the machine: it is not signed."))
     if domain.dkim_keys.filter(status=DkimKeyStatus.PENDING).exists():
         raise ServiceError(
             _("A new key is already waiting for its DNS record. Publish it, then check again.")
@@ -266,6 +271,8 @@ def dkim_retire(*, key: DkimKey, actor: Actor) -> None:
 def domain_delete(*, domain: Domain, actor: Actor) -> None:
     """Delete a domain that no sender address uses any more; its name is free for others afterwards."""
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    if domain.sandbox:
+        raise ServiceError(_("The sandbox belongs to the account: it cannot be deleted."))
     in_use = domain.sender_addresses.alive().count()
     if in_use:
         raise ServiceError(

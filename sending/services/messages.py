@@ -42,6 +42,7 @@ from sending.models import (
     suppression_scopes,
 )
 from stats import counters
+from templates_app import rendering
 
 log = logging.getLogger(__name__)
 
@@ -354,6 +355,13 @@ def _kick_when_back() -> None:
         _owed_kick.release()
 
 
+def personal_subject(envelope: Envelope, rcpt: str, variables: dict) -> str:
+    """A templated envelope's subject as this recipient gets it (stored for lists and search), or ""."""
+    if not envelope.templated or "{" not in envelope.subject:
+        return ""
+    return rendering.render_subject(envelope.subject, {"EAddr": rcpt, **variables})[:998]
+
+
 def new_env_id() -> str:
     return str(10**17 + secrets.randbelow(9 * 10**17))
 
@@ -563,6 +571,7 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
                     next_attempt_at=now,
                     give_up_at=give_up,
                     variables=p.variables.get(rcpt.lower(), {}),
+                    subject=personal_subject(envelope, rcpt, p.variables.get(rcpt.lower(), {})),
                     finished_at=now if suppressed else None,
                     last_error="suppressed" if suppressed else "",
                     created_at=now,

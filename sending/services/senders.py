@@ -58,7 +58,7 @@ def sender_address_create(
     account = lock_account(account)
     if SenderAddress.objects.alive().filter(address=address).exists():
         raise ServiceError(_("%(address)s already exists.") % {"address": address})
-    enforce_limit(account, "max_sender_addresses", account.sender_addresses.alive().count())
+    enforce_limit(account, "max_sender_addresses", account.sender_addresses.alive().own().count())
     sender = SenderAddress.objects.create(
         account=account, domain=domain, address=address, send_type=send_type, reply_to=reply_to
     )

@@ -21,12 +21,13 @@ from sending.services import domains as service
 
 @account_view(Perm.VIEW)
 def domain_list(request):
-    domains = Domain.objects.alive().filter(account=request.account).order_by("name")
+    domains = Domain.objects.alive().filter(account=request.account).order_by("sandbox", "name")
     query = request.GET.get("q", "").strip()
     if query:
         domains = domains.filter(Q(name__icontains=query) | Q(status=query))
     context = {
         "page": page_of(request, domains),
+        "has_own": Domain.objects.alive().own().filter(account=request.account).exists(),
         "form": DomainForm() if request.membership.can(Perm.MANAGE_DOMAINS) else None,
         "query": query,
     }
@@ -52,8 +53,10 @@ def domain_create(request):
             return redirect(
                 "sending:domain_detail", account_id=request.account.public_id, domain_id=domain.public_id
             )
-    page = page_of(request, Domain.objects.alive().filter(account=request.account).order_by("name"))
-    return render(request, "sending/domain_list.html", {"page": page, "form": form}, status=400)
+    domains = Domain.objects.alive().filter(account=request.account).order_by("sandbox", "name")
+    has_own = domains.own().exists()
+    context = {"page": page_of(request, domains), "form": form, "has_own": has_own}
+    return render(request, "sending/domain_list.html", context, status=400)
 
 
 def _get_domain(request, domain_id: str) -> Domain:
@@ -63,6 +66,9 @@ def _get_domain(request, domain_id: str) -> Domain:
 @account_view(Perm.VIEW)
 def domain_detail(request, domain_id: str):
     domain = _get_domain(request, domain_id)
+    if domain.sandbox:
+        senders = domain.sender_addresses.alive().order_by("address")
+        return render(request, "sending/sandbox_detail.html", {"domain": domain, "senders": senders})
     checks = {(c.kind, c.dkim_key_id): c for c in DnsRecordCheck.objects.filter(domain=domain)}
     rows = [
         {"spec": spec, "check": checks.get((spec.kind, spec.dkim_key.pk if spec.dkim_key else None))}

@@ -17,7 +17,7 @@ from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
 from sending.forms import MessageFilterForm, TestSendForm
-from sending.models import CapturedMessage, Envelope, Message
+from sending.models import CapturedMessage, Envelope, Message, SenderAddress
 from sending.services import messages as service
 
 
@@ -27,13 +27,19 @@ def message_list(request):
     form = MessageFilterForm(request.GET or None)
     rows = (
         Message.objects.filter(account=account)
-        .select_related("envelope__sender")
+        .select_related("envelope__sender__domain")
         .order_by("-created_at", "-pk")
     )
     if form.is_valid():
         data = form.cleaned_data
         if data["q"]:
-            rows = rows.filter(Q(rcpt__icontains=data["q"].strip()) | Q(envelope__env_id=data["q"].strip()))
+            q = data["q"].strip()
+            rows = rows.filter(
+                Q(rcpt__icontains=q)
+                | Q(envelope__env_id=q)
+                | Q(subject__icontains=q)
+                | Q(subject="", envelope__subject__icontains=q)
+            )
         if data["state"]:
             rows = rows.filter(state=data["state"])
         if data["sender"]:
@@ -69,7 +75,20 @@ def message_detail(request, message_id: str):
 @account_view(Perm.SEND)
 def test_send(request):
     account = request.account
-    form = TestSendForm(request.POST or None, account=account)
+    initial = {}
+    chosen = request.GET.get("sender", "")
+    sender = (
+        SenderAddress.objects.alive().filter(account=account, public_id=chosen).first() if chosen else None
+    )
+    if sender is not None:
+        initial = {"sender": sender}
+        if sender.domain.sandbox:  # "Send a test message now": everything filled in, to the Outbox
+            initial.update(
+                to=request.user.email,
+                subject=_("A first message from directmail"),
+                html_body=_("<p>Hello! This message was sent from your sandbox and kept in your Outbox.</p>"),
+            )
+    form = TestSendForm(request.POST or None, account=account, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -109,7 +128,11 @@ def outbox(request):
     )
     query = request.GET.get("q", "").strip()
     if query:
-        rows = rows.filter(Q(message__rcpt__icontains=query) | Q(message__envelope__subject__icontains=query))
+        rows = rows.filter(
+            Q(message__rcpt__icontains=query)
+            | Q(message__subject__icontains=query)
+            | Q(message__subject="", message__envelope__subject__icontains=query)
+        )
     return render(request, "sending/outbox.html", {"page": page_of(request, rows)})
 
 

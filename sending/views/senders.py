@@ -42,7 +42,7 @@ def sender_list(request):
         "form": SenderAddressForm(account=account) if can_manage and verified else None,
         "has_verified_domain": verified,
         "deletions": _deletions(account),
-        "used": account.sender_addresses.alive().count(),
+        "used": account.sender_addresses.alive().own().count(),
         "limit": account.limit("max_sender_addresses"),
     }
     return render(request, "sending/sender_list.html", context)
@@ -80,7 +80,7 @@ def sender_create(request):
         "form": form,
         "has_verified_domain": True,
         "deletions": _deletions(account),
-        "used": account.sender_addresses.alive().count(),
+        "used": account.sender_addresses.alive().own().count(),
         "limit": account.limit("max_sender_addresses"),
     }
     return render(request, "sending/sender_list.html", context, status=400)

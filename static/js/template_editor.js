@@ -1,11 +1,12 @@
 // The template editor: a live preview as you type (the server sanitizes and renders; the frame is
-// sandboxed with a CSP that lets nothing run), sample data, desktop and mobile widths, what the sanitizer
-// removed, variables without sample data, and for SMS the character and segment count.
+// sandboxed with a CSP that lets nothing run), a table of sample values (saved with the draft), desktop and
+// mobile widths, what the sanitizer removed, variables without sample data, and for SMS the character and
+// segment count. A reviewer's page has no editor: the preview renders the version as saved.
 (function () {
   "use strict";
   const editor = document.getElementById("template-editor");
   if (!editor) return;
-  const form = editor.querySelector("form");
+  const form = document.getElementById("content-form") || document.getElementById("version-content");
   const frame = document.getElementById("preview");
   const data = document.getElementById("sample-data");
   const subjectOut = document.getElementById("preview-subject");
@@ -32,6 +33,7 @@
       .then(function (response) { return response.json(); })
       .then(function (result) {
         frame.src = result.url;
+        if (result.variables) ensureRows(result.variables);
         if (subjectOut) subjectOut.textContent = result.subject;
         if (removedOut) {
           removedOut.textContent = result.removed.join(", ");
@@ -49,6 +51,45 @@
     timer = setTimeout(refresh, 300);
   }
 
+  // The sample table: one row per variable; its values, as JSON, are what the preview and test sends use.
+  const table = document.getElementById("sample-table");
+  let samples = {};
+  try { samples = JSON.parse((data && data.value) || "{}") || {}; } catch (e) { samples = {}; }
+
+  function syncSamples() {
+    if (!table || !data) return;
+    table.querySelectorAll("tr[data-variable]").forEach(function (row) {
+      samples[row.dataset.variable] = row.querySelector("input").value;
+    });
+    data.value = JSON.stringify(samples);
+  }
+
+  function ensureRows(names) {
+    if (!table) return;
+    const body = table.tBodies[0];
+    names.forEach(function (name) {
+      if (name === "EAddr" || body.querySelector("tr[data-variable='" + CSS.escape(name) + "']")) return;
+      const row = body.insertRow();
+      row.dataset.variable = name;
+      const head = document.createElement("th");
+      head.className = "small fw-normal text-nowrap";
+      const code = document.createElement("code");
+      code.textContent = "{" + name + "}";
+      head.appendChild(code);
+      row.appendChild(head);
+      const input = document.createElement("input");
+      input.className = "form-control form-control-sm";
+      input.type = "text";
+      input.value = samples[name] || "";
+      input.setAttribute("aria-label", name);
+      row.insertCell().appendChild(input);
+    });
+    const empty = document.getElementById("sample-empty");
+    if (empty) empty.hidden = body.rows.length > 0;
+  }
+
+  if (table) table.addEventListener("input", function () { syncSamples(); later(); });
+
   // Sample data from a row of a recipient list: its fields, as a batch send would fill them in.
   const sampleLoad = document.getElementById("sample-load");
   if (sampleLoad && data) {
@@ -63,14 +104,20 @@
           error.hidden = !result.error;
           error.textContent = result.error || "";
           if (result.error) return;
-          data.value = JSON.stringify(result.variables);
-          data.dispatchEvent(new Event("input"));
+          Object.keys(result.variables).forEach(function (name) { samples[name] = result.variables[name]; });
+          ensureRows(Object.keys(result.variables));
+          table.querySelectorAll("tr[data-variable]").forEach(function (row) {
+            if (row.dataset.variable in result.variables) {
+              row.querySelector("input").value = result.variables[row.dataset.variable];
+            }
+          });
+          syncSamples();
+          refresh();
         });
     });
   }
 
   if (form) form.addEventListener("input", later);
-  if (data) data.addEventListener("input", later);
   document.querySelectorAll("[data-preview-width]").forEach(function (button) {
     button.addEventListener("click", function () {
       frame.style.width = button.dataset.previewWidth;

@@ -82,10 +82,12 @@ class EnsureDemoTests(TestCase):
             self.assertEqual(User.objects.count(), 1)
             account = Account.objects.get()
             self.assertEqual(account.name, "Demo")
-            # A sandbox domain and sender, so a new install can send to its Outbox at once.
+            # The sandbox's sender, so a new install can send to its Outbox at once, and an API key.
             sender = account.sender_addresses.get()
-            self.assertEqual(sender.address, "noreply@mail.demo.test")
-            self.assertTrue(sender.domain.can_send)
+            self.assertTrue(sender.domain.sandbox and sender.domain.can_send)
+            self.assertIn(f"sends from its sandbox, {sender.address}", first)
+            key_id = first.split("AccessKeyId ", 1)[1].split(",")[0]
+            self.assertTrue(account.access_keys.filter(key_id=key_id).exists())
 
     def test_an_install_with_users_gets_no_demo(self):
         User.objects.create_user("someone@example.com", "pw")

@@ -161,7 +161,7 @@ def test_sender_address_refusals(api):
         )
     )
     assert error.code == "InvalidParameter" and "already exists" in error.message
-    assert SenderAddress.objects.count() == 1
+    assert SenderAddress.objects.own().count() == 1
 
 
 def test_tags_round_trip(api):

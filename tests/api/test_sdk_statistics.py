@@ -23,7 +23,7 @@ def tea_error(call) -> TeaException:
 @pytest.fixture
 def numbers(api):
     account = api["account"]
-    sender = SenderAddress.objects.get(account=account)
+    sender = SenderAddress.objects.own().get(account=account)
     day = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
     hits = [
         counters.Hit(account.pk, account.time_zone, sender.pk, "welcome", day, kind, count=count, first=True)

@@ -23,7 +23,7 @@ def test_add_publish_check_verified(new_page):
     page.get_by_role("button", name="Log in").click()
 
     page.get_by_role("link", name="Domains").first.click()
-    page.get_by_text("No sending domains yet").wait_for()
+    page.get_by_text("No domain of your own yet").wait_for()
     page.get_by_label("Domain").fill("mail.shop.example")
     page.get_by_role("button", name="Add domain").click()
     page.get_by_role("heading", name="mail.shop.example").wait_for()

@@ -45,7 +45,9 @@ def test_write_review_approve_and_send_a_test(new_page):
         writer.get_by_role("button", name="Create template").click()
         writer.get_by_label("Subject").fill("Welcome, {UserName}")
         writer.get_by_label("HTML body").fill("<h1>Hello {UserName}</h1><p>Glad you are here.</p>")
-        writer.locator("#sample-data").fill('{"UserName": "Ann"}')
+        assert writer.title() == "welcome · directmail"  # no markup in the browser's title
+        # A row appeared for the new variable.
+        writer.locator("#sample-table input[aria-label='UserName']").fill("Ann")
         preview = writer.frame_locator("#preview")
         preview.get_by_role("heading", name="Hello Ann").wait_for()  # the preview followed the typing
         assert writer.locator("#preview-subject").inner_text() == "Welcome, Ann"
@@ -55,9 +57,12 @@ def test_write_review_approve_and_send_a_test(new_page):
         writer.locator("#sample-list").select_option(label="会员")
         writer.get_by_role("button", name="Use it").click()
         preview.get_by_role("heading", name="Hi 李雷").wait_for()
-        writer.locator("#sample-data").fill('{"UserName": "Ann"}')
+        writer.locator("#sample-table input[aria-label='UserName']").fill("Ann")
         writer.get_by_role("button", name="Save draft").click()
         writer.get_by_text("saved as a draft").wait_for()
+        # The sample data was kept with the draft: the preview reads "Hi Ann", not "Hi ".
+        assert writer.locator("#sample-table input[aria-label='UserName']").input_value() == "Ann"
+        preview.get_by_role("heading", name="Hi Ann").wait_for()
         writer.get_by_role("button", name="Submit for review").click()
         writer.get_by_text("submitted for review").wait_for()
         screenshot(writer, "template-submitted")
@@ -66,12 +71,23 @@ def test_write_review_approve_and_send_a_test(new_page):
         log_in(checker, "checker@example.com", PASSWORD)
         checker.get_by_role("link", name="Templates").first.click()
         checker.get_by_role("link", name="Review queue").click()
+        checker.get_by_role("link", name="welcome").first.click()
+        # The reviewer sees the version rendered, with the template's sample data, before approving.
+        checker.frame_locator("#preview").get_by_role("heading", name="Hi Ann").wait_for()
+        assert checker.locator("#preview-subject").inner_text() == "Welcome, Ann"
+        reject = checker.locator("#reject-form")
+        button_box = reject.get_by_role("button", name="Reject").bounding_box()
+        comment_box = reject.locator("textarea").bounding_box()
+        assert button_box["y"] >= comment_box["y"] + comment_box["height"]  # below its textarea, not beside
         checker.get_by_role("button", name="Approve").click()
+        checker.get_by_text("Version 1 is in use.").wait_for()
+        checker.get_by_role("link", name="Templates").first.click()
+        checker.get_by_role("link", name="Review queue").click()
         checker.get_by_text("Nothing waits for review").wait_for()
 
         writer.reload()
         writer.get_by_text("Version 1 is in use.").wait_for()
-        writer.locator("#sample-data").fill('{"UserName": "Ann"}')
+        writer.frame_locator("#preview").get_by_role("heading", name="Hi Ann").wait_for()  # rendered
         writer.locator("#test-to").fill("ann@example.org")
         writer.get_by_role("button", name="Send a test").click()
         writer.get_by_text("queued to ann@example.org").wait_for()

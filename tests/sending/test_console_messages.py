@@ -40,6 +40,29 @@ class ConsoleSendingTests(AccountTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             return self.client.post(self.url("sending:test_send"), data)
 
+    def test_personalized_mail_is_listed_and_found_by_the_subject_its_recipient_got(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            service.message_enqueue(
+                account=self.account, sender=self.sender, to=["bob@example.org", "amy@example.org"],
+                subject="{UserName}, spring sale in {City}", text_body="x", templated=True,
+                variables={"bob@example.org": {"UserName": "Bob", "City": "Berlin"},
+                           "amy@example.org": {"UserName": "Amy", "City": "Paris"}},
+                actor=SYSTEM,
+            )  # fmt: skip
+        self.client.force_login(self.operator)
+        for name in ("sending:messages", "sending:outbox"):
+            listing = self.client.get(self.url(name))
+            self.assertContains(listing, "Bob, spring sale in Berlin")
+            self.assertNotContains(listing, "{UserName}")
+            found = self.client.get(self.url(name), {"q": "sale in Berlin"})
+            self.assertContains(found, "bob@example.org")
+            self.assertNotContains(found, "amy@example.org")
+        message = Message.objects.get(rcpt="amy@example.org")
+        self.assertContains(
+            self.client.get(self.url("sending:message_detail", message.message_id)),
+            "Amy, spring sale in Paris",
+        )
+
     def test_a_test_send_is_delivered_to_the_outbox_and_listed(self):
         self.client.force_login(self.operator)
         response = self.post_test_send()

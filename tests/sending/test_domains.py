@@ -177,13 +177,13 @@ class DomainCreateTests(AccountTestCase):
         ):
             with self.subTest(name=bad), self.assertRaises(ServiceError):
                 service.domain_create(account=self.account, name=bad, actor=SYSTEM)
-        self.assertFalse(Domain.objects.exists())
+        self.assertFalse(Domain.objects.own().exists())
 
     def test_a_domain_verified_by_another_account_cannot_be_added(self):
         theirs = service.domain_create(account=self.other_account, name="shared.example", actor=SYSTEM)
         service.domain_create(account=self.account, name="shared.example", actor=SYSTEM)  # unverified: fine
         Domain.objects.filter(pk=theirs.pk).update(status=DomainStatus.VERIFIED)
-        Domain.objects.filter(account=self.account).delete()
+        Domain.objects.own().filter(account=self.account).delete()
         with self.assertRaisesMessage(ServiceError, "verified by another account"):
             service.domain_create(account=self.account, name="shared.example", actor=SYSTEM)
 
@@ -193,14 +193,14 @@ class DomainCreateTests(AccountTestCase):
         self.client.force_login(self.admin)
         response = self.client.post(self.url("sending:domain_create"), {"name": "d5.acme.example"})
         self.assertContains(response, "This account has 5 of 5 sending domains", status_code=400)
-        self.assertEqual(Domain.objects.filter(account=self.account).count(), 5)
+        self.assertEqual(Domain.objects.own().filter(account=self.account).count(), 5)
 
     def test_console_add_shows_the_wizard_with_every_record(self):
         self.client.force_login(self.admin)
         response = self.client.post(
             self.url("sending:domain_create"), {"name": "mail.acme.example"}, follow=True
         )
-        domain = Domain.objects.get()
+        domain = Domain.objects.own().get()
         self.assertContains(response, f"directmail-verify={domain.ownership_token}")
         self.assertContains(response, domain.active_dkim_key().public_key)
         self.assertContains(response, "_dmarc.mail.acme.example")

@@ -40,7 +40,7 @@ class SenderAddressTests(AccountTestCase):
             self.url("sending:sender_create"),
             {"local_part": "News", "domain": self.domain.public_id, "send_type": "batch", "reply_to": ""},
         )
-        sender = SenderAddress.objects.get()
+        sender = SenderAddress.objects.own().get()
         self.assertRedirects(response, self.url("sending:sender_detail", sender.public_id))
         self.assertEqual((sender.address, sender.send_type), ("news@mail.acme.example", "batch"))
         self.assertTrue(AuditEntry.objects.filter(action="sender.create", actor_user=self.operator).exists())
@@ -63,7 +63,7 @@ class SenderAddressTests(AccountTestCase):
             {"local_part": "a", "domain": theirs.public_id, "send_type": "trigger"},
         )
         self.assertEqual(response.status_code, 400)
-        self.assertFalse(SenderAddress.objects.exists())
+        self.assertFalse(SenderAddress.objects.own().exists())
 
     def test_bad_local_parts_and_duplicates(self):
         for bad in ("", "a b", ".a", "a..b", "a@b", "x" * 65):
@@ -82,7 +82,7 @@ class SenderAddressTests(AccountTestCase):
             {"local_part": "s10", "domain": self.domain.public_id, "send_type": "trigger"},
         )
         self.assertContains(response, "10 of 10 sender addresses", status_code=400)
-        self.assertEqual(SenderAddress.objects.alive().count(), 10)
+        self.assertEqual(SenderAddress.objects.alive().own().count(), 10)
 
     def test_deletions_are_limited_per_calendar_month(self):
         addresses = [self.create(f"d{n}") for n in range(7)]

@@ -9,6 +9,7 @@ from email.policy import default as default_policy
 import dkim
 import pytest
 
+from accounts.audit import SYSTEM
 from sending.models import Envelope, Message, MessageState
 from tests.smtp.conftest import DEST, PASSWORD, client_tls
 
@@ -88,3 +89,22 @@ def test_django_email_backend(smtp, settings):
     assert sent == 1
     [received] = smtp.sink.messages
     assert received.rcpt_tos == [f"ann@{DEST}"]
+
+
+def test_the_sandbox_address_submits_over_smtp_and_its_mail_stays_in_the_outbox(smtp):
+    """DELIVERY_MODE is mx here, with a receiving MX on loopback: sandbox mail must not reach it."""
+    from sending.models import CapturedMessage
+    from sending.services.sandbox import sandbox_sender
+    from sending.services.senders import sender_address_set_smtp_password
+
+    sandbox = sandbox_sender(smtp.account)
+    sender_address_set_smtp_password(sender=sandbox, password=PASSWORD, actor=SYSTEM)
+    client = smtplib.SMTP("127.0.0.1", smtp.port, timeout=10)
+    with client:
+        client.starttls(context=client_tls())
+        client.login(sandbox.address, PASSWORD)
+        assert client.send_message(message(sender=sandbox.address)) == {}
+    assert smtp.sink.messages == []
+    message_row = Message.objects.get()
+    assert message_row.state == MessageState.DELIVERED
+    assert CapturedMessage.objects.filter(message=message_row).exists()

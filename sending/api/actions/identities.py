@@ -37,7 +37,7 @@ def _ok(flag: bool) -> str:
 
 
 def _domain(caller: Caller, p: Params) -> Domain:
-    queryset = Domain.objects.alive().filter(account=caller.key.account)
+    queryset = Domain.objects.alive().own().filter(account=caller.key.account)  # DirectMail has no sandbox
     return by_api_id(queryset, p, "DomainId", "InvalidDomain.NotFound", "domain")
 
 
@@ -60,7 +60,7 @@ def _verified(checks: dict, kind: str) -> bool:
 @action("QueryDomainByParam")
 def query_domain_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
-    queryset = Domain.objects.alive().filter(account=account).order_by("-created_at", "-pk")
+    queryset = Domain.objects.alive().own().filter(account=account).order_by("-created_at", "-pk")
     keyword = p.text("KeyWord", max_length=253).strip().lower()
     if keyword:
         queryset = queryset.filter(name__contains=keyword)
@@ -161,7 +161,7 @@ def delete_domain(caller: Caller, p: Params) -> dict:
 
 
 def _sender(caller: Caller, p: Params) -> SenderAddress:
-    queryset = SenderAddress.objects.alive().filter(account=caller.key.account).select_related("domain")
+    queryset = SenderAddress.objects.alive().own().filter(account=caller.key.account).select_related("domain")
     return by_api_id(queryset, p, "MailAddressId", "InvalidMailAddress.NotFound", "sender address")
 
 
@@ -192,6 +192,7 @@ def query_mail_address_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
     queryset = (
         SenderAddress.objects.alive()
+        .own()  # the sandbox's address sends through the API, but DirectMail lists no sandbox
         .filter(account=account)
         .select_related("domain")
         .order_by("-created_at", "-pk")
@@ -234,7 +235,7 @@ def create_mail_address(caller: Caller, p: Params) -> dict:
         raise ApiError("InvalidMailAddress.Malformed", f"AccountName: {address} is not an address.")
     with refused("AccountName", "InvalidMailAddressDomain.Malformed"):
         domain_name = domain_service.normalize_domain_name(domain_name)
-    domain = Domain.objects.alive().filter(account=account, name=domain_name).first()
+    domain = Domain.objects.alive().own().filter(account=account, name=domain_name).first()
     if domain is None:
         raise ApiError(
             "InvalidMailAddressDomain.Malformed",

@@ -72,7 +72,7 @@ def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
             {
                 "AccountName": m.envelope.sender.address,
                 "ToAddress": m.rcpt,
-                "Subject": m.envelope.subject,
+                "Subject": m.subject or m.envelope.subject,
                 "Status": code,
                 "ErrorClassification": CLASSIFICATION[code],
                 "Message": f"{m.last_code or ''} {m.last_error}".strip() or MessageState(m.state).label,

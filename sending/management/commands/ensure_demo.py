@@ -1,7 +1,8 @@
-"""`make run`: on first start, a demo login and account with a sandbox sending domain; the login every time.
+"""`make run`: on first start, a demo login, an account and an API key; the login and key every time.
 
-The demo domain `mail.demo.test` is marked verified without DNS (it is not a real domain), so that a new
-install can send at once: in the default capture mode its mail lands in the Outbox.
+The demo account sends from its sandbox (sending.services.sandbox): `test@sandbox-….directmail.test`
+needs no DNS and its mail lands in the account's Outbox, so a new install can send at once from the
+console, the SDK (with the printed key) or SMTP.
 """
 
 import secrets
@@ -9,21 +10,23 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from accounts.access import access_key_create
 from accounts.audit import SYSTEM
 from accounts.models import AccountKind, User
 from accounts.services import user_signup
-from sending.models import Domain, DomainStatus
-from sending.services.domains import domain_create
-from sending.services.senders import sender_address_create
+from sending.services.sandbox import sandbox_sender
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_DOMAIN = "mail.demo.test"
 
 
 class Command(BaseCommand):
     help = "Create the demo user and account if no user exists yet, and print how to log in."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where the web process listens.")
+
     def handle(self, *args, **options):
+        url = f"http://{options['addrport']}/"
         credentials = settings.DATA_DIR / "demo-login.txt"
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
@@ -35,21 +38,20 @@ class Command(BaseCommand):
                 kind=AccountKind.ENTERPRISE,
                 actor=SYSTEM,
             )
-            domain = domain_create(account=account, name=DEMO_DOMAIN, actor=SYSTEM)
-            Domain.objects.filter(pk=domain.pk).update(
-                status=DomainStatus.VERIFIED, verified_at=domain.created_at
-            )
-            domain.refresh_from_db()
-            sender_address_create(
-                account=account, domain=domain, local_part="noreply", send_type="trigger", actor=SYSTEM
-            )
-            credentials.write_text(f"{DEMO_EMAIL} {password}\n")
+            key, secret = access_key_create(account=account, description="demo", actor=SYSTEM)
+            credentials.write_text(f"{DEMO_EMAIL} {password} {key.key_id} {secret}\n")
             credentials.chmod(0o600)
-        if credentials.exists() and User.objects.filter(email=DEMO_EMAIL).exists():
-            email, password = credentials.read_text().split()
-            self.stdout.write(
-                self.style.SUCCESS(f"Log in at http://127.0.0.1:8000/ as {email} with password {password}")
-            )
-            self.stdout.write(f"The demo account sends from noreply@{DEMO_DOMAIN}; mail lands in its Outbox.")
+        user = User.objects.filter(email=DEMO_EMAIL).first()
+        if credentials.exists() and user is not None:
+            email, password, *key = credentials.read_text().split()
+            self.stdout.write(self.style.SUCCESS(f"Log in at {url} as {email} with password {password}"))
+            account = user.memberships.select_related("account").first()
+            if account is not None:
+                sender = sandbox_sender(account.account)
+                self.stdout.write(
+                    f"The demo account sends from its sandbox, {sender.address}: mail lands in its Outbox."
+                )
+                if len(key) == 2:
+                    self.stdout.write(f"Its API key: AccessKeyId {key[0]}, AccessKeySecret {key[1]}")
         else:
-            self.stdout.write("Log in at http://127.0.0.1:8000/ with your own login (or sign up there).")
+            self.stdout.write(f"Log in at {url} with your own login (or sign up there).")
