@@ -91,3 +91,81 @@ def register_action_labels(labels: dict[str, str]) -> None:
 
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
+
+
+# How the audit log page names the keys of an entry's details; other keys read as words ("blank_lines":
+# "Blank lines").
+DETAIL_LABELS: dict[str, str] = {
+    "role": _("Role"),
+    "version": _("Version"),
+    "selector": _("Selector"),
+    "email": _("Email"),
+    "count": _("Count"),
+    "address": _("Address"),
+    "addresses": _("Addresses"),
+    "type": _("Type"),
+    "kind": _("Type"),
+    "status": _("Status"),
+    "reply_to": _("Reply-to"),
+    "recipients": _("Recipients"),
+    "reason": _("Reason"),
+    "file": _("File"),
+    "fields": _("Fields"),
+    "events": _("Events"),
+    "blank_lines": _("Blank lines"),
+    "imported": _("Added"),
+    "updated": _("Updated"),
+    "rejected": _("Not imported"),
+    "name": _("Name"),
+    "description": _("Description"),
+    "errors": _("Errors"),
+    "duplicates": _("Duplicates"),
+    "invalid": _("Invalid"),
+    "refused": _("Refused"),
+    "mode": _("Mode"),
+}
+
+
+# Stored values the audit log page names, by key ({"type": {"batch": "Batch"}}); apps add theirs with
+# `register_detail_values` (accounts' own roles and account types are added in detail_items).
+DETAIL_VALUES: dict[str, dict[str, str]] = {}
+
+
+def register_detail_values(key: str, names: dict[str, str]) -> None:
+    DETAIL_VALUES.setdefault(key, {}).update(names)
+
+
+# Keys whose value is a list of things, never an [old, new] change.
+_LIST_KEYS = {"addresses", "fields", "events", "recipients"}
+
+
+def detail_items(details: dict) -> list[tuple[str, str, bool]]:
+    """An entry's details as (label, text, literal) for people: an [old, new] pair reads "old → new",
+    other lists are joined, true/false read yes/no, a role or account type by its name. `literal` marks
+    a key without a label of its own, shown as it is stored."""
+    from accounts.models import AccountKind
+    from accounts.roles import Role
+
+    names = {key: dict(values) for key, values in DETAIL_VALUES.items()}
+    names.setdefault("role", {}).update(Role.choices)
+    names.setdefault("kind", {}).update(AccountKind.choices)
+
+    def text(value) -> str:
+        if isinstance(value, bool):
+            return str(_("yes") if value else _("no"))
+        if isinstance(value, list):
+            return ", ".join(text(v) for v in value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {text(v)}" for k, v in value.items())
+        return "" if value is None else str(value)
+
+    items = []
+    for key, value in (details or {}).items():
+        named = names.get(key, {})
+        if named:
+            value = [named.get(v, v) for v in value] if isinstance(value, list) else named.get(value, value)
+        change = isinstance(value, list) and len(value) == 2 and key not in _LIST_KEYS
+        shown = f"{text(value[0]) or '—'} → {text(value[1]) or '—'}" if change else text(value)
+        label = DETAIL_LABELS.get(key)
+        items.append((str(label) if label else key, shown, label is None))
+    return items

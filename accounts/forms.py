@@ -85,6 +85,14 @@ class PasswordFieldsMixin:
         return password2
 
 
+# What the two account types mean, as DirectMail has them: the limits differ, nothing else.
+KIND_HELP = _(
+    "Enterprise accounts get DirectMail's higher limits (more domains, sender addresses and mail a day); "
+    "personal accounts the lower ones. The limits are shown on the Overview, and the platform's staff can "
+    "change them."
+)
+
+
 class SignupForm(PasswordFieldsMixin, CrispyForm):
     submit_label = _("Create account")
 
@@ -111,6 +119,7 @@ class SignupForm(PasswordFieldsMixin, CrispyForm):
         choices=AccountKind.choices,
         initial=AccountKind.ENTERPRISE,
         widget=forms.RadioSelect,
+        help_text=KIND_HELP,
     )
 
     def clean_email(self):
@@ -149,6 +158,7 @@ class AccountCreateForm(CrispyForm):
         choices=AccountKind.choices,
         initial=AccountKind.ENTERPRISE,
         widget=forms.RadioSelect,
+        help_text=KIND_HELP,
     )
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.audit import Actor, action_label, audit_record
+from accounts.audit import Actor, action_label, audit_record, detail_items
 from accounts.filters import between_days
 from accounts.forms import (
     AccountCreateForm,
@@ -318,6 +318,7 @@ def audit_log(request):
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
         entry.action_label = action_label(entry.action)
+        entry.detail_items = detail_items(entry.details)
     return render(request, "accounts/audit_log.html", {"form": form, "page": page})
 
 

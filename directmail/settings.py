@@ -359,6 +359,7 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+FORMAT_MODULE_PATH = ["directmail.formats"]  # our zh_Hans number grouping (directmail/formats)
 USE_TZ = True
 TIME_ZONE = "UTC"
 # The time zone a new account starts in; each account has its own and every time is shown in it.

@@ -9,16 +9,17 @@ class SendingConfig(AppConfig):
     verbose_name = _("Sending")
 
     def ready(self) -> None:
-        from accounts.audit import register_action_labels
+        from accounts.audit import register_action_labels, register_detail_values
         from accounts.limits import register_usage
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
-        from sending.models import DomainStatus
+        from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
         from sending.services.sandbox import sandbox_create
         from sending.services.senders import deletions_this_month
 
         register_account_setup(sandbox_create)
+        register_detail_values("type", dict(SendType.choices))
         register_usage("max_domains", lambda account: account.domains.alive().own().count())
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().own().count())
         register_usage("sender_address_deletions", deletions_this_month)

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.forms import CrispyForm
 from sending.models import Domain, DomainStatus, MessageState, SenderAddress, SendType, UnsubscribeLevel
@@ -52,7 +53,7 @@ class SenderAddressForm(CrispyForm):
 
 class ReplyToForm(CrispyForm):
     submit_label = _("Save reply-to")
-    reply_to = forms.EmailField(label=_("Reply-to address"), required=False)
+    reply_to = forms.EmailField(label=_("Address"), required=False)  # under the heading "Reply-to address"
 
 
 class SmtpPasswordForm(CrispyForm):
@@ -106,7 +107,9 @@ def sender_label(sender: SenderAddress) -> str:
 
 class TestSendForm(CrispyForm):
     submit_label = _("Send test message")
-    sender = forms.ModelChoiceField(label=_("From"), queryset=None, to_field_name="public_id")
+    sender = forms.ModelChoiceField(
+        label=pgettext_lazy("sender", "From"), queryset=None, to_field_name="public_id"
+    )
     to = forms.CharField(
         label=_("To"),
         max_length=2000,
@@ -177,7 +180,7 @@ class BatchJobForm(CrispyForm):
         label=_("Recipient list"), queryset=None, to_field_name="public_id"
     )
     sender = forms.ModelChoiceField(
-        label=_("From"),
+        label=pgettext_lazy("sender", "From"),
         queryset=None,
         to_field_name="public_id",
         help_text=_("A sender address of the batch type."),

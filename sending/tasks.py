@@ -5,7 +5,7 @@ from django.core.cache import cache
 from sending.api import auth, ratelimit
 from sending.delivery import worker
 from sending.models import Domain, SenderAddress
-from sending.services import domains, idempotency, senders
+from sending.services import domains, idempotency, messages, senders
 
 
 def check_domain(domain_pk: int) -> str | None:
@@ -26,10 +26,15 @@ def send_reply_to_verification(sender_pk: int, language: str | None = None) -> N
 
 
 def deliver_due(kick_slot: int | None = None) -> dict[str, int]:
-    """Deliver what is due; started when mail is accepted (see kick_delivery) and every minute."""
+    """Deliver what is due; started when mail is accepted (see kick_delivery) and every minute. A task
+    whose time ran out with mail still due starts the next one at once (not at the next schedule tick)."""
     if kick_slot is not None:
         cache.delete(f"delivery:kick:{kick_slot}")  # mail accepted from now on may start another task
-    return worker.deliver_due()
+    totals = worker.deliver_due()
+    wait = worker.seconds_to_next_due()
+    if totals and wait is not None and wait <= worker.NEXT_DUE_WAIT:
+        messages.kick_delivery()
+    return totals
 
 
 def purge_api_nonces() -> int:

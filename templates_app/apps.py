@@ -9,10 +9,12 @@ class TemplatesAppConfig(AppConfig):
     verbose_name = _("Templates")
 
     def ready(self) -> None:
-        from accounts.audit import register_action_labels
+        from accounts.audit import register_action_labels, register_detail_values
         from accounts.limits import register_usage
+        from templates_app.models import TemplateKind
 
         register_usage("max_templates", lambda account: account.templates.count())
+        register_detail_values("kind", dict(TemplateKind.choices))
         register_action_labels(
             {
                 "template.create": _("Created a template"),

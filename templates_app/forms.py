@@ -4,6 +4,7 @@ import json
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.forms import CrispyForm
 from templates_app.models import MAX_NAME_LENGTH, TemplateKind
@@ -69,7 +70,7 @@ class RejectForm(CrispyForm):
 class TestSendForm(CrispyForm):
     submit_label = _("Send a test")
 
-    sender = forms.ChoiceField(label=_("From"))
+    sender = forms.ChoiceField(label=pgettext_lazy("sender", "From"))
     to = forms.EmailField(label=_("To"))
     data = forms.CharField(label=_("Sample data (JSON)"), required=False, widget=forms.HiddenInput)
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.ids import new_api_id, new_public_id
 from accounts.models import Account
@@ -17,7 +18,7 @@ MAX_NAME_LENGTH = 30  # as DirectMail's InvalidTemplateName.Malformed says
 
 
 class TemplateKind(models.TextChoices):
-    EMAIL = "email", _("Email")
+    EMAIL = "email", pgettext_lazy("template kind", "Email")
     SMS = "sms", _("SMS")
 
 

@@ -447,14 +447,37 @@ _EVENT = {
 }
 
 
+# Mail that comes due this soon (a batch's paced tail, a short retry) is waited for by the running task
+# rather than left to the next schedule tick.
+NEXT_DUE_WAIT = 10.0
+
+
 def deliver_due(max_seconds: float = 50) -> dict[str, int]:
-    """Claim and deliver until nothing is due or the time is up; returns counts by outcome."""
+    """Claim and deliver until nothing is due or the time is up; returns counts by outcome.
+
+    Mail due within NEXT_DUE_WAIT seconds is waited for, so the paced tail of a batch goes out without a
+    schedule (mail due now that cannot be claimed is another worker's: its sessions are open)."""
     deadline = time.monotonic() + max_seconds
     totals: dict[str, int] = {}
     while time.monotonic() < deadline:
         token, messages = claim()
         if not messages:
-            break
+            wait = seconds_to_next_due()
+            if wait is None or wait <= 0 or wait > NEXT_DUE_WAIT or time.monotonic() + wait >= deadline:
+                break
+            time.sleep(wait)
+            continue
         for state, n in deliver_batch(token, messages).items():
             totals[state] = totals.get(state, 0) + n
     return totals
+
+
+def seconds_to_next_due() -> float | None:
+    """Seconds until the next waiting message comes due (<= 0: one is due now), None when none waits."""
+    nearest = (
+        Message.objects.filter(state__in=[MessageState.QUEUED, MessageState.DEFERRED])
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return None if nearest is None else (nearest - timezone.now()).total_seconds()

@@ -148,6 +148,11 @@ class RecipientImport(models.Model):
         return self.duplicates + self.invalid + self.refused
 
     @property
+    def not_taken(self) -> int:
+        """Rows whose address is not in the list now (invalid, or over its limit); duplicates are."""
+        return self.invalid + self.refused
+
+    @property
     def is_active(self) -> bool:
         return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
 

@@ -291,6 +291,18 @@ def import_preview(recipient_import: RecipientImport, *, encoding=None, delimite
         raise ServiceError(str(exc)) from exc
 
 
+def import_rows_estimate(recipient_import: RecipientImport, *, has_header: bool) -> int:
+    """About how many data rows the upload holds (its lines: a quoted field may hold a line break, and
+    blank lines count), for the mapping page's warning that the list has no room for them all."""
+    lines, last = 0, b"\n"
+    for piece in files.read_chunks(recipient_import, ImportFileChunk.Kind.UPLOAD):
+        if piece:
+            lines += piece.count(b"\n")
+            last = piece[-1:]
+    lines += last != b"\n"
+    return max(0, lines - (1 if has_header else 0))
+
+
 def check_mapping(mapping: list[str]) -> list[str]:
     """The user's column mapping, refused unless one column is the address and names are usable."""
     if mapping.count("email") != 1:

@@ -4,12 +4,14 @@ Everyone in the account may look; changing lists and addresses needs EDIT_CONTEN
 """
 
 import csv
+import re
 
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from accounts.audit import Actor
@@ -303,7 +305,8 @@ def list_export(request, list_id: str):
             yield writer.writerow(row)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="list-{recipient_list.public_id}.csv"'
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", recipient_list.name).strip(" .-") or "list"
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.csv")  # named after the list
     return response
 
 
@@ -392,6 +395,9 @@ def import_mapping(request, import_id: str):
         )
     else:
         form = ImportMappingForm(initial=initial, columns=columns)
+    limit = request.account.limit("max_recipients_per_list")
+    rows = service.import_rows_estimate(recipient_import, has_header=bool(found.has_header))
+    room = max(0, limit - recipient_import.recipient_list.recipient_count)
     context = {
         "recipient_import": recipient_import,
         "recipient_list": recipient_import.recipient_list,
@@ -402,7 +408,10 @@ def import_mapping(request, import_id: str):
             for i, (choice, name) in enumerate(form.columns_fields())
         ],
         "error": error,
-        "limit": request.account.limit("max_recipients_per_list"),
+        "limit": limit,
+        "rows_estimate": rows,
+        "room": room,
+        "over_limit": rows > room,
     }
     return render(
         request, "sending/import_mapping.html", context, status=400 if error or form.errors else 200

@@ -143,7 +143,7 @@ def _parsed(captured: CapturedMessage):
 @account_view(Perm.VIEW)
 def outbox_detail(request, message_id: str):
     captured = get_for_account(
-        CapturedMessage.objects.select_related("message__envelope"),
+        CapturedMessage.objects.select_related("message__envelope__sender__domain"),
         request.account,
         message__message_id=message_id,
     )
@@ -155,6 +155,12 @@ def outbox_detail(request, message_id: str):
         "text": text_part.get_content() if text_part else "",
         "has_html": parsed.get_body(("html",)) is not None,
         "raw": bytes(captured.raw).decode("utf-8", "replace"),
+        # The summary above the tabs, as a mail client shows it.
+        "summary": {
+            "from": str(parsed.get("From", "")),
+            "to": str(parsed.get("To", "")) or captured.message.rcpt,
+            "reply_to": str(parsed.get("Reply-To", "")),
+        },
     }
     return render(request, "sending/outbox_detail.html", context)
 

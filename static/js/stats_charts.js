@@ -9,8 +9,12 @@
   const colors = ["#0d6efd", "#198754", "#dc3545", "#fd7e14", "#6f42c1", "#20c997"];
   const days = document.getElementById("chart-days");
   if (days) {
+    // Requests is drawn underneath, dashed: when everything is delivered the two lines are one, and the
+    // Delivered line must still show (a lower `order` is drawn on top).
     const series = Object.keys(data.series).map(function (key, i) {
-      return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i], tension: 0 };
+      const requests = key === "requests";
+      return { label: data.names[key], data: data.series[key], borderColor: colors[i], backgroundColor: colors[i],
+               tension: 0, order: requests ? 1 : 0, borderDash: requests ? [6, 4] : [], borderWidth: requests ? 2 : 3 };
     });
     new Chart(days, { type: "line", data: { labels: data.labels, datasets: series },
       options: { locale: locale, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });

@@ -137,3 +137,15 @@ class AuditLogTests(AccountTestCase):
         self.assertContains(first, "Page 1 of 2")
         second = self.client.get(self.url("accounts:audit_log"), {"page": 2})
         self.assertContains(second, "Page 2 of 2")
+
+
+def test_audit_details_read_as_words_not_stored_keys():
+    from accounts.audit import detail_items
+
+    items = detail_items({"blank_lines": 0, "role": ["viewer", "admin"], "type": "batch", "odd_key": "x"})
+    assert items == [
+        ("Blank lines", "0", False),
+        ("Role", "Viewer → Admin", False),
+        ("Type", "Batch", False),
+        ("odd_key", "x", True),  # no label of its own: shown as stored, as code
+    ]

@@ -68,7 +68,9 @@ def test_upload_map_watch_and_download_rejected_rows(new_page, monkeypatch):
     # The worker runs it; the page notices the end and shows the result.
     RecipientImport.objects.filter(pk=recipient_import.pk).update(status=ImportStatus.QUEUED)
     import_run(recipient_import.pk)
-    page.get_by_text("Done. 会员 now has 2 addresses.").wait_for()
+    # Not a green "Done": an invalid address was left out.
+    page.get_by_text("Done, but not every address is in the list: 1 invalid, 0 over").wait_for()
+    assert "alert-warning" in page.locator("[role=status]").first.get_attribute("class")
     counts = page.locator("#import-counts")
     assert counts.locator("tr", has_text="Added").locator("td").first.inner_text() == "2"
     assert counts.locator("tr", has_text="Duplicates").locator("td").first.inner_text() == "1"

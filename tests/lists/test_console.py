@@ -166,6 +166,27 @@ class ImportPagesTest(AccountTestCase):
         self.client.force_login(self.operator)
         self.recipient_list = service.list_create(account=self.account, name="News", actor=SYSTEM)
 
+    def test_a_file_larger_than_the_room_left_is_warned_of_and_its_end_is_not_a_green_done(self):
+        self.account.max_recipients_per_list = 2
+        self.account.save(update_fields=["max_recipients_per_list"])
+        rows = [["email"], *([f"r{n}@example.org"] for n in range(3))]
+        upload = SimpleUploadedFile("big.csv", csv_bytes(rows))
+        self.client.post(
+            self.url("sending:recipient_import_upload", self.recipient_list.public_id), {"file": upload}
+        )
+        recipient_import = RecipientImport.objects.get()
+        mapping_url = self.url("sending:recipient_import_mapping", recipient_import.public_id)
+        page = self.client.get(mapping_url)
+        self.assertContains(page, "This file has about 3 rows, and the list has room for 2 more")
+        form = {"encoding": "utf-8", "delimiter": ",", "has_header": "on", "mode": "add", "col_0": "email",
+                "start": "1"}  # fmt: skip
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(mapping_url, form)
+        page = self.client.get(self.url("sending:recipient_import", recipient_import.public_id))
+        self.assertContains(page, "alert-warning")
+        self.assertContains(page, "0 invalid, 1 over the list")
+        self.assertNotContains(page, "alert-success")
+
     def test_upload_map_import_and_download_the_rejected_rows(self):
         rows = [
             ["邮箱", "姓名", "城市"],
@@ -199,7 +220,7 @@ class ImportPagesTest(AccountTestCase):
         detail_url = self.url("sending:recipient_import", recipient_import.public_id)
         self.assertRedirects(page, detail_url)
         page = self.client.get(detail_url)
-        self.assertContains(page, "Done. News now has 1 addresses.")
+        self.assertContains(page, "Done, but not every address is in the list: 1 invalid, 0 over the list")
         self.assertContains(page, "Download the 2 rows not imported")
         status = self.client.get(
             self.url("sending:recipient_import_status", recipient_import.public_id)

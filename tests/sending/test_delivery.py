@@ -108,6 +108,17 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         self.assertIn("Welcome", text)
         self.assertIn("Line one\nLine two", text)
 
+    def test_mail_due_in_a_few_seconds_is_waited_for_not_left_to_the_next_schedule_tick(self):
+        """A batch's paced tail: the running task delivers it when it comes due."""
+        self.send(to=f"a@{DEST}")
+        self.send(to=f"b@{DEST}")
+        Message.objects.filter(rcpt=f"b@{DEST}").update(next_attempt_at=timezone.now() + timedelta(seconds=2))
+        self.assertEqual(self.run_worker(), {"delivered": 2})
+        # Due later than that: left to the schedule (the task does not sit on a worker for minutes).
+        self.send(to=f"c@{DEST}")
+        Message.objects.filter(rcpt=f"c@{DEST}").update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+        self.assertEqual(self.run_worker(), {})
+
     @override_settings(SMTP_TIMEOUT=1)
     def test_a_receiver_slow_to_answer_the_end_of_the_message_is_waited_for_not_sent_it_twice(self):
         """RFC 5321 gives the answer to the final dot 10 minutes; a message given up on there was often
