@@ -44,12 +44,17 @@ class Hit:
     type: str
     count: int = 1
     first: bool = False
+    tracked: bool = False  # a delivery of a message with open or click tracking
 
 
 def message_hit(message, kind: str, at: datetime) -> Hit:
     """The Hit for an event of `message` (its account and envelope loaded, or loaded here)."""
     envelope = message.envelope
-    return Hit(message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at, kind)
+    tracked = kind == "delivered" and (envelope.open_trace or envelope.click_trace)
+    return Hit(
+        message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at, kind,
+        tracked=bool(tracked),
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=64)
@@ -79,6 +84,8 @@ def add(hits: list[Hit]) -> None:
         deltas[FIELD_OF[hit.type]] += hit.count
         if hit.first and hit.type in _UNIQUE:
             deltas[_UNIQUE[hit.type]] += hit.count
+        if hit.tracked:
+            deltas["tracked"] += hit.count
     if not rows:
         return
     with connection.cursor() as cursor:
@@ -107,18 +114,22 @@ def rebuild(account_id: int | None = None) -> int:
                 "message__envelope__sender_id",
                 "message__envelope__tag_name",
                 "detail__reason",
+                "message__envelope__open_trace",
+                "message__envelope__click_trace",
             )
             .order_by("pk")
         )
         seen: set[tuple[int, str]] = set()
         hits = []
-        for message_id, kind, at, sender_id, tag_name, reason in events.iterator(chunk_size=5000):
+        for message_id, kind, at, sender_id, tag_name, reason, opens, clicks in events.iterator(
+            chunk_size=5000
+        ):
             first = False
             if kind in _UNIQUE and (message_id, kind) not in seen:
                 seen.add((message_id, kind))
                 first = True
             key = (account.pk, account.time_zone, sender_id, tag_name, at)
-            hits.append(Hit(*key, kind, first=first))
+            hits.append(Hit(*key, kind, first=first, tracked=kind == "delivered" and (opens or clicks)))
             if kind == "accepted":
                 hits.append(Hit(*key, "sent"))  # queued, unless it was suppressed at acceptance:
             elif kind == "invalid" and reason == "suppressed":

@@ -29,8 +29,9 @@ class Report:
 
 
 def rates(counts: dict[str, int]) -> dict[str, float | None]:
-    """Delivery and invalid-address rates over requests; open and click rates (unique) over delivered.
-    None where the divisor is zero (shown as a dash, never as 0% or an error)."""
+    """Delivery and invalid-address rates over requests; open and click rates (unique) over the delivered
+    mail that was tracked (mail sent without tracking cannot be opened, as far as we know). None where the
+    divisor is zero (shown as a dash, never as 0% or an error)."""
 
     def ratio(part: str, whole: str) -> float | None:
         return counts[part] / counts[whole] if counts[whole] else None
@@ -38,8 +39,8 @@ def rates(counts: dict[str, int]) -> dict[str, float | None]:
     return {
         "delivery": ratio("delivered", "requests"),
         "invalid": ratio("invalid", "requests"),
-        "open": ratio("unique_opens", "delivered"),
-        "click": ratio("unique_clicks", "delivered"),
+        "open": ratio("unique_opens", "tracked"),
+        "click": ratio("unique_clicks", "tracked"),
     }
 
 

@@ -20,6 +20,7 @@ COUNTER_FIELDS = (
     "unique_clicks",
     "unsubscribes",
     "complaints",
+    "tracked",  # delivered messages that carried open or click tracking: the divisor of those rates
 )
 
 
@@ -46,6 +47,7 @@ class DailyCounter(models.Model):
     unique_clicks = models.PositiveBigIntegerField(default=0)
     unsubscribes = models.PositiveBigIntegerField(default=0)
     complaints = models.PositiveBigIntegerField(default=0)
+    tracked = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("daily counter")

@@ -29,6 +29,7 @@ LABELS = {
     "unique_clicks": gettext_lazy("Unique clicks"),
     "unsubscribes": gettext_lazy("Unsubscribes"),
     "complaints": gettext_lazy("Complaints"),
+    "tracked": gettext_lazy("Delivered with tracking"),
 }
 
 

@@ -26,6 +26,7 @@ from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.models import Account
 from directmail.db import rows
+from sending.delivery import mime
 from sending.models import (
     BatchJob,
     BatchStatus,
@@ -93,10 +94,14 @@ def preflight(job: BatchJob) -> Preflight:
     first = job.recipient_list.recipients.order_by("pk").first() if job.recipient_list else None
     if version is not None and first is not None:
         data = first.variables()
+        html_body = rendering.render_html(version.html_body, data)
+        if job.unsubscribe_link:  # as the real mail gets it (each recipient's own link in place of this one)
+            example = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/u/…"
+            html_body = mime.with_unsubscribe(Envelope(html_body=html_body), example, "")[0].html_body
         sample = {
             "to": first.email,
             "subject": rendering.render_subject(version.subject, data),
-            "html": rendering.render_html(version.html_body, data),
+            "html": html_body,
         }
     suppressed = _suppressed_in_list(job) if job.recipient_list else 0
     return Preflight(recipients, suppressed, day_left, month_left, sample)

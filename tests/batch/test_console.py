@@ -37,6 +37,8 @@ class BatchPagesTest(BatchSetup, AccountTestCase):
         self.assertContains(page, "Before you confirm")
         self.assertContains(page, '<td class="text-end" id="will-send">4</td>', html=True)
         self.assertContains(page, "The first recipient, user0@dest.test, gets: <strong>Hello User 0</strong>")
+        # The preview is the mail as it goes out: with its unsubscribe footer.
+        self.assertContains(page, "Do not want these emails? Unsubscribe")
         with (
             mock.patch("sending.services.messages.kick_delivery"),
             self.captureOnCommitCallbacks(execute=True),

@@ -47,7 +47,7 @@ class CountersTest(People, TestCase):
         to = ["ann@dest.test", "bob@dest.test", "nobody@dest.test", "gone@dest.test"]
         message_enqueue(
             account=self.account, sender=self.sender, to=to, subject="s", html_body="<p>x</p>",
-            tag_name="welcome", actor=SYSTEM,
+            tag_name="welcome", open_trace=True, actor=SYSTEM,
         )  # fmt: skip
         message_enqueue(
             account=self.account,
@@ -76,7 +76,8 @@ class CountersTest(People, TestCase):
         self.assertEqual(
             {f: getattr(tagged, f) for f in COUNTER_FIELDS},
             {"requests": 4, "sent": 3, "delivered": 2, "deferred": 1, "failed": 0, "invalid": 2, "opens": 2,
-             "unique_opens": 1, "clicks": 1, "unique_clicks": 1, "unsubscribes": 1, "complaints": 0},
+             "unique_opens": 1, "clicks": 1, "unique_clicks": 1, "unsubscribes": 1, "complaints": 0,
+             "tracked": 2},
         )  # fmt: skip
         [untagged] = DailyCounter.objects.filter(tag_name="")
         self.assertEqual((untagged.requests, untagged.delivered), (1, 1))

@@ -40,8 +40,19 @@ class DashboardTest(AccountTestCase):
             (self.bob, "-news", now - timedelta(days=2), "delivered", 5),
             (self.bob, "", now - timedelta(days=40), "accepted", 7),
         ):
+            tracked = kind == "delivered" and sender == self.ann  # ann's mail had open tracking, bob's none
             hits.append(
-                counters.Hit(self.account.pk, zone, sender.pk, tag, when, kind, count=count, first=True)
+                counters.Hit(
+                    self.account.pk,
+                    zone,
+                    sender.pk,
+                    tag,
+                    when,
+                    kind,
+                    count=count,
+                    first=True,
+                    tracked=tracked,
+                )
             )
         counters.add(hits)
 
@@ -54,13 +65,16 @@ class DashboardTest(AccountTestCase):
         self.assertContains(
             page, '<div class="small" data-rate="delivery">86.7% delivery rate</div>', html=True
         )
-        self.assertContains(page, '<div class="small" data-rate="open">30.8% open rate</div>', html=True)
+        # Opens over the delivered mail that could report them (ann's 8), not over all 13 delivered.
+        self.assertContains(page, '<div class="small" data-rate="open">50.0% open rate</div>', html=True)
         self.assertContains(page, "chart-days")
         self.assertEqual(len(page.context["report"].days), 7)
         tagged = self.page(tag="welcome")
         self.assertContains(tagged, '<div class="fs-4" data-total="requests">10</div>', html=True)
         bob = self.page(sender=str(self.bob.pk), range="90d")
         self.assertContains(bob, '<div class="fs-4" data-total="requests">12</div>', html=True)
+        # Sent without tracking: no open rate to speak of (a dash, not 0.0%).
+        self.assertContains(bob, '<div class="small" data-rate="open">— open rate</div>', html=True)
         untagged = self.page(tag="-", range="90d")
         self.assertContains(untagged, '<div class="fs-4" data-total="requests">7</div>', html=True)
         self.assertContains(
