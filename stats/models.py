@@ -47,7 +47,7 @@ class DailyCounter(models.Model):
     unique_clicks = models.PositiveBigIntegerField(default=0)
     unsubscribes = models.PositiveBigIntegerField(default=0)
     complaints = models.PositiveBigIntegerField(default=0)
-    tracked = models.PositiveBigIntegerField(default=0)
+    tracked = models.PositiveBigIntegerField(default=0, db_default=0)  # older processes insert without it
 
     class Meta:
         verbose_name = _("daily counter")

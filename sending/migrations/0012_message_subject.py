@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='subject',
-            field=models.CharField(blank=True, default='', max_length=998),
+            field=models.CharField(blank=True, db_default='', default='', max_length=998),
         ),
     ]

@@ -59,7 +59,7 @@ class Domain(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # The account's sandbox (sending.services.sandbox): needs no DNS, is never checked, and its mail goes
     # only into the account's Outbox, whatever DELIVERY_MODE says.
-    sandbox = models.BooleanField(default=False, editable=False)
+    sandbox = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = DomainQuerySet.as_manager()
 

@@ -96,7 +96,7 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     variables = models.JSONField(default=dict, blank=True)  # per-recipient template data
     # The recipient's own subject when the envelope's has variables ("{UserName}, …"); empty: the envelope's.
-    subject = models.CharField(max_length=998, blank=True, default="")
+    subject = models.CharField(max_length=998, blank=True, default="", db_default="")
     # Tracking (sending.tracking): hits, and the first of each (set = counted once as unique).
     opens = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
