@@ -70,3 +70,16 @@ def log_in(page, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.locator("#id_password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def sign_up(page, *, name: str, email: str, password: str, account: str) -> None:
+    """The sign-up form from the landing page, as a newcomer fills it in; ends on the Overview."""
+    page.goto("/")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.locator("#id_password1").fill(password)
+    page.locator("#id_password2").fill(password)
+    page.get_by_label("Account name").fill(account)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Overview").wait_for()

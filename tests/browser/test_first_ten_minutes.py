@@ -14,7 +14,7 @@ from accounts.models import Account
 from sending.lists.fields import clean_recipient
 from sending.models import CapturedMessage, Domain, DomainStatus
 from sending.services import lists as list_service
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_up
 from tests.processes import MANAGE, child_env, database_url, start_group, stop_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,15 +35,7 @@ def worker():
 
 def test_sign_up_and_send_a_first_message_from_the_sandbox_into_the_outbox(new_page, worker):
     page = new_page()
-    page.goto("/")
-    page.get_by_role("link", name="Create an account").click()
-    page.get_by_label("Your name").fill("Zhang Wei")
-    page.get_by_label("Email").fill("wei@example.com")
-    page.locator("#id_password1").fill(PASSWORD)
-    page.locator("#id_password2").fill(PASSWORD)
-    page.get_by_label("Account name").fill("Wei Shop")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("heading", name="Overview").wait_for()
+    sign_up(page, name="Zhang Wei", email="wei@example.com", password=PASSWORD, account="Wei Shop")
     assert page.get_by_role("link", name="Add your domain").is_visible()
 
     page.get_by_role("link", name="Send a test message now").click()

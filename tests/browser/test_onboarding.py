@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import Membership
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,16 +15,7 @@ PASSWORD = "a long Password 2026"
 
 def test_signup_invite_and_accept(new_page):
     owner = new_page()
-    owner.goto("/")
-    owner.get_by_role("link", name="Create an account").click()
-    owner.get_by_label("Your name").fill("Wang Fang")
-    owner.get_by_label("Email").fill("fang@example.com")
-    owner.locator("#id_password1").fill(PASSWORD)
-    owner.locator("#id_password2").fill(PASSWORD)
-    owner.get_by_label("Account name").fill("Fang Mail")
-    owner.get_by_role("button", name="Create account").click()
-
-    owner.get_by_role("heading", name="Overview").wait_for()
+    sign_up(owner, name="Wang Fang", email="fang@example.com", password=PASSWORD, account="Fang Mail")
     assert owner.get_by_text("Verify a sending domain").is_visible()
     assert owner.locator("#account-switcher").inner_text().strip() == "Fang Mail"
     screenshot(owner, "overview-new-account")
