@@ -313,8 +313,8 @@ def kick_delivery() -> None:
     try:
         _kick()
     except Exception:
-        log.warning("could not start delivery now (cache or broker unavailable); trying again", exc_info=True)
-        if _owed_kick.acquire(blocking=False):
+        if _owed_kick.acquire(blocking=False):  # logged once per outage, not once per message
+            log.warning("could not start delivery (cache or broker unavailable); retrying", exc_info=True)
             threading.Thread(target=_kick_when_back, name="kick-delivery", daemon=True).start()
 
 
