@@ -1,4 +1,4 @@
-"""A batch send in a browser: an operator schedules it for one minute ahead from the form, checks the
+"""A batch send in a browser: an operator schedules it a few minutes ahead from the form, checks the
 pre-flight numbers and confirms; when its time comes (django-q2's scheduler runs its one-off schedule) the
 page shows it start and finish with the numbers, and the mail is at the receiving server."""
 
