@@ -58,10 +58,8 @@ def test_sign_up_and_send_a_first_message_from_the_sandbox_into_the_outbox(new_p
     page.get_by_role("link", name="Overview").first.click()
     assert page.locator("[data-today='requests']").inner_text() == "1"
     assert page.locator("[data-today='delivered']").inner_text() == "1"
-    # The worker's schedules ran meanwhile (a fresh cluster's first tick): the sandbox is untouched.
-    time.sleep(max(0.0, 35 - (time.monotonic() - deadline + 60)))
-    sandbox = Domain.objects.get(account=account, sandbox=True)
-    assert sandbox.status == DomainStatus.VERIFIED
+    # The cluster ran with its schedules (a fresh install's): the sandbox is as it was, and may send.
+    assert Domain.objects.get(account=account, sandbox=True).status == DomainStatus.VERIFIED
 
 
 def test_a_recipient_list_fits_a_1400_pixel_screen(new_page):
