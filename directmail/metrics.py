@@ -15,11 +15,10 @@ reveal it, so a local nginx does not make everyone loopback) or with `Authorizat
 import hmac
 import ipaddress
 import os
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db.models import Count, Min
 from django.http import Http404, HttpResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,36 +38,23 @@ SMTP_MESSAGES = Counter("directmail_smtp_messages", "SMTP submissions by result"
 DELIVERIES = Counter("directmail_deliveries", "Delivery attempts by result", ["result"])
 
 
+Gauges = Callable[[], Iterable[GaugeMetricFamily]]
+_gauges: list[Gauges] = []
+
+
+def register_gauges(gauges: Gauges) -> None:
+    """Add gauges read at scrape time (an app's AppConfig.ready: sending its queue, stats its webhooks), so
+    this module imports no app and every app may count here."""
+    if gauges not in _gauges:
+        _gauges.append(gauges)
+
+
 class QueueCollector:
-    """The state of the whole installation, from the database (the partial indexes keep it cheap)."""
+    """The state of the whole installation, from the database: the gauges apps registered."""
 
     def collect(self):
-        from sending.models import Message, MessageState
-        from stats.models import WebhookEvent
-
-        waiting = [MessageState.QUEUED, MessageState.DEFERRED, MessageState.SENDING, MessageState.PAUSED]
-        depth = GaugeMetricFamily(
-            "directmail_queue_messages", "Messages not yet final, by state", labels=["state"]
-        )
-        counts = dict(
-            Message.objects.filter(state__in=waiting).values_list("state").annotate(n=Count("pk")).order_by()
-        )
-        for state in waiting:
-            depth.add_metric([state], counts.get(state, 0))
-        yield depth
-        due = Message.objects.filter(state__in=[MessageState.QUEUED, MessageState.DEFERRED])
-        oldest = due.filter(next_attempt_at__lte=timezone.now()).aggregate(at=Min("next_attempt_at"))["at"]
-        lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
-        yield GaugeMetricFamily(
-            "directmail_queue_oldest_due_seconds",
-            "How long the most overdue queued or deferred message has waited past its time",
-            value=max(lag, 0.0),
-        )
-        yield GaugeMetricFamily(
-            "directmail_webhook_events_waiting",
-            "Webhook events not yet delivered or given up",
-            value=WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).count(),
-        )
+        for gauges in _gauges:
+            yield from gauges()
 
 
 def allowed(ip: str | None, authorization: str) -> bool:

@@ -13,12 +13,15 @@ class SendingConfig(AppConfig):
         from accounts.limits import register_usage
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
+        from directmail.metrics import register_gauges
+        from sending.delivery.worker import queue_gauges
         from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
         from sending.services.sandbox import sandbox_create
         from sending.services.senders import deletions_this_month
 
         register_account_setup(sandbox_create)
+        register_gauges(queue_gauges)
         register_detail_values("type", dict(SendType.choices))
         register_usage("max_domains", lambda account: account.domains.alive().own().count())
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().own().count())

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from sending.models import EventType, Message, MessageEvent
-from stats import counters, webhooks
-from stats.models import WebhookEndpoint
+from sending import events
+from sending.events import Event
+from sending.models import Message
 
 _OPEN_SALT = "sending.tracking.open"
 _CLICK_SALT = "sending.tracking.click"
@@ -112,26 +112,20 @@ def record(pk: int, kind: str, *, user_agent: str = "", url: str = "") -> bool:
         )
         if not updated:
             return False
-        account_id, zone, sender_id, tag_name, first_at = (
-            Message.objects.filter(pk=pk)
-            .values_list(
-                "account_id", "account__time_zone", "envelope__sender_id", "envelope__tag_name", first
-            )
-            .get()
+        message = (
+            Message.objects.select_related("envelope__sender", "account").only(*_LISTENED, first).get(pk=pk)
         )
         detail = {"agent": agent_class(user_agent)}
         if url:
             detail["url"] = url[:2000]
-        MessageEvent.objects.create(
-            message_id=pk,
-            account_id=account_id,
-            type=EventType.OPENED if kind == "open" else EventType.CLICKED,
-            at=now,
-            detail=detail,
-        )
-        event = "opened" if kind == "open" else "clicked"
-        counters.add([counters.Hit(account_id, zone, sender_id, tag_name, now, event, first=first_at == now)])
-        if WebhookEndpoint.objects.filter(account_id=account_id, enabled=True).exists():
-            message = Message.objects.select_related("envelope__sender").get(pk=pk)
-            webhooks.enqueue(message, event, now, {"url": url})
+        kind = "opened" if kind == "open" else "clicked"
+        events.record([Event(kind, message, detail, first=getattr(message, first) == now)], at=now)
     return True
+
+
+# What the events' listeners read of a message (sending.events): counters and webhook payloads.
+_LISTENED = (
+    "account_id", "rcpt", "message_id", "created_at", "account__time_zone",
+    "envelope__env_id", "envelope__sender_id", "envelope__tag_name", "envelope__headers",
+    "envelope__open_trace", "envelope__click_trace", "envelope__sender__address",
+)  # fmt: skip

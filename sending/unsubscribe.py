@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from sending.models import EventType, Message, MessageEvent, Suppression, SuppressionReason
-from stats import counters, webhooks
+from sending import events
+from sending.events import Event
+from sending.models import Message, Suppression, SuppressionReason
 
 _SALT = "sending.unsubscribe"
 
@@ -66,11 +67,7 @@ def unsubscribe(message: Message, *, how: str) -> bool:
                 message=message,
                 detail=how,
             )
-            event = MessageEvent.objects.create(
-                message=message, account=message.account, type=EventType.UNSUBSCRIBED, detail={"how": how}
-            )
-            counters.add([counters.message_hit(message, "unsubscribed", event.at)])
-            webhooks.enqueue(message, "unsubscribed", event.at, {"text": how})
+            events.record([Event("unsubscribed", message, {"how": how})])
     except IntegrityError:
         return False  # unsubscribed already (the unique entry exists)
     return True

@@ -10,6 +10,7 @@ from sending.views import (
     senders,
     suppressions,
     tags,
+    template_tests,
     tracking,
     unsubscribe,
 )
@@ -19,6 +20,10 @@ app_name = "sending"
 A = "a/<str:account_id>/"
 
 urlpatterns = [
+    # On a template's page (templates_app), which knows nothing of sending.
+    path(
+        A + "templates/<str:template_id>/test/", template_tests.template_test_send, name="template_test_send"
+    ),
     path(A + "domains/", domains.domain_list, name="domains"),
     path(A + "domains/new/", domains.domain_create, name="domain_create"),
     path(A + "domains/<str:domain_id>/", domains.domain_detail, name="domain_detail"),

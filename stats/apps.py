@@ -10,6 +10,15 @@ class StatsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.audit import register_action_labels
+        from directmail.metrics import register_gauges
+        from sending import events
+        from stats import api, counters, webhooks  # noqa: F401 - api registers the statistics actions
+
+        register_gauges(webhooks.waiting_gauges)
+        events.listen(counters.on_events)
+        events.listen(
+            webhooks.on_events
+        )  # every kind is offered; those without a CloudEvents type are let go
 
         register_action_labels(
             {

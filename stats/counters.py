@@ -1,9 +1,9 @@
 """Adding events to the per-day counters (stats.models.DailyCounter), and recomputing them.
 
-Every place that records a MessageEvent calls `add()` in the same transaction, with the event's type, time
-and the message's sender and tag; `add()` folds them into one upsert per counter row (plain SQL: it runs
-for every message). `rebuild()` recomputes the rows from the events themselves; a test proves the two
-agree, and `manage.py rebuild_counters` repairs them if they ever do not.
+`on_events` listens to every event sending.events records (registered in StatsConfig.ready), in the
+event's transaction: it turns the batch into Hits and `add()` folds them into one upsert per counter row
+(plain SQL: it runs for every message). `rebuild()` recomputes the rows from the events themselves; a test
+proves the two agree, and `manage.py rebuild_counters` repairs them if they ever do not.
 """
 
 from collections import Counter
@@ -14,16 +14,21 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from sending.events import Event
 from stats.models import COUNTER_FIELDS, DailyCounter
 
-# Which counter an event type adds to (sending.models.EventType values).
+# Which counter a Hit adds to: an event kind (sending.events.KINDS) or "sent".
 FIELD_OF = {
     "accepted": "requests",
-    "sent": "sent",  # not an event type: accepted messages that were queued (see add's callers)
+    "sent": "sent",  # not an event kind: accepted messages that were queued (see on_events)
     "delivered": "delivered",
     "deferred": "deferred",
+    "delayed": "deferred",
     "failed": "failed",
+    "bounced": "failed",
     "invalid": "invalid",
+    "hard_bounced": "invalid",
+    "withheld": "invalid",
     "opened": "opens",
     "clicked": "clicks",
     "unsubscribed": "unsubscribes",
@@ -47,14 +52,22 @@ class Hit:
     tracked: bool = False  # a delivery of a message with open or click tracking
 
 
-def message_hit(message, kind: str, at: datetime) -> Hit:
-    """The Hit for an event of `message` (its account and envelope loaded, or loaded here)."""
-    envelope = message.envelope
-    tracked = kind == "delivered" and (envelope.open_trace or envelope.click_trace)
-    return Hit(
-        message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at, kind,
-        tracked=bool(tracked),
-    )  # fmt: skip
+def on_events(events: list[Event], at: datetime) -> None:
+    """Count recorded events (sending.events listener): accepted mail is a request and, unless its
+    recipient was suppressed, sent; a delivery of tracked mail is also counted as tracked."""
+    hits = []
+    for event in events:
+        message = event.message
+        envelope = message.envelope
+        key = (message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at)
+        if event.kind == "suppressed":
+            hits += [Hit(*key, "invalid"), Hit(*key, "sent", count=-1)]  # its "accepted" counted it sent
+            continue
+        tracked = event.kind == "delivered" and (envelope.open_trace or envelope.click_trace)
+        hits.append(Hit(*key, event.kind, first=event.first, tracked=bool(tracked)))
+        if event.kind == "accepted":
+            hits.append(Hit(*key, "sent"))
+    add(hits)
 
 
 @lru_cache(maxsize=64)
@@ -99,14 +112,14 @@ def add(hits: list[Hit]) -> None:
 def rebuild(account_id: int | None = None) -> int:
     """Recompute the counters from the events (of one account, or all); returns the rows written."""
     from accounts.models import Account
-    from sending.models import MessageEvent
+    from sending.models import EventType, MessageEvent
 
     accounts = Account.objects.all() if account_id is None else Account.objects.filter(pk=account_id)
     written = 0
     for account in accounts.only("pk", "time_zone"):
         DailyCounter.objects.filter(account=account).delete()
         events = (
-            MessageEvent.objects.filter(account=account, type__in=FIELD_OF)
+            MessageEvent.objects.filter(account=account, type__in=EventType.values)
             .values_list(
                 "message_id",
                 "type",

@@ -1,6 +1,6 @@
 """Signed webhook notifications of what happens to mail, delivered with retries.
 
-`enqueue()` is called where a message's event is recorded, in that transaction: it writes one WebhookEvent
+`on_events()` hears every event sending.events records, in that transaction: it writes one WebhookEvent
 per enabled endpoint of the account that wants the event type (and matches its sender and tag filters),
 with a CloudEvents 1.0 payload in DirectMail's shape and a stable id. Nothing is lost if a worker dies: the
 events are rows, and `deliver_due` (every minute, and kicked after a commit) claims the due ones and hands
@@ -27,25 +27,34 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop
 from django_q.tasks import async_task
+from prometheus_client.core import GaugeMetricFamily
 
 from accounts.crypto import decrypt
 from accounts.mailing import mail_people
 from sending import netguard
+from sending.events import KINDS, Event
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
 
-# Our event types -> DirectMail's CloudEvents types.
+# Event kinds (sending.events.KINDS) -> DirectMail's CloudEvents types. Acceptance has none, and neither
+# has a recipient suppressed at acceptance (the API's answer says so).
 CLOUD_TYPES = {
     "delivered": "dm:Deliver:Succeed",
     "failed": "dm:Deliver:Fail",
+    "bounced": "dm:Deliver:Fail",
     "invalid": "dm:Deliver:Fail",
+    "hard_bounced": "dm:Deliver:Fail",
+    "withheld": "dm:Deliver:Fail",
     "deferred": "dm:Deliver:Delay",
+    "delayed": "dm:Deliver:Delay",
     "opened": "dm:Trace:Open",
     "clicked": "dm:Trace:Click",
     "unsubscribed": "dm:Feedback:UnSubscribe",
     "complained": "dm:Feedback:FblReport",
 }
+# The choice of EVENT_LABELS (an endpoint's event_types) that wants an event kind.
+WANTED_AS = {kind: KINDS[kind].stored for kind in CLOUD_TYPES}
 # What the console offers, in its order.
 EVENT_LABELS = {
     "delivered": gettext_lazy("Delivered"),
@@ -78,12 +87,22 @@ TIMEOUT = 10.0  # seconds for one POST
 LEASE = timedelta(minutes=5)  # a handed-out attempt not started by then is handed out again
 
 
-def _payload(message, kind: str, at, detail: dict, event_id: str) -> dict:
+def _error_text(event: Event) -> str:
+    detail = event.detail
+    if event.kind == "unsubscribed":
+        return str(detail.get("how", ""))
+    text = str(detail.get("text", ""))
+    return f"{detail['status']} {text}" if detail.get("status") else text  # a DSN's status first
+
+
+def _payload(event: Event, at, event_id: str) -> dict:
+    message = event.message
     envelope = message.envelope
+    status = event.stored  # what the event is stored as: a bounce is "failed" or "invalid"
     return {
         "specversion": "1.0",
         "source": "acs:dm",
-        "type": CLOUD_TYPES[kind],
+        "type": CLOUD_TYPES[event.kind],
         "id": event_id,
         "time": at.isoformat(),
         "subject": f"acs:dm:{message.account_id}:{envelope.env_id}",
@@ -97,52 +116,53 @@ def _payload(message, kind: str, at, detail: dict, event_id: str) -> dict:
             "tag": envelope.tag_name,
             "send_time": message.created_at.isoformat(),
             "deliver_time": at.isoformat(),
-            "status": kind,
-            "err_code": detail.get("code"),
-            "err_msg": detail.get("text", ""),
-            "failed_type": "invalid_address" if kind == "invalid" else ("failed" if kind == "failed" else ""),
-            "url": detail.get("url", ""),
+            "status": status,
+            "err_code": event.detail.get("code"),
+            "err_msg": _error_text(event),
+            "failed_type": {"invalid": "invalid_address", "failed": "failed"}.get(status, ""),
+            "url": event.detail.get("url", ""),
             "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
         },
     }
 
 
-def enqueue(message, kind: str, at, detail: dict | None = None) -> int:
-    """WebhookEvents for an event of `message`; returns how many. Call in the event's transaction."""
-    return enqueue_many([(message, detail or {})], kind, at)
-
-
-def enqueue_many(items: list[tuple], kind: str, at) -> int:
-    """enqueue() for several (message, detail) pairs of one event kind: one endpoint query per account."""
-    if kind not in CLOUD_TYPES or not items:
-        return 0
-    accounts = {message.account_id for message, _detail in items}
+def on_events(events: list[Event], at) -> None:
+    """WebhookEvents for recorded events (sending.events listener, for the kinds of CLOUD_TYPES): one per
+    enabled endpoint of the account that wants the event's type and matches its sender and tag filters.
+    One endpoint query per batch, none for kinds without a CloudEvents type (acceptance)."""
+    events = [event for event in events if event.kind in CLOUD_TYPES]
+    if not events:
+        return
+    accounts = {event.message.account_id for event in events}
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     for endpoint in WebhookEndpoint.objects.filter(account_id__in=accounts, enabled=True):
-        if kind in endpoint.event_types:
-            endpoints.setdefault(endpoint.account_id, []).append(endpoint)
-    events = []
-    for message, detail in items:
-        envelope = message.envelope
+        endpoints.setdefault(endpoint.account_id, []).append(endpoint)
+    if not endpoints:
+        return
+    rows = []
+    for event in events:
+        message = event.message
+        wanted = WANTED_AS[event.kind]
         for endpoint in endpoints.get(message.account_id, []):
-            if endpoint.sender_address not in ("", envelope.sender.address):
+            if wanted not in endpoint.event_types:
                 continue
-            if endpoint.tag_name not in ("", envelope.tag_name):
+            if endpoint.sender_address not in ("", message.envelope.sender.address):
+                continue
+            if endpoint.tag_name not in ("", message.envelope.tag_name):
                 continue
             event_id = uuid.uuid4().hex
-            events.append(
+            rows.append(
                 WebhookEvent(
                     public_id=event_id,
                     account_id=message.account_id,
                     endpoint=endpoint,
-                    type=CLOUD_TYPES[kind],
-                    payload=_payload(message, kind, at, detail, event_id),
+                    type=CLOUD_TYPES[event.kind],
+                    payload=_payload(event, at, event_id),
                 )
             )
-    if events:
-        WebhookEvent.objects.bulk_create(events)
+    if rows:
+        WebhookEvent.objects.bulk_create(rows)
         transaction.on_commit(kick, robust=True)
-    return len(events)
 
 
 def kick() -> None:
@@ -297,3 +317,12 @@ def purge() -> int:
     old = WebhookEvent.objects.exclude(status=WebhookEvent.Status.PENDING).filter(created_at__lt=cutoff)
     deleted, _by_model = old.delete()
     return deleted
+
+
+def waiting_gauges():
+    """/metrics (directmail.metrics): webhook events waiting."""
+    yield GaugeMetricFamily(
+        "directmail_webhook_events_waiting",
+        "Webhook events not yet delivered or given up",
+        value=WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).count(),
+    )

@@ -6,6 +6,7 @@ is no logic, no attribute access, no file access. A placeholder without a value 
 """
 
 import html
+import json
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -99,3 +100,12 @@ def _value(data: dict, name: str) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+def sample_data(raw: str) -> dict[str, str]:
+    """A template's sample data as the console posts it (a JSON object), as text; {} when it is none."""
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -15,7 +15,6 @@ urlpatterns = [
     path(T + "<str:template_id>/", views.template_detail, name="template_detail"),
     path(T + "<str:template_id>/delete/", views.template_delete, name="template_delete"),
     path(T + "<str:template_id>/preview/", views.template_preview, name="template_preview"),
-    path(T + "<str:template_id>/test/", views.template_test_send, name="template_test_send"),
     path(T + "<str:template_id>/v<int:number>/preview/", views.version_preview, name="version_preview"),
     path(T + "<str:template_id>/v<int:number>/<str:step>/", views.version_step, name="version_step"),
 ]

@@ -21,11 +21,10 @@ from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
-from sending.models import Envelope
-from sending.services.messages import message_enqueue
 from templates_app import rendering, services
 from templates_app.forms import ContentForm, RejectForm, TemplateForm, TestSendForm
 from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
+from templates_app.rendering import sample_data
 from templates_app.sanitize import sanitize
 
 # The preview is the template's own HTML: it may not run anything, fetch anything but images, or navigate.
@@ -172,41 +171,6 @@ def _diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
     return out
 
 
-@account_view(Perm.SEND)
-@require_POST
-def template_test_send(request, template_id: str):
-    """Send the newest version (approved or not) to one address, as a test; it counts against the quota."""
-    template = _template(request, template_id)
-    form = TestSendForm(request.POST, account=request.account)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _back(request, template)
-    version = template.latest_version()
-    data = _sample_data(form.cleaned_data["data"])
-    try:
-        result = message_enqueue(
-            account=request.account,
-            sender=form.cleaned_data["sender"],
-            to=form.cleaned_data["to"],
-            subject=version.subject or template.name,
-            html_body=version.html_body,
-            text_body=version.text_body,
-            templated=True,
-            variables={form.cleaned_data["to"]: data},
-            source=Envelope.Source.CONSOLE,
-            actor=Actor.from_request(request),
-        )
-    except ServiceError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request,
-            _("Test of version %(n)s queued to %(to)s (EnvId %(env)s).")
-            % {"n": version.number, "to": form.cleaned_data["to"], "env": result.env_id},
-        )
-    return _back(request, template)
-
-
 STEPS = {
     "submit": (Perm.EDIT_CONTENT, services.version_submit, _("Version %(n)s submitted for review.")),
     "withdraw": (Perm.EDIT_CONTENT, services.version_withdraw, _("Version %(n)s is a draft again.")),
@@ -249,14 +213,6 @@ def version_step(request, template_id: str, number: int, step: str):
     return _back(request, template)
 
 
-def _sample_data(raw: str) -> dict[str, str]:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
 def _preview_response(body: str) -> HttpResponse:
     document = f"<!doctype html><meta charset='utf-8'>{body}"
     response = HttpResponse(document, content_type="text/html; charset=utf-8")
@@ -281,7 +237,7 @@ def version_preview(request, template_id: str, number: int):
     version = template.versions.filter(number=number).first()
     if version is None:
         raise Http404
-    data = _sample_data(request.GET.get("data", ""))
+    data = sample_data(request.GET.get("data", ""))
     return _preview_response(_rendered_body(template.kind, version.html_body, version.text_body, data))
 
 
@@ -299,7 +255,7 @@ def template_preview(request, template_id: str):
         return _preview_response(body)
     subject, html_body = request.POST.get("subject", ""), request.POST.get("html_body", "")
     text_body = request.POST.get("text_body", "")
-    data = _sample_data(request.POST.get("data", ""))
+    data = sample_data(request.POST.get("data", ""))
     cleaned = sanitize(html_body)
     token = secrets.token_urlsafe(16)
     cache.set(key_prefix + token, _rendered_body(template.kind, cleaned.html, text_body, data), 300)

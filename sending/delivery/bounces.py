@@ -14,9 +14,10 @@ from email.policy import default as default_policy
 from django.db import transaction
 from django.utils import timezone
 
+from sending import events
 from sending.delivery.worker import message_from_return_path
-from sending.models import EventType, Message, MessageEvent, MessageState, Suppression, SuppressionReason
-from stats import counters, webhooks
+from sending.events import Event
+from sending.models import Message, MessageState
 
 
 @dataclass(frozen=True)
@@ -96,47 +97,40 @@ def apply_dsn(raw: bytes, *, envelope_to: str | None = None) -> BounceResult:
         if message is None or item.recipient.lower() != message.rcpt.lower():
             ignored.append(f"{item.recipient}: not a recipient of a message of ours")
         elif item.action != "failed":
-            _event(message, EventType.DEFERRED if item.action == "delayed" else None, item)
+            _event(message, "delayed" if item.action == "delayed" else None, item)
             ignored.append(f"{item.recipient}: {item.action or 'no action'}, not final")
         else:
             applied.append(f"{item.recipient}: {_fail(message, item)}")
     return BounceResult(message, applied, ignored)
 
 
+def _detail(item: DsnRecipient) -> dict:
+    return {"dsn": True, "status": item.status, "text": item.diagnostic[:500]}
+
+
 def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
     if kind:
-        event = MessageEvent.objects.create(
-            message=message,
-            account_id=message.account_id,
-            type=kind,
-            detail={"dsn": True, "status": item.status, "text": item.diagnostic[:500]},
-        )
-        counters.add([counters.message_hit(message, kind, event.at)])
-        webhooks.enqueue(message, kind, event.at, {"code": None, "text": f"{item.status} {item.diagnostic}"})
+        events.record([Event(kind, _loaded(message), _detail(item))])
+
+
+def _loaded(message: Message) -> Message:
+    """The message with what the events' listeners read (its envelope's sender, its account)."""
+    return Message.objects.select_related("envelope__sender", "account").get(pk=message.pk)
 
 
 @transaction.atomic
 def _fail(message: Message, item: DsnRecipient) -> str:
+    """A failed recipient: a hard bounce (5.1.x, the address does not exist) makes the message invalid and
+    suppresses the address; any other failure makes it failed. A message already final stays as it is."""
     invalid = item.status.startswith("5.1.")
-    state = MessageState.INVALID if invalid else MessageState.FAILED
-    now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
-        state=state,
-        last_error=f"bounce {item.status} {item.diagnostic}"[:2000],
-        finished_at=now,
-        lease_owner="",
-        lease_until=None,
-    )
-    _event(message, EventType.INVALID if invalid else EventType.FAILED, item)
-    if invalid:
-        Suppression.objects.get_or_create(
-            account_id=message.account_id,
-            address=message.rcpt.lower(),
-            scope="",
-            defaults={
-                "reason": SuppressionReason.HARD_BOUNCE,
-                "message": message,
-                "detail": item.diagnostic[:500],
-            },
-        )
-    return state
+    changes = {
+        "last_error": f"bounce {item.status} {item.diagnostic}"[:2000],
+        "finished_at": timezone.now(),
+        "lease_owner": "",
+        "lease_until": None,
+    }
+    kind = "hard_bounced" if invalid else "bounced"
+    recorded = events.record([Event(kind, _loaded(message), _detail(item))], changes=changes)
+    if not recorded:
+        return f"already {Message.objects.get(pk=message.pk).state}"
+    return MessageState.INVALID if invalid else MessageState.FAILED

@@ -10,19 +10,20 @@ the newer owner's outcome.
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
+from django.db.models import Case, Count, F, Min, PositiveSmallIntegerField, Q, When
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
 
 from directmail.metrics import DELIVERIES
+from sending import events, unsubscribe
 from sending import headers as header_rules
-from sending import unsubscribe
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import (
@@ -33,18 +34,15 @@ from sending.delivery.transports import (
     elapsed_ms,
     get_transport,
 )
+from sending.events import Event
 from sending.models import (
     DeliveryAttempt,
     Envelope,
-    EventType,
     Message,
-    MessageEvent,
     MessageState,
     Suppression,
-    SuppressionReason,
     suppression_scopes,
 )
-from stats import counters, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -297,25 +295,18 @@ class _DeliveredBuffer:
     def _write(self, items: list[tuple[Message, Outcome, int]]) -> None:
         now = timezone.now()
         with transaction.atomic():
-            ours = set(
-                Message.objects.filter(
-                    pk__in=[m.pk for m, _o, _d in items], lease_owner=self.token, state=MessageState.SENDING
-                ).values_list("pk", flat=True)
+            recorded = events.record(
+                [Event("delivered", m, _detail(o.code, o.text, o.mx_host)) for m, o, _d in items],
+                at=now,
+                where=Q(lease_owner=self.token),
+                changes=_finished(now, items[-1][1].code, ""),
             )
-            if len(ours) < len(items):
-                log.warning("%s leases were lost before their results were recorded", len(items) - len(ours))
+            if len(recorded) < len(items):
+                log.warning(
+                    "%s leases were lost before their results were recorded", len(items) - len(recorded)
+                )
+            ours = {event.message.pk for event in recorded}
             kept = [(m, o, d) for m, o, d in items if m.pk in ours]
-            if not kept:
-                return
-            Message.objects.filter(pk__in=ours).update(
-                state=MessageState.DELIVERED,
-                lease_owner="",
-                lease_until=None,
-                next_attempt_at=now,
-                last_code=kept[-1][1].code,
-                last_error="",
-                finished_at=now,
-            )
             DeliveryAttempt.objects.bulk_create(
                 DeliveryAttempt(
                     message=m,
@@ -328,20 +319,8 @@ class _DeliveredBuffer:
                 )
                 for m, o, d in kept
             )
-            MessageEvent.objects.bulk_create(
-                MessageEvent(
-                    message=m,
-                    account_id=m.account_id,
-                    type=EventType.DELIVERED,
-                    at=now,
-                    detail={"code": o.code, "text": o.text[:500], "mx": o.mx_host},
-                )
-                for m, o, _d in kept
-            )
-            counters.add([counters.message_hit(m, "delivered", now) for m, _o, _d in kept])
-            webhooks.enqueue_many(
-                [(m, {"code": o.code, "text": o.text}) for m, o, _d in kept], "delivered", now
-            )
+        if not kept:
+            return
         self.counts[MessageState.DELIVERED] = self.counts.get(MessageState.DELIVERED, 0) + len(kept)
         DELIVERIES.labels(MessageState.DELIVERED).inc(len(kept))
 
@@ -398,16 +377,13 @@ def _write_outcome(
             state, text = MessageState.FAILED, f"gave up after {message.attempts} attempts: {text}"
     final = state != MessageState.DEFERRED
     with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, lease_owner=token, state=MessageState.SENDING).update(
-            state=state,
-            lease_owner="",
-            lease_until=None,
-            next_attempt_at=next_attempt or now,
-            last_code=outcome.code,
-            last_error="" if state == MessageState.DELIVERED else text[:2000],
-            finished_at=now if final else None,
+        kind = "withheld" if state == MessageState.INVALID and not outcome.invalid else _EVENT[state]
+        event = Event(kind, message, _detail(outcome.code, text, outcome.mx_host))
+        changes = _finished(
+            now if final else None, outcome.code, "" if state == MessageState.DELIVERED else text
         )
-        if not updated:
+        changes["next_attempt_at"] = next_attempt or now
+        if not events.record([event], at=now, where=Q(lease_owner=token), changes=changes):
             log.warning("lease on message %s was lost before its result was recorded", message.pk)
             return
         transaction.on_commit(DELIVERIES.labels(state).inc)
@@ -420,31 +396,34 @@ def _write_outcome(
             text=text[:2000],
             duration_ms=duration_ms,
         )
-        MessageEvent.objects.create(
-            message=message,
-            account_id=message.account_id,
-            type=_EVENT[state],
-            at=now,
-            detail={"code": outcome.code, "text": text[:500], "mx": outcome.mx_host},
-        )
-        counters.add([counters.message_hit(message, _EVENT[state], now)])
-        webhooks.enqueue(message, _EVENT[state], now, {"code": outcome.code, "text": text})
-        if outcome.invalid:
-            Suppression.objects.get_or_create(
-                account_id=message.account_id,
-                address=message.rcpt.lower(),
-                scope="",
-                defaults={"reason": SuppressionReason.HARD_BOUNCE, "message": message, "detail": text[:500]},
-            )
     counts[state] = counts.get(state, 0) + 1
 
 
+# The event kind (sending.events) of each outcome ("withheld" for a recipient suppressed while it waited).
 _EVENT = {
-    MessageState.DELIVERED: EventType.DELIVERED,
-    MessageState.DEFERRED: EventType.DEFERRED,
-    MessageState.FAILED: EventType.FAILED,
-    MessageState.INVALID: EventType.INVALID,
+    MessageState.DELIVERED: "delivered",
+    MessageState.DEFERRED: "deferred",
+    MessageState.FAILED: "failed",
+    MessageState.INVALID: "invalid",
 }
+
+
+def _detail(code: int | None, text: str, mx_host: str) -> dict:
+    """What an outcome's event keeps of the receiver's answer."""
+    return {"code": code, "text": text[:500], "mx": mx_host}
+
+
+def _finished(at, code: int | None, error: str) -> dict:
+    """The fields a recorded outcome sets besides the state: the lease is given back. `at`: when the message
+    finished (None while it waits for another try)."""
+    return {
+        "lease_owner": "",
+        "lease_until": None,
+        "next_attempt_at": at or timezone.now(),
+        "last_code": code,
+        "last_error": error[:2000],
+        "finished_at": at,
+    }
 
 
 # Mail that comes due this soon (a batch's paced tail, a short retry) is waited for by the running task
@@ -481,3 +460,26 @@ def seconds_to_next_due() -> float | None:
         .first()
     )
     return None if nearest is None else (nearest - timezone.now()).total_seconds()
+
+
+def queue_gauges() -> Iterator[GaugeMetricFamily]:
+    """/metrics (directmail.metrics): the queue by state and how late its most overdue message is (the
+    partial indexes keep it cheap)."""
+    waiting = [MessageState.QUEUED, MessageState.DEFERRED, MessageState.SENDING, MessageState.PAUSED]
+    depth = GaugeMetricFamily(
+        "directmail_queue_messages", "Messages not yet final, by state", labels=["state"]
+    )
+    counts = dict(
+        Message.objects.filter(state__in=waiting).values_list("state").annotate(n=Count("pk")).order_by()
+    )
+    for state in waiting:
+        depth.add_metric([state], counts.get(state, 0))
+    yield depth
+    due = Message.objects.filter(state__in=[MessageState.QUEUED, MessageState.DEFERRED])
+    oldest = due.filter(next_attempt_at__lte=timezone.now()).aggregate(at=Min("next_attempt_at"))["at"]
+    lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    yield GaugeMetricFamily(
+        "directmail_queue_oldest_due_seconds",
+        "How long the most overdue queued or deferred message has waited past its time",
+        value=max(lag, 0.0),
+    )

@@ -9,7 +9,6 @@ rendered per recipient at delivery from the list's fields (templates_app.renderi
 """
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,24 +24,20 @@ from django_q.tasks import async_task
 from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.models import Account
-from directmail.db import rows
 from sending.delivery import mime
 from sending.models import (
     BatchJob,
     BatchStatus,
     Envelope,
-    EventType,
     Message,
-    MessageEvent,
     MessageState,
     QuotaCounter,
     Recipient,
     SendType,
 )
 from sending.services import messages as mail
-from stats import counters
 from templates_app import rendering
-from templates_app.models import TemplateKind
+from templates_app.models import Template, TemplateKind
 
 CHUNK = 500
 LEASE = timedelta(minutes=2)
@@ -229,6 +224,38 @@ def job_delete(*, job: BatchJob, actor: Actor) -> None:
     job.delete()
 
 
+def job_record_inline(
+    *, prepared: mail.PreparedMail, enqueued: mail.Enqueued, template: Template | None, actor: Actor
+) -> BatchJob:
+    """The job of mail sent at once to inline recipients (the API's BatchSendMail with Receivers), stored
+    in that mail's transaction: the batch-send pages list it like any other, and the audit log has it as
+    created and confirmed, as it has a job from the console."""
+    now = timezone.now()
+    recipients = len(prepared.recipients)
+    job = BatchJob.objects.create(
+        account=prepared.account,
+        name=f"BatchSendMail {enqueued.env_id}",
+        template=template,
+        sender=prepared.sender,
+        tag=prepared.tag,
+        status=BatchStatus.SENDING,
+        envelope_id=enqueued.envelope_id,
+        unsubscribe_link=False,
+        scheduled_at=now,
+        started_at=now,
+        fanout_done=True,
+        total=recipients,
+        queued=enqueued.accepted,
+        skipped=enqueued.invalid,
+    )
+    audit_record(actor=actor, action="batch.create", account=job.account, target=job)
+    audit_record(
+        actor=actor, action="batch.confirm", account=job.account, target=job,
+        details={"recipients": enqueued.accepted, "at": now.isoformat()},
+    )  # fmt: skip
+    return job
+
+
 # -- starting and the fan-out
 
 
@@ -340,51 +367,17 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
             recipients = [r for r in recipients if cut is None or r.pk < cut.pk]
             eligible = eligible[:room]
             job.waiting_until = _next_midnight(job.account)
-        if eligible:
-            try:
-                mail._reserve_quota(job.account, len(eligible))
-            except mail.QuotaExhausted:
-                job.waiting_until = _next_midnight(job.account)
-                job.save(update_fields=["waiting_until"])
-                return False
         spacing = timedelta(minutes=1) / job.rate_per_minute if job.rate_per_minute else timedelta(0)
-        give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
-        domain = job.sender.domain.name
-        messages = [
-            Message(
-                envelope=job.envelope,
-                account=job.account,
-                rcpt=r.email,
-                rcpt_domain=r.email.rpartition("@")[2],
-                message_id=f"{uuid.uuid4().hex}.{job.envelope.env_id}@{domain}",
-                state=MessageState.QUEUED,
-                next_attempt_at=now + spacing * number,
-                give_up_at=give_up,
-                variables=r.variables(),
-                subject=mail.personal_subject(job.envelope, r.email, r.variables()),
-                created_at=now,
+        envelope = job.envelope
+        envelope.account, envelope.sender = job.account, job.sender  # loaded with the job
+        try:
+            messages = mail.messages_add(
+                envelope, [(r.email, r.variables()) for r in eligible], spacing=spacing
             )
-            for number, r in enumerate(eligible)
-        ]
-        rows.insert(messages)
-        rows.insert(
-            [MessageEvent(message=m, account=job.account, type=EventType.ACCEPTED, at=now) for m in messages]
-        )
-        tag_name = job.envelope.tag_name
-        counters.add(
-            [
-                counters.Hit(
-                    job.account_id,
-                    job.account.time_zone,
-                    job.sender_id,
-                    tag_name,
-                    now,
-                    kind,
-                    count=len(messages),
-                )
-                for kind in ("accepted", "sent")
-            ]
-        )
+        except mail.QuotaExhausted:
+            job.waiting_until = _next_midnight(job.account)
+            job.save(update_fields=["waiting_until"])
+            return False
         if recipients:
             job.fanout_cursor = recipients[-1].pk
         job.queued += len(messages)
@@ -393,8 +386,6 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
         if job.rate_per_minute and job.waiting_until is None:
             job.waiting_until = now + spacing * len(messages)  # the next chunk when these are due
         job.save()
-        if messages:
-            transaction.on_commit(mail.kick_delivery, robust=True)
         return job.waiting_until is None
 
 

@@ -12,8 +12,10 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,23 +27,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from accounts.audit import Actor
 from accounts.errors import ServiceError
 from accounts.models import Account
 from directmail.db import rows
+from sending import events
 from sending import headers as header_rules
+from sending.events import Event
 from sending.models import (
     Envelope,
-    EventType,
     Message,
-    MessageEvent,
     MessageState,
     QuotaCounter,
     SenderAddress,
     Tag,
     suppression_scopes,
 )
-from stats import counters
 from templates_app import rendering
 
 log = logging.getLogger(__name__)
@@ -76,17 +76,64 @@ class TemporaryFailure(Exception):
 
 
 @dataclass(frozen=True)
+class Content:
+    """What a mail says and how it is built: its envelope's fields.
+
+    `templated` mail has {Variable} placeholders, filled at delivery from each recipient's variables.
+    `raw_message` is an SMTP submission's message, relayed as it is (the subject is then only for people
+    reading the log; the SMTP server checked the message itself)."""
+
+    subject: str = ""
+    html_body: str = ""
+    text_body: str = ""
+    from_alias: str = ""
+    reply_to: str = ""
+    reply_to_alias: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    click_trace: bool = False
+    open_trace: bool = False
+    use_sender_reply_to: bool = True  # the sender address's verified reply-to applies when reply_to is ""
+    templated: bool = False
+    raw_message: bytes | None = None
+
+    def envelope_fields(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["headers"] = dict(self.headers)
+        return values
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A request to send, as the API, SMTP, the console and scripts give it: checked by mail_prepare.
+
+    `sender` is a SenderAddress of the account or its address; `to` comma-separated or a list.
+    `variables` are a templated mail's values by recipient (addresses compared case-insensitively).
+    `suppressed` is the account's suppressed addresses among the recipients when the caller looked them up
+    already (for many messages at once); None: they are looked up."""
+
+    account: Account
+    sender: SenderAddress | str
+    to: str | Sequence[str]
+    content: Content
+    tag_name: str = ""
+    variables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    suppressed: frozenset[str] | None = None
+    source: str = Envelope.Source.SERVICE
+    max_recipients: int = MAX_RECIPIENTS
+
+
+@dataclass(frozen=True)
 class PreparedMail:
-    """A message that passed every check, ready for mail_store."""
+    """A mail that passed every check, ready for mail_store."""
 
     account: Account
     sender: SenderAddress
-    recipients: list[str]
-    suppressed: set[str]  # lower-case addresses on the suppression list: recorded as invalid
+    recipients: tuple[str, ...]
+    suppressed: frozenset[str]  # lower-case addresses on the suppression list: recorded as invalid
     tag: Tag | None
-    variables: dict[str, dict]  # by lower-case address
+    variables: Mapping[str, Mapping[str, Any]]  # by lower-case address
     source: str
-    content: dict
+    content: Content
 
 
 @dataclass(frozen=True)
@@ -94,6 +141,7 @@ class Enqueued:
     env_id: str
     accepted: int  # recipients queued for delivery
     invalid: int  # recipients dropped (suppressed), recorded as invalid messages
+    envelope_id: int = 0
 
 
 def _no_line_breaks(value: str, param: str) -> str:
@@ -217,48 +265,60 @@ def _period_starts(account: Account) -> tuple[date, date]:
     return today, today.replace(day=1)
 
 
-# QuotaCounter's table; the unique constraint quota_counter_unique is the conflict target.
+# QuotaCounter's table; the unique constraint quota_counter_unique is the conflict target. Both periods in
+# one statement: a row comes back for each period that had room (and took the count).
 _RESERVE_SQL = (
-    "INSERT INTO sending_quotacounter (account_id, period, start, used) VALUES (%s, %s, %s, %s) "
-    "ON CONFLICT (account_id, period, start) DO UPDATE SET used = sending_quotacounter.used + excluded.used "
-    "WHERE sending_quotacounter.used + excluded.used <= %s RETURNING used"
+    "INSERT INTO sending_quotacounter (account_id, period, start, used) VALUES (%s, %s, %s, %s), "
+    "(%s, %s, %s, %s) ON CONFLICT (account_id, period, start) DO UPDATE "
+    "SET used = sending_quotacounter.used + excluded.used "
+    "WHERE sending_quotacounter.used + excluded.used "
+    "<= CASE excluded.period WHEN %s THEN %s ELSE %s END RETURNING period"
 )
 
 
-def _reserve_quota(account: Account, count: int) -> None:
-    """Count `count` more messages against the daily and monthly quota, or raise QuotaExhausted.
+def reserve_quota(account: Account, count: int) -> None:
+    """Count `count` more messages against the daily and monthly quota, or raise QuotaExhausted (and count
+    nothing).
 
-    One conditional upsert per period is the reservation (PostgreSQL and SQLite >= 3.35 alike): concurrent
-    senders at the boundary cannot both pass it, and the common case costs one statement.
+    One conditional upsert of both periods is the reservation (PostgreSQL and SQLite >= 3.35 alike):
+    concurrent senders at the boundary cannot both pass it, and the common case costs one statement.
     """
     day, month = _period_starts(account)
-    taken = []
-    for period, start, limit in (
-        (QuotaCounter.Period.DAY, day, account.limit("daily_quota")),
-        (QuotaCounter.Period.MONTH, month, account.limit("monthly_quota")),
-    ):
-        reserved = None
-        if count <= limit:
-            with connection.cursor() as cursor:
-                cursor.execute(_RESERVE_SQL, [account.pk, period, start, count, limit])
-                reserved = cursor.fetchone()
-        if reserved is None:
-            # Give back what an earlier period reserved: in a group commit the transaction goes on.
-            for period_taken, start_taken in taken:
-                QuotaCounter.objects.filter(account=account, period=period_taken, start=start_taken).update(
-                    used=F("used") - count
-                )
-            counter = QuotaCounter.objects.filter(account=account, period=period, start=start).first()
-            raise QuotaExhausted(
-                _("The %(period)s quota is used up: %(used)s of %(limit)s sent, %(count)s more asked for.")
-                % {
-                    "period": QuotaCounter.Period(period).label.lower(),
-                    "used": counter.used if counter else 0,
-                    "limit": limit,
-                    "count": count,
-                }
-            )
-        taken.append((period, start))
+    DAY, MONTH = QuotaCounter.Period.DAY, QuotaCounter.Period.MONTH
+    limits = {DAY: account.limit("daily_quota"), MONTH: account.limit("monthly_quota")}
+    starts = {DAY: day, MONTH: month}
+    taken: set[str] = set()
+    if count <= min(limits.values()):
+        day_value, month_value = (connection.ops.adapt_datefield_value(d) for d in (day, month))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RESERVE_SQL,
+                [
+                    account.pk, DAY, day_value, count,
+                    account.pk, MONTH, month_value, count,
+                    DAY, limits[DAY], limits[MONTH],
+                ],
+            )  # fmt: skip
+            taken = {row[0] for row in cursor.fetchall()}
+    if len(taken) == len(limits):
+        return
+    # Give back what a period with room took: in a group commit the transaction goes on.
+    for period in taken:
+        QuotaCounter.objects.filter(account=account, period=period, start=starts[period]).update(
+            used=F("used") - count
+        )
+    fits = count <= min(limits.values())  # else the statement did not run: a period is too small for it
+    period = next(p for p in limits if (p not in taken if fits else limits[p] < count))
+    counter = QuotaCounter.objects.filter(account=account, period=period, start=starts[period]).first()
+    raise QuotaExhausted(
+        _("The %(period)s quota is used up: %(used)s of %(limit)s sent, %(count)s more asked for.")
+        % {
+            "period": QuotaCounter.Period(period).label.lower(),
+            "used": counter.used if counter else 0,
+            "limit": limits[period],
+            "count": count,
+        }
+    )
 
 
 def quota_used(account: Account, period: str) -> int:
@@ -355,7 +415,7 @@ def _kick_when_back() -> None:
         _owed_kick.release()
 
 
-def personal_subject(envelope: Envelope, rcpt: str, variables: dict) -> str:
+def personal_subject(envelope: Envelope, rcpt: str, variables: Mapping[str, Any]) -> str:
     """A templated envelope's subject as this recipient gets it (stored for lists and search), or ""."""
     if not envelope.templated or "{" not in envelope.subject:
         return ""
@@ -366,40 +426,11 @@ def new_env_id() -> str:
     return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
-def mail_prepare(
-    *,
-    account: Account,
-    sender: SenderAddress | str,
-    to: str | list[str],
-    subject: str,
-    html_body: str = "",
-    text_body: str = "",
-    from_alias: str = "",
-    reply_to: str = "",
-    reply_to_alias: str = "",
-    tag_name: str = "",
-    headers: dict[str, str] | None = None,
-    click_trace: bool = False,
-    open_trace: bool = False,
-    use_sender_reply_to: bool = True,
-    templated: bool = False,
-    variables: dict[str, dict] | None = None,
-    raw_message: bytes | None = None,
-    suppressed: set[str] | None = None,
-    source: str = Envelope.Source.SERVICE,
-    actor: Actor,
-    max_recipients: int = MAX_RECIPIENTS,
-) -> PreparedMail:
-    """Check everything about a message before any write (no transaction, no lock held): the sender, the
+def mail_prepare(mail: Mail) -> PreparedMail:
+    """Check everything about a mail before any write (no transaction, no lock held): the sender, the
     recipients and which of them are suppressed, subject, bodies, headers, tag. Refuses with an
-    EnqueueError; what it returns, mail_store writes.
-
-    `templated` mail has {Variable} placeholders, filled at delivery from `variables[address]` (keys
-    compared case-insensitively). `raw_message` is an SMTP submission's message, relayed as it is (the
-    subject is then only for people reading the log; the SMTP server checked the message itself).
-    `suppressed` is the account's suppressed addresses among the recipients when the caller looked them up
-    already (for many messages at once); otherwise they are looked up here.
-    """
+    EnqueueError; what it returns, mail_store writes."""
+    account, sender, content = mail.account, mail.sender, mail.content
     if isinstance(sender, str):
         # Read for every message: plain SQL built once (directmail.db.rows); one alive sender per address.
         sender_obj = rows.select_one(
@@ -423,65 +454,54 @@ def mail_prepare(
             _("%(domain)s is not verified: sending from it is stopped.") % {"domain": sender.domain.name},
             "AccountName",
         )
-    recipients = parse_recipients(to, max_recipients)
-    if raw_message is None:
-        _no_line_breaks(subject, "Subject")
-        if not subject.strip():
+    recipients = parse_recipients(mail.to, mail.max_recipients)
+    if content.raw_message is None:
+        _no_line_breaks(content.subject, "Subject")
+        if not content.subject.strip():
             raise EnqueueError("InvalidSubject.Malformed", _("The subject is empty."), "Subject")
-        if not html_body and not text_body:
+        if not content.html_body and not content.text_body:
             raise EnqueueError("InvalidBody", _("Give an HTML body, a text body or both."), "HtmlBody")
-    _no_line_breaks(from_alias, "FromAlias")
-    if len(from_alias) > MAX_FROM_ALIAS:
+    _no_line_breaks(content.from_alias, "FromAlias")
+    if len(content.from_alias) > MAX_FROM_ALIAS:
         raise EnqueueError(
             "InvalidFromAlias",
             _("FromAlias is at most %(n)s characters.") % {"n": MAX_FROM_ALIAS},
             "FromAlias",
         )
-    _no_line_breaks(reply_to_alias, "ReplyAddressAlias")
-    if reply_to:
-        _no_line_breaks(reply_to, "ReplyAddress")
+    _no_line_breaks(content.reply_to_alias, "ReplyAddressAlias")
+    if content.reply_to:
+        _no_line_breaks(content.reply_to, "ReplyAddress")
         try:
-            validate_email(reply_to)
+            validate_email(content.reply_to)
         except ValidationError as exc:
             raise EnqueueError(
                 "InvalidReplyAddress", _("ReplyAddress is not valid."), "ReplyAddress"
             ) from exc
-    headers = _check_headers(headers or {})
+    headers = _check_headers(dict(content.headers))
     tag = None
-    if tag_name:
-        tag = next(iter(Tag.objects.filter(account=account, name=tag_name)[:1]), None)  # unique: no ORDER BY
+    if mail.tag_name:
+        # unique: no ORDER BY
+        tag = next(iter(Tag.objects.filter(account=account, name=mail.tag_name)[:1]), None)
         if tag is None:
             raise EnqueueError(
-                "InvalidTag.NotFound", _("There is no tag named %(name)s.") % {"name": tag_name}, "TagName"
+                "InvalidTag.NotFound",
+                _("There is no tag named %(name)s.") % {"name": mail.tag_name},
+                "TagName",
             )
-
-    if suppressed is None:
-        suppressed = suppressed_among(account.pk, recipients, sender.address)
+    wanted = {r.lower() for r in recipients}
+    if mail.suppressed is None:
+        suppressed = frozenset(suppressed_among(account.pk, recipients, sender.address))
     else:
-        suppressed = {address for address in suppressed if address in {r.lower() for r in recipients}}
-    content = {
-        "subject": subject,
-        "html_body": html_body,
-        "text_body": text_body,
-        "from_alias": from_alias,
-        "reply_to": reply_to,
-        "reply_to_alias": reply_to_alias,
-        "headers": headers,
-        "click_trace": click_trace,
-        "open_trace": open_trace,
-        "use_sender_reply_to": use_sender_reply_to,
-        "templated": templated,
-        "raw_message": raw_message,
-    }
+        suppressed = frozenset(address for address in mail.suppressed if address in wanted)
     return PreparedMail(
         account=account,
         sender=sender,
-        recipients=recipients,
+        recipients=tuple(recipients),
         suppressed=suppressed,
         tag=tag,
-        variables={address.lower(): data for address, data in (variables or {}).items()},
-        source=source,
-        content=content,
+        variables={address.lower(): data for address, data in mail.variables.items()},
+        source=mail.source,
+        content=replace(content, headers=headers),
     )
 
 
@@ -511,12 +531,9 @@ def mail_store_many(batch: list[PreparedMail], *, savepoint: bool = True) -> lis
         raise TemporaryFailure(str(exc)) from exc
 
 
-def message_enqueue(**arguments) -> Enqueued:
-    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError.
-
-    Takes mail_prepare's arguments.
-    """
-    return mail_store(mail_prepare(**arguments))
+def message_enqueue(mail: Mail) -> Enqueued:
+    """Accept a message for each recipient, durably, or refuse it whole with an EnqueueError."""
+    return mail_store(mail_prepare(mail))
 
 
 def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
@@ -531,14 +548,14 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
     for indexes in by_account.values():
         account = batch[indexes[0]].account
         try:
-            _reserve_quota(account, sum(len(wanted[i]) for i in indexes))
+            reserve_quota(account, sum(len(wanted[i]) for i in indexes))
         except QuotaExhausted:
             for index in indexes:
                 try:
-                    _reserve_quota(account, len(wanted[index]))
+                    reserve_quota(account, len(wanted[index]))
                 except QuotaExhausted as exc:
                     results[index] = exc
-    storing = [(index, p, wanted[index]) for index, p in enumerate(batch) if results[index] is None]
+    storing = [(index, p) for index, p in enumerate(batch) if results[index] is None]
     # An EnvId collision (one in 10^17) fails the transaction: the callers answer 451 / 503 and the
     # clients' retries get new ones.
     envelopes = [
@@ -549,56 +566,89 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
             tag=p.tag,
             tag_name=p.tag.name if p.tag else "",
             source=p.source,
-            **p.content,
+            **p.content.envelope_fields(),
         )
-        for _index, p, _accepted in storing
+        for _index, p in storing
     ]
     rows.insert(envelopes)
     now = timezone.now()
-    give_up = now + timedelta(seconds=settings.DELIVERY_GIVE_UP)
     messages: list[Message] = []
-    for envelope, (_index, p, _accepted) in zip(envelopes, storing, strict=True):
-        for rcpt in p.recipients:
-            suppressed = rcpt.lower() in p.suppressed
-            messages.append(
-                Message(
-                    envelope=envelope,
-                    account=p.account,
-                    rcpt=rcpt,
-                    rcpt_domain=rcpt.rpartition("@")[2],
-                    message_id=f"{uuid.uuid4().hex}.{envelope.env_id}@{p.sender.domain.name}",
-                    state=MessageState.INVALID if suppressed else MessageState.QUEUED,
-                    next_attempt_at=now,
-                    give_up_at=give_up,
-                    variables=p.variables.get(rcpt.lower(), {}),
-                    subject=personal_subject(envelope, rcpt, p.variables.get(rcpt.lower(), {})),
-                    finished_at=now if suppressed else None,
-                    last_error="suppressed" if suppressed else "",
-                    created_at=now,
-                )
+    for envelope, (_index, p) in zip(envelopes, storing, strict=True):
+        messages += [
+            _new_message(
+                envelope,
+                rcpt,
+                p.variables.get(rcpt.lower(), {}),
+                now,
+                suppressed=rcpt.lower() in p.suppressed,
             )
-    rows.insert(messages)
-    events = [MessageEvent(message=m, account=m.account, type=EventType.ACCEPTED, at=now) for m in messages]
-    events += [
-        MessageEvent(
-            message=m, account=m.account, type=EventType.INVALID, at=now, detail={"reason": "suppressed"}
-        )
-        for m in messages
-        if m.state == MessageState.INVALID
+            for rcpt in p.recipients
+        ]
+    _accept(messages, now)
+    for envelope, (index, p) in zip(envelopes, storing, strict=True):
+        invalid = sum(1 for rcpt in p.recipients if rcpt.lower() in p.suppressed)
+        results[index] = Enqueued(envelope.env_id, len(p.recipients) - invalid, invalid, envelope.pk)
+    return results  # type: ignore[return-value]  # every index is an Enqueued or an EnqueueError now
+
+
+def messages_add(
+    envelope: Envelope,
+    recipients: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    spacing: timedelta | None = None,
+) -> list[Message]:
+    """Queue more messages of a stored envelope (a batch job's fan-out): reserve their quota (or raise
+    QuotaExhausted), write them and their acceptance. `recipients` are (address, variables), checked and
+    not suppressed; `spacing` paces them (the n-th is due n spacings from now). Call in a transaction,
+    with the envelope's account and sender loaded."""
+    if not recipients:
+        return []
+    reserve_quota(envelope.account, len(recipients))
+    now = timezone.now()
+    spacing = spacing or timedelta(0)
+    messages = [
+        _new_message(envelope, rcpt, variables, now, due=now + spacing * number)
+        for number, (rcpt, variables) in enumerate(recipients)
     ]
-    rows.insert(events)
-    hits = []
-    for _index, p, accepted in storing:
-        key = (p.account.pk, p.account.time_zone, p.sender.pk, p.tag.name if p.tag else "")
-        hits.append(counters.Hit(*key, now, "accepted", count=len(p.recipients)))
-        hits.append(counters.Hit(*key, now, "sent", count=len(accepted)))
-        if len(p.recipients) > len(accepted):
-            hits.append(counters.Hit(*key, now, "invalid", count=len(p.recipients) - len(accepted)))
-    counters.add(hits)
-    if any(accepted for _index, _p, accepted in storing):
+    _accept(messages, now)
+    return messages
+
+
+def _new_message(
+    envelope: Envelope,
+    rcpt: str,
+    variables: Mapping[str, Any],
+    now: datetime,
+    *,
+    due: datetime | None = None,
+    suppressed: bool = False,
+) -> Message:
+    """A new Message of `envelope` for `rcpt`: queued (due now or at `due`), or invalid when suppressed."""
+    return Message(
+        envelope=envelope,
+        account=envelope.account,
+        rcpt=rcpt,
+        rcpt_domain=rcpt.rpartition("@")[2],
+        message_id=f"{uuid.uuid4().hex}.{envelope.env_id}@{envelope.sender.domain.name}",
+        state=MessageState.INVALID if suppressed else MessageState.QUEUED,
+        next_attempt_at=due or now,
+        give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP),
+        variables=dict(variables),
+        subject=personal_subject(envelope, rcpt, variables),
+        finished_at=now if suppressed else None,
+        last_error="suppressed" if suppressed else "",
+        created_at=now,
+    )
+
+
+def _accept(messages: list[Message], now: datetime) -> None:
+    """Write new messages and record their acceptance (and the suppressed ones' invalidity); queued ones
+    start a delivery after the commit."""
+    rows.insert(messages)
+    accepted = [Event("accepted", m) for m in messages]
+    suppressed = [
+        Event("suppressed", m, {"reason": "suppressed"}) for m in messages if m.state == MessageState.INVALID
+    ]
+    events.record(accepted + suppressed, at=now)
+    if len(suppressed) < len(messages):
         transaction.on_commit(kick_delivery, robust=True)
-    for envelope, (index, p, accepted) in zip(envelopes, storing, strict=True):
-        results[index] = Enqueued(
-            env_id=envelope.env_id, accepted=len(accepted), invalid=len(p.recipients) - len(accepted)
-        )
-    return results

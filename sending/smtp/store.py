@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from accounts.audit import Actor
 from directmail.db import rows
 from sending.models import Envelope, SenderAddress
 from sending.services import idempotency
@@ -49,18 +48,18 @@ def _prepare(
     s = item.submission
     try:
         return service.mail_prepare(
-            account=sender.account,
-            sender=sender,
-            to=item.rcpts,
-            subject=s.subject,
-            tag_name=s.tag_name,
-            click_trace=s.click_trace,
-            open_trace=s.open_trace,
-            raw_message=s.raw,
-            suppressed=suppressed,
-            source=Envelope.Source.SMTP,
-            actor=Actor(name=f"smtp {sender.address}", ip=item.ip),
-            max_recipients=settings.SMTPD_MAX_RECIPIENTS,
+            service.Mail(
+                account=sender.account,
+                sender=sender,
+                to=item.rcpts,
+                content=service.Content(
+                    subject=s.subject, click_trace=s.click_trace, open_trace=s.open_trace, raw_message=s.raw
+                ),
+                tag_name=s.tag_name,
+                suppressed=None if suppressed is None else frozenset(suppressed),
+                source=Envelope.Source.SMTP,
+                max_recipients=settings.SMTPD_MAX_RECIPIENTS,
+            )
         )
     except service.EnqueueError as exc:
         raise _refusal(exc) from exc

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from accounts.audit import Actor
 from accounts.filters import between_days
 from accounts.paging import page_of
 from accounts.roles import Perm
@@ -92,17 +91,18 @@ def test_send(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            result = service.message_enqueue(
+            content = service.Content(
+                subject=data["subject"], html_body=data["html_body"], text_body=data["text_body"]
+            )
+            mail = service.Mail(
                 account=account,
                 sender=data["sender"],
                 to=data["to"],
-                subject=data["subject"],
-                html_body=data["html_body"],
-                text_body=data["text_body"],
+                content=content,
                 tag_name=data["tag"].name if data["tag"] else "",
                 source=Envelope.Source.CONSOLE,
-                actor=Actor.from_request(request),
             )
+            result = service.message_enqueue(mail)
         except service.EnqueueError as exc:
             form.add_error(None, str(exc))
         except service.TemporaryFailure:

@@ -14,7 +14,7 @@ from sending import unsubscribe
 from sending.delivery.worker import deliver_due
 from sending.models import Message, MessageEvent, Suppression
 from sending.services import batch as service
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from tests.base import People
 from tests.batch.helpers import BatchSetup
 from tests.smtpsink import SmtpSink
@@ -115,15 +115,20 @@ class UnsubscribeTest(People, BatchSetup, TestCase):
             local_part="hi", send_type="trigger", actor=SYSTEM,
         )  # fmt: skip
         sent = message_enqueue(
-            account=self.account, sender=other, to="user0@dest.test", subject="s", text_body="t", actor=SYSTEM
+            Mail(
+                account=self.account,
+                sender=other,
+                to="user0@dest.test",
+                content=Content(subject="s", text_body="t"),
+            )
         )
         self.assertEqual((sent.accepted, sent.invalid), (1, 0))
         same_domain = message_enqueue(
-            account=self.account,
-            sender=self.trigger_sender,
-            to="user0@dest.test",
-            subject="s",
-            text_body="t",
-            actor=SYSTEM,
+            Mail(
+                account=self.account,
+                sender=self.trigger_sender,
+                to="user0@dest.test",
+                content=Content(subject="s", text_body="t"),
+            )
         )
         self.assertEqual((same_domain.accepted, same_domain.invalid), (0, 1))

@@ -12,7 +12,7 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from accounts.services import user_signup
 from sending.delivery.worker import deliver_due
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from tests.browser.conftest import log_in, screenshot
 from tests.sending.helpers import verified_domain
@@ -48,10 +48,18 @@ def test_opens_and_clicks_move_the_dashboard(new_page, live_server):
         ),
     ):
         message_enqueue(
-            account=account, sender=sender, to="ann@dest.test", subject="Offer",
-            html_body=f'<p><a href="{landing}">See the offer</a></p>', open_trace=True, click_trace=True,
-            actor=SYSTEM,
-        )  # fmt: skip
+            Mail(
+                account=account,
+                sender=sender,
+                to="ann@dest.test",
+                content=Content(
+                    subject="Offer",
+                    html_body=f'<p><a href="{landing}">See the offer</a></p>',
+                    open_trace=True,
+                    click_trace=True,
+                ),
+            )
+        )
         deliver_due(max_seconds=20)
         html = email.message_from_bytes(sink.messages[0].data, policy=default_policy).get_body(("html",))
         content = html.get_content()

@@ -9,7 +9,7 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from accounts.services import user_signup
 from sending.delivery.worker import deliver_due
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from stats import webhooks
 from tests.browser.conftest import log_in, screenshot
@@ -53,7 +53,12 @@ def test_an_owner_adds_an_endpoint_and_receives_signed_events(new_page, live_ser
         assert webhooks.verify(secret, headers["X-DirectMail-Signature"], body)
 
         message_enqueue(
-            account=account, sender=sender, to="ann@dest.test", subject="Hi", text_body="Hello", actor=SYSTEM
+            Mail(
+                account=account,
+                sender=sender,
+                to="ann@dest.test",
+                content=Content(subject="Hi", text_body="Hello"),
+            )
         )
         deliver_due(max_seconds=10)  # the webhook kick runs inline here, as a worker would soon after
         headers, body = receiver.received[-1]

@@ -16,7 +16,7 @@ from sending.delivery.worker import deliver_due
 from sending.lists.fields import clean_recipient
 from sending.models import BatchJob, Domain, Message, SenderAddress, Suppression, Tag
 from sending.services.lists import import_upload, list_create, recipient_add
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
@@ -56,12 +56,12 @@ class OutsiderTests(AccountTestCase):
         cls.suppression = suppression_add(account=cls.account, address="gone@example.org", actor=SYSTEM)
         with override_settings(DELIVERY_MODE="capture"):
             message_enqueue(
-                account=cls.account,
-                sender=cls.sender,
-                to="bob@example.org",
-                subject="s",
-                text_body="t",
-                actor=SYSTEM,
+                Mail(
+                    account=cls.account,
+                    sender=cls.sender,
+                    to="bob@example.org",
+                    content=Content(subject="s", text_body="t"),
+                )
             )
             deliver_due(max_seconds=10)
         cls.message = Message.objects.get()

@@ -31,12 +31,12 @@ class BounceTests(AccountTestCase):
 
     def setUp(self):
         service.message_enqueue(
-            account=self.account,
-            sender=self.sender,
-            to="bob@dest.test",
-            subject="Hello",
-            text_body="x",
-            actor=SYSTEM,
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to="bob@dest.test",
+                content=service.Content(subject="Hello", text_body="x"),
+            )
         )
         worker.deliver_due(max_seconds=10)
         self.message = Message.objects.get()

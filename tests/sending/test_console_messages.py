@@ -43,12 +43,19 @@ class ConsoleSendingTests(AccountTestCase):
     def test_personalized_mail_is_listed_and_found_by_the_subject_its_recipient_got(self):
         with self.captureOnCommitCallbacks(execute=True):
             service.message_enqueue(
-                account=self.account, sender=self.sender, to=["bob@example.org", "amy@example.org"],
-                subject="{UserName}, spring sale in {City}", text_body="x", templated=True,
-                variables={"bob@example.org": {"UserName": "Bob", "City": "Berlin"},
-                           "amy@example.org": {"UserName": "Amy", "City": "Paris"}},
-                actor=SYSTEM,
-            )  # fmt: skip
+                service.Mail(
+                    account=self.account,
+                    sender=self.sender,
+                    to=["bob@example.org", "amy@example.org"],
+                    content=service.Content(
+                        subject="{UserName}, spring sale in {City}", text_body="x", templated=True
+                    ),
+                    variables={
+                        "bob@example.org": {"UserName": "Bob", "City": "Berlin"},
+                        "amy@example.org": {"UserName": "Amy", "City": "Paris"},
+                    },
+                )
+            )
         self.client.force_login(self.operator)
         for name in ("sending:messages", "sending:outbox"):
             listing = self.client.get(self.url(name))
@@ -88,20 +95,20 @@ class ConsoleSendingTests(AccountTestCase):
     def test_the_log_filters(self):
         self.client.force_login(self.viewer)
         first = service.message_enqueue(
-            account=self.account,
-            sender=self.sender,
-            to="a@example.org",
-            subject="One",
-            text_body="x",
-            actor=SYSTEM,
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to="a@example.org",
+                content=service.Content(subject="One", text_body="x"),
+            )
         )
         service.message_enqueue(
-            account=self.account,
-            sender=self.sender,
-            to="b@example.org",
-            subject="Two",
-            text_body="x",
-            actor=SYSTEM,
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to="b@example.org",
+                content=service.Content(subject="Two", text_body="x"),
+            )
         )
         page = self.client.get(self.url("sending:messages"), {"q": first.env_id})
         self.assertEqual([m.rcpt for m in page.context["page"]], ["a@example.org"])
@@ -156,12 +163,12 @@ class SuppressionPageTests(AccountTestCase):
             account=self.account, domain=domain, local_part="n", send_type="trigger", actor=SYSTEM
         )
         result = service.message_enqueue(
-            account=self.account,
-            sender=sender,
-            to="pause@example.org",
-            subject="s",
-            text_body="t",
-            actor=SYSTEM,
+            service.Mail(
+                account=self.account,
+                sender=sender,
+                to="pause@example.org",
+                content=service.Content(subject="s", text_body="t"),
+            )
         )
         self.assertEqual((result.accepted, result.invalid), (1, 0))
 
@@ -197,12 +204,12 @@ class QuotaUsageTests(AccountTestCase):
         )
         with self.captureOnCommitCallbacks(execute=True):
             service.message_enqueue(
-                account=self.account,
-                sender=sender,
-                to="a@example.org,b@example.org",
-                subject="s",
-                text_body="t",
-                actor=SYSTEM,
+                service.Mail(
+                    account=self.account,
+                    sender=sender,
+                    to="a@example.org,b@example.org",
+                    content=service.Content(subject="s", text_body="t"),
+                )
             )
         self.client.force_login(self.viewer)
         limits = {row.key: row for row in self.client.get(self.url("accounts:settings")).context["limits"]}

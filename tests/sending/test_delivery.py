@@ -58,9 +58,12 @@ class DeliveryTestMixin:
     def send(self, to=f"bob@{DEST}", **kwargs):
         fields = {"subject": "Hello", "html_body": "<p>Hi <b>Bob</b></p>", **kwargs}
         with self.captureOnCommitCallbacks(execute=False):
-            return service.message_enqueue(
-                account=self.account, sender=self.sender, to=to, actor=SYSTEM, **fields
-            )
+            content = service.Content(**{k: v for k, v in fields.items() if k != "tag_name"})
+            mail = service.Mail(
+                account=self.account, sender=self.sender, to=to, content=content,
+                tag_name=fields.get("tag_name", ""),
+            )  # fmt: skip
+            return service.message_enqueue(mail)
 
     def run_worker(self):
         return worker.deliver_due(max_seconds=20)
@@ -225,7 +228,12 @@ class DeliveryTests(DeliveryTestMixin, AccountTestCase):
         def accept(to: str) -> None:
             with self.captureOnCommitCallbacks(execute=True):
                 service.message_enqueue(
-                    account=self.account, sender=self.sender, to=to, subject="Hi", text_body="x", actor=SYSTEM
+                    service.Mail(
+                        account=self.account,
+                        sender=self.sender,
+                        to=to,
+                        content=service.Content(subject="Hi", text_body="x"),
+                    )
                 )
 
         for slot in range(settings.Q_CLUSTER["workers"]):
@@ -429,12 +437,12 @@ class EnqueueValidationTests(DeliveryTestMixin, AccountTestCase):
     def test_sender_must_be_this_accounts_and_verified(self):
         with self.assertRaises(service.EnqueueError) as caught:
             service.message_enqueue(
-                account=self.other_account,
-                sender="noreply@mail.acme.example",
-                to=f"a@{DEST}",
-                subject="x",
-                text_body="x",
-                actor=SYSTEM,
+                service.Mail(
+                    account=self.other_account,
+                    sender="noreply@mail.acme.example",
+                    to=f"a@{DEST}",
+                    content=service.Content(subject="x", text_body="x"),
+                )
             )
         self.assertEqual(caught.exception.code, "InvalidMailAddress.NotFound")
         self.domain.status = "pending"
@@ -459,12 +467,12 @@ class StoreFailureTests(DeliveryTestMixin, TransactionTestCase):
         try:
             with self.assertRaises(service.TemporaryFailure):
                 service.message_enqueue(
-                    account=self.account,
-                    sender=self.sender,
-                    to=f"a@{DEST}",
-                    subject="x",
-                    text_body="x",
-                    actor=SYSTEM,
+                    service.Mail(
+                        account=self.account,
+                        sender=self.sender,
+                        to=f"a@{DEST}",
+                        content=service.Content(subject="x", text_body="x"),
+                    )
                 )
         finally:
             with connection.cursor() as cursor:
@@ -472,7 +480,12 @@ class StoreFailureTests(DeliveryTestMixin, TransactionTestCase):
         self.assertFalse(Message.objects.exists())
         self.assertEqual(service.quota_used(self.account, "day"), 0)
         service.message_enqueue(
-            account=self.account, sender=self.sender, to=f"a@{DEST}", subject="x", text_body="x", actor=SYSTEM
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to=f"a@{DEST}",
+                content=service.Content(subject="x", text_body="x"),
+            )
         )
         self.assertEqual(Message.objects.count(), 1)
 

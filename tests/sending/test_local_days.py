@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import TestCase, override_settings
 
 from accounts.audit import SYSTEM, Actor
-from sending.services.messages import QuotaExhausted, message_enqueue
+from sending.services.messages import Content, Mail, QuotaExhausted, message_enqueue
 from sending.services.senders import sender_address_create
 from templates_app.services import template_create, version_submit
 from tests.base import People
@@ -34,9 +34,13 @@ class LocalDayTest(People, TestCase):
             mock.patch("sending.services.messages.kick_delivery"),
         ):
             message_enqueue(
-                account=self.account, sender=self.sender, to="ann@dest.test", subject="s", text_body="t",
-                actor=SYSTEM,
-            )  # fmt: skip
+                Mail(
+                    account=self.account,
+                    sender=self.sender,
+                    to="ann@dest.test",
+                    content=Content(subject="s", text_body="t"),
+                )
+            )
 
     def test_the_daily_quota_rolls_over_at_local_midnight(self):
         self.send_at(datetime(2026, 11, 30, 15, 58, tzinfo=UTC))  # 23:58 in Shanghai

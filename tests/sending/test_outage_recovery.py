@@ -47,7 +47,12 @@ def outage(people, sink, env: dict[str, str], down, up, patches=()) -> float:
 
             def accept(to: str) -> None:
                 service.message_enqueue(
-                    account=account, sender=sender, to=to, subject="Hi", text_body="x", actor=SYSTEM
+                    service.Mail(
+                        account=account,
+                        sender=sender,
+                        to=to,
+                        content=service.Content(subject="Hi", text_body="x"),
+                    )
                 )
 
             accept("first@dest.test")

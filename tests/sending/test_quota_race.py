@@ -35,12 +35,12 @@ class QuotaRaceTests(People, TransactionTestCase):
             try:
                 barrier.wait(timeout=10)
                 service.message_enqueue(
-                    account=self.account,
-                    sender=self.sender,
-                    to=f"user{n}@dest.test",
-                    subject="x",
-                    text_body="x",
-                    actor=SYSTEM,
+                    service.Mail(
+                        account=self.account,
+                        sender=self.sender,
+                        to=f"user{n}@dest.test",
+                        content=service.Content(subject="x", text_body="x"),
+                    )
                 )
                 result = "accepted"
             except service.QuotaExhausted:

@@ -11,7 +11,7 @@ from accounts.audit import SYSTEM
 from sending.delivery.worker import deliver_due
 from sending.models import CapturedMessage, Envelope, Message
 from sending.retention import purge_content
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from tests.base import People
 from tests.sending.helpers import verified_domain
@@ -30,9 +30,13 @@ class RetentionTest(People, TestCase):
     def send(self, to: str, age: timedelta, deliver: bool = True) -> Envelope:
         with mock.patch("sending.services.messages.kick_delivery"):
             enqueued = message_enqueue(
-                account=self.account, sender=self.sender, to=to, subject="Receipt", html_body="<p>secret</p>",
-                actor=SYSTEM,
-            )  # fmt: skip
+                Mail(
+                    account=self.account,
+                    sender=self.sender,
+                    to=to,
+                    content=Content(subject="Receipt", html_body="<p>secret</p>"),
+                )
+            )
         envelope = Envelope.objects.get(env_id=enqueued.env_id)
         if deliver:
             deliver_due(max_seconds=10)

@@ -50,9 +50,13 @@ class SandboxTests(AccountTestCase):
         sender = sandbox_sender(self.account)
         with self.captureOnCommitCallbacks(execute=False):
             service.message_enqueue(
-                account=self.account, sender=sender, to="bob@example.org", subject="Hi", text_body="x",
-                actor=SYSTEM,
-            )  # fmt: skip
+                service.Mail(
+                    account=self.account,
+                    sender=sender,
+                    to="bob@example.org",
+                    content=service.Content(subject="Hi", text_body="x"),
+                )
+            )
         self.assertEqual(worker.deliver_due(max_seconds=20), {"delivered": 1})
         message = Message.objects.get()
         self.assertEqual(message.state, MessageState.DELIVERED)

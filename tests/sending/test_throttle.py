@@ -80,7 +80,12 @@ class SessionLimitTests(AccountTestCase):
         )
         for to in ("a@busy.test", "b@busy.test", "c@free.test"):
             service.message_enqueue(
-                account=self.account, sender=sender, to=to, subject="s", text_body="t", actor=SYSTEM
+                service.Mail(
+                    account=self.account,
+                    sender=sender,
+                    to=to,
+                    content=service.Content(subject="s", text_body="t"),
+                )
             )
         # Another worker holds a live session to busy.test (it renewed its lease just now).
         Message.objects.filter(rcpt="a@busy.test").update(

@@ -13,7 +13,7 @@ from accounts.audit import SYSTEM
 from sending import tracking
 from sending.delivery.worker import deliver_due
 from sending.models import Message, MessageEvent
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from tests.base import People
 from tests.sending.helpers import verified_domain
@@ -37,10 +37,8 @@ class TrackingTest(People, TestCase):
         )
 
     def deliver(self, **options) -> str:
-        message_enqueue(
-            account=self.account, sender=self.sender, to="ann@dest.test", subject="Offer", html_body=HTML,
-            actor=SYSTEM, **options,
-        )  # fmt: skip
+        content = Content(subject="Offer", html_body=HTML, **options)
+        message_enqueue(Mail(account=self.account, sender=self.sender, to="ann@dest.test", content=content))
         with (
             SmtpSink() as sink,
             override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"),

@@ -48,12 +48,12 @@ class WorkerCrashTests(_WorkerTestCase):
     def test_sigkill_between_250_and_recording(self):
         self.hold_kick_slots()
         service.message_enqueue(
-            account=self.account,
-            sender=self.sender,
-            to="bob@dest.test",
-            subject="Hi",
-            text_body="x",
-            actor=SYSTEM,
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to="bob@dest.test",
+                content=service.Content(subject="Hi", text_body="x"),
+            )
         )
         relay = f"smtp://127.0.0.1:{self.sink.port}"
         self.sink.handler.reply_delay = 30  # the sink stores the message, then takes its time to say 250
@@ -97,9 +97,13 @@ class WorkerCrashTests(_WorkerTestCase):
         self.hold_kick_slots()
         for n in range(3):
             service.message_enqueue(
-                account=self.account, sender=self.sender, to=f"u{n}@dest.test", subject="Hi", text_body="x",
-                actor=SYSTEM,
-            )  # fmt: skip
+                service.Mail(
+                    account=self.account,
+                    sender=self.sender,
+                    to=f"u{n}@dest.test",
+                    content=service.Content(subject="Hi", text_body="x"),
+                )
+            )
         relay = f"smtp://127.0.0.1:{self.sink.port}"
         limits = '{"*": {"connections": 1, "per_second": 50}}'
         self.sink.handler.reply_delay = 60
@@ -138,9 +142,13 @@ class ResultWriteOutageTests(_WorkerTestCase):
     def test_a_result_that_could_not_be_written_is_written_later_not_sent_again(self):
         self.hold_kick_slots()
         service.message_enqueue(
-            account=self.account, sender=self.sender, to="bob@dest.test", subject="Hi", text_body="x",
-            actor=SYSTEM,
-        )  # fmt: skip
+            service.Mail(
+                account=self.account,
+                sender=self.sender,
+                to="bob@dest.test",
+                content=service.Content(subject="Hi", text_body="x"),
+            )
+        )
         self.sink.handler.reply_delay = (
             3  # the message is stored at the sink; 250 comes after the outage began
         )

@@ -11,7 +11,7 @@ from accounts.audit import SYSTEM
 from sending import tracking, unsubscribe
 from sending.delivery.worker import deliver_due
 from sending.models import Message
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
@@ -46,16 +46,21 @@ class CountersTest(People, TestCase):
         suppression_add(account=self.account, address="gone@dest.test", actor=SYSTEM)
         to = ["ann@dest.test", "bob@dest.test", "nobody@dest.test", "gone@dest.test"]
         message_enqueue(
-            account=self.account, sender=self.sender, to=to, subject="s", html_body="<p>x</p>",
-            tag_name="welcome", open_trace=True, actor=SYSTEM,
-        )  # fmt: skip
+            Mail(
+                account=self.account,
+                sender=self.sender,
+                to=to,
+                content=Content(subject="s", html_body="<p>x</p>", open_trace=True),
+                tag_name="welcome",
+            )
+        )
         message_enqueue(
-            account=self.account,
-            sender=self.sender,
-            to="cy@dest.test",
-            subject="s",
-            text_body="t",
-            actor=SYSTEM,
+            Mail(
+                account=self.account,
+                sender=self.sender,
+                to="cy@dest.test",
+                content=Content(subject="s", text_body="t"),
+            )
         )
         with (
             SmtpSink() as sink,

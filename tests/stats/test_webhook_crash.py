@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.audit import SYSTEM
 from accounts.crypto import encrypt
 from sending.delivery.worker import deliver_due as deliver_mail
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from stats import webhooks
 from stats.models import WebhookEndpoint, WebhookEvent
@@ -47,7 +47,12 @@ class WebhookCrashTests(People, TransactionTestCase):
         # which is what the tests below play: the kick is left unrun.
         with mock.patch("stats.webhooks.kick"):
             message_enqueue(
-                account=self.account, sender=self.sender, to=to, subject="s", text_body="t", actor=SYSTEM
+                Mail(
+                    account=self.account,
+                    sender=self.sender,
+                    to=to,
+                    content=Content(subject="s", text_body="t"),
+                )
             )
             deliver_mail(max_seconds=10)
 

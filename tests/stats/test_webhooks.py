@@ -13,7 +13,7 @@ from accounts.audit import SYSTEM
 from accounts.crypto import encrypt
 from sending.delivery.worker import deliver_due
 from sending.models import Message
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from sending.services.tags import tag_create
 from stats import webhooks
@@ -55,10 +55,12 @@ class WebhookTest(People, TestCase):
         )
 
     def send(self, **options) -> None:
-        message_enqueue(
-            account=self.account, sender=self.sender, to="ann@dest.test", subject="s", text_body="t",
-            headers={"X-User-Order": "1"}, actor=SYSTEM, **options,
-        )  # fmt: skip
+        tag_name = options.pop("tag_name", "")
+        content = Content(subject="s", text_body="t", headers={"X-User-Order": "1"}, **options)
+        mail = Mail(
+            account=self.account, sender=self.sender, to="ann@dest.test", content=content, tag_name=tag_name
+        )
+        message_enqueue(mail)
         with (
             SmtpSink() as sink,
             override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"),

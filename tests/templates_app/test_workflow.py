@@ -263,7 +263,7 @@ class EditorTests(AccountTestCase):
     def test_a_test_send_goes_through_the_engine_with_the_sample_data(self):
         with override_settings(DELIVERY_MODE="capture"):
             response = self.client.post(
-                self.url_for("template_test_send"),
+                self.url("sending:template_test_send", self.template.public_id),
                 {
                     "sender": "noreply@mail.acme.example",
                     "to": "me@example.org",

@@ -42,13 +42,13 @@ def actor(caller: Caller) -> Actor:
 
 
 def load() -> None:
-    """Import every module of actions (they register themselves)."""
+    """Import every module of actions here (they register themselves). Apps above `sending` register
+    theirs in their AppConfig.ready (stats: the statistics actions)."""
     from sending.api.actions import (  # noqa: F401
         account,
         identities,
         receivers,
         reports,
         sending,
-        statistics,
         templates,
     )

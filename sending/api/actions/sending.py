@@ -8,14 +8,13 @@ transaction.
 
 import re
 from collections.abc import Callable
-
-from django.utils import timezone
+from dataclasses import replace
 
 from sending.api.actions import action, actor
 from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, refused
-from sending.models import BatchJob, BatchStatus, Envelope, SenderAddress, SendType
+from sending.models import BatchJob, Envelope, SenderAddress, SendType
 from sending.services import batch
 from sending.services import messages as service
 
@@ -30,8 +29,8 @@ UNSUBSCRIBE_LINK_TYPES = ("disabled", "default")
 UNSUBSCRIBE_FILTER_LEVELS = ("disabled", "default", "mailfrom", "mailfrom_domain", "edm_id")
 
 
-def _common(caller: Caller, p: Params) -> dict:
-    """The parameters both sending actions share, as mail_prepare's arguments."""
+def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None) -> service.Mail:
+    """The Mail of a sending call, with the parameters both sending actions share."""
     # Checked now; the unsubscribe link and its filtering arrive with batch sends (they do nothing yet).
     for name, allowed in (
         ("UnSubscribeLinkType", UNSUBSCRIBE_LINK_TYPES),
@@ -40,19 +39,25 @@ def _common(caller: Caller, p: Params) -> dict:
         value = p.text(name).strip().lower()
         if value and value not in allowed:
             raise ApiError("InvalidParameter", f"{name} must be one of {', '.join(allowed)}.")
-    return {
-        "account": caller.key.account,
-        "reply_to": p.text("ReplyAddress", max_length=254),
-        "reply_to_alias": p.text("ReplyAddressAlias", max_length=64),
-        "tag_name": p.text("TagName", max_length=128),
-        "headers": _headers(p),
-        "click_trace": p.text("ClickTrace").strip() == "1",
-        "source": Envelope.Source.API,
-        "actor": actor(caller),
-    }
+    content = replace(
+        content,
+        reply_to=p.text("ReplyAddress", max_length=254),
+        reply_to_alias=p.text("ReplyAddressAlias", max_length=64),
+        headers=_headers(p),
+        click_trace=p.text("ClickTrace").strip() == "1",
+    )
+    return service.Mail(
+        account=caller.key.account,
+        sender=sender,
+        to=to,
+        content=content,
+        tag_name=p.text("TagName", max_length=128),
+        variables=variables or {},
+        source=Envelope.Source.API,
+    )
 
 
-def _template_content(caller: Caller, p: Params) -> dict:
+def _template_content(caller: Caller, p: Params) -> tuple[service.Content, dict[str, str]]:
     """Subject and bodies from the approved version of the call's `Template`, and its TemplateData."""
     if p.text("HtmlBody") or p.text("TextBody"):
         raise ApiError("InvalidParameter", "Template: give either Template or HtmlBody/TextBody, not both.")
@@ -61,13 +66,10 @@ def _template_content(caller: Caller, p: Params) -> dict:
     if not isinstance(data, dict):
         raise ApiError("InvalidParameter", "Template.TemplateData must be an object of names and values.")
     version = approved_content(caller, reference, "Template")
-    return {
-        "subject": version.subject,
-        "html_body": version.html_body,
-        "text_body": version.text_body,
-        "templated": True,
-        "data": _template_data(data, "Template.TemplateData"),
-    }
+    content = service.Content(
+        subject=version.subject, html_body=version.html_body, text_body=version.text_body, templated=True
+    )
+    return content, _template_data(data, "Template.TemplateData")
 
 
 # Control characters but tab and line breaks: no text a person writes holds them.
@@ -85,40 +87,42 @@ def _template_data(data: dict, param: str) -> dict[str, str]:
 
 @action("SingleSendMail", sending=True)
 def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
-    to = p.text("ToAddress", required=True)
+    to: str | list[str] = p.text("ToAddress", required=True)
+    variables = None
     if p.has("Template"):
-        content = _template_content(caller, p)
-        data = content.pop("data")
+        content, data = _template_content(caller, p)
         with refused("ToAddress"):
-            recipients = service.parse_recipients(to)
-        content["variables"] = dict.fromkeys(recipients, data)
-        to = recipients
+            to = service.parse_recipients(to)
+        variables = dict.fromkeys(to, data)
     else:
-        content = {
-            "subject": p.text("Subject", required=True),
-            "html_body": p.text("HtmlBody"),
-            "text_body": p.text("TextBody"),
-        }
+        content = service.Content(
+            subject=p.text("Subject", required=True),
+            html_body=p.text("HtmlBody"),
+            text_body=p.text("TextBody"),
+        )
+    content = replace(
+        content,
+        from_alias=p.text("FromAlias"),
+        use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
+    )
+    sender = p.text("AccountName", required=True)
     with refused():
         prepared = service.mail_prepare(
-            sender=p.text("AccountName", required=True),
-            to=to,
-            from_alias=p.text("FromAlias"),
-            use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
-            **content,
-            **_common(caller, p),
+            _mail(caller, p, sender=sender, to=to, content=content, variables=variables)
         )
     return _store(prepared)
 
 
-def _store(prepared: service.PreparedMail, then=None) -> Callable[[], dict]:
+def _store(
+    prepared: service.PreparedMail, then: Callable[[service.Enqueued], object] | None = None
+) -> Callable[[], dict]:
     def store() -> dict:
         with refused():
             # The endpoint's transaction ends with any refusal, so no savepoint of our own.
-            env_id = service.mail_store(prepared, savepoint=False).env_id
+            enqueued = service.mail_store(prepared, savepoint=False)
         if then is not None:
-            then(env_id)
-        return {"EnvId": env_id}
+            then(enqueued)
+        return {"EnvId": enqueued.env_id}
 
     return store
 
@@ -184,41 +188,20 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     variables = _receivers(p)
     subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
     text_body = str(content.get("TextBody", ""))
+    mail_content = service.Content(
+        subject=subject, html_body=html_body, text_body=text_body, from_alias=str(content.get("Alias", "")),
+        templated=True,
+    )  # fmt: skip
     with refused():
         prepared = service.mail_prepare(
-            sender=sender,
-            to=list(variables),
-            subject=subject,
-            html_body=html_body,
-            text_body=text_body,
-            from_alias=str(content.get("Alias", "")),
-            templated=True,
-            variables=variables,
-            **_common(caller, p),
+            _mail(caller, p, sender=sender, to=list(variables), content=mail_content, variables=variables)
         )
-    return _store(prepared, lambda env_id: _record_inline_job(prepared, env_id, version))
-
-
-def _record_inline_job(prepared: service.PreparedMail, env_id: str, version) -> None:
-    """Inline Receivers are sent at once; the batch-send pages list the call like any other job."""
-    envelope = Envelope.objects.get(env_id=env_id)
-    now = timezone.now()
-    recipients = len(prepared.recipients)
-    BatchJob.objects.create(
-        account=prepared.account,
-        name=f"BatchSendMail {env_id}",
-        template=version.template if version else None,
-        sender=prepared.sender,
-        tag=prepared.tag,
-        status=BatchStatus.SENDING,
-        envelope=envelope,
-        unsubscribe_link=False,
-        scheduled_at=now,
-        started_at=now,
-        fanout_done=True,
-        total=recipients,
-        queued=recipients - len(prepared.suppressed),
-        skipped=len(prepared.suppressed),
+    template = version.template if version else None
+    return _store(
+        prepared,
+        lambda enqueued: batch.job_record_inline(
+            prepared=prepared, enqueued=enqueued, template=template, actor=actor(caller)
+        ),
     )
 
 

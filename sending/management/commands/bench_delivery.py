@@ -15,13 +15,12 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from accounts.audit import SYSTEM
 from sending.delivery import mime
 from sending.delivery import signing as dkim_signing
 from sending.delivery.worker import return_path
 from sending.management.commands._bench import bench_sender, relay_cluster, smtp_baseline
 from sending.models import Message, MessageState
-from sending.services.messages import message_enqueue
+from sending.services.messages import Content, Mail, message_enqueue
 
 PARAGRAPH = (
     "<p>Paragraph {n}: your order has shipped and is on its way. Track it any time in your account.</p>"
@@ -68,12 +67,12 @@ class Command(BaseCommand):
 
     def _stages(self, sink, sender, sample: int) -> None:
         result = message_enqueue(
-            account=sender.account,
-            sender=sender,
-            to=[f"stage{n}@dest.example" for n in range(min(sample, 100))],
-            subject="Your order has shipped",
-            html_body=HTML,
-            actor=SYSTEM,
+            Mail(
+                account=sender.account,
+                sender=sender,
+                to=[f"stage{n}@dest.example" for n in range(min(sample, 100))],
+                content=Content(subject="Your order has shipped", html_body=HTML),
+            )
         )
         messages = list(
             Message.objects.filter(envelope__env_id=result.env_id).select_related("envelope__sender__domain")
@@ -104,12 +103,12 @@ class Command(BaseCommand):
         for start in range(0, count, batch):
             for n in range(start, min(count, start + batch)):
                 message_enqueue(
-                    account=sender.account,
-                    sender=sender,
-                    to=f"user{n}@dest.example",
-                    subject="Your order has shipped",
-                    html_body=HTML,
-                    actor=SYSTEM,
+                    Mail(
+                        account=sender.account,
+                        sender=sender,
+                        to=f"user{n}@dest.example",
+                        content=Content(subject="Your order has shipped", html_body=HTML),
+                    )
                 )
         accept_rate = count / (time.monotonic() - started)
         self.stdout.write(f"accepted through the enqueue service: {accept_rate:,.0f} messages/s")

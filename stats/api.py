@@ -1,7 +1,8 @@
 """Statistics over the API: SenderStatisticsByTagNameAndBatchID (requests, successes, failures, invalid
 addresses per day), GetTrackList and GetTrackListByMailFromAndTagName (opens and clicks per day). Read from
 the per-day counters (stats), in the account's time zone, with DirectMail's date rules (yyyy-MM-dd, at most
-31 days for statistics and 7 for tracking)."""
+31 days for statistics and 7 for tracking). Registered with the API (sending.api.actions) by
+StatsConfig.ready: `sending` knows nothing of `stats`."""
 
 from datetime import date, datetime
 
