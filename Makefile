@@ -83,10 +83,13 @@ bench: $(TEST_STAMP)
 	  done; \
 	fi
 
-## lint: ruff check and format check, as CI runs them.
+## lint: ruff check and format check, the apps' one-way dependencies (import-linter: pyproject.toml's
+## [tool.importlinter]) and types (mypy with django-stubs: [tool.mypy]), as CI runs them.
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(TEST_STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -10,11 +10,11 @@ SCHEDULES = [
     ScheduleSpec(name="recheck_domains", func="sending.tasks.recheck_domains", minutes=24 * 60),
     # Batch jobs: start any whose one-off schedule was missed, go on with waiting or orphaned fan-outs,
     # mark finished jobs done.
-    ScheduleSpec(name="batch_tick", func="sending.services.batch.batch_tick", minutes=1),
+    ScheduleSpec(name="batch_tick", func="sending.tasks.batch_tick", minutes=1),
     # An import whose worker died is marked failed (its list was never touched).
-    ScheduleSpec(name="imports_reap", func="sending.lists.importer.imports_reap", minutes=1),
+    ScheduleSpec(name="imports_reap", func="sending.tasks.imports_reap", minutes=1),
     # Uploaded files of finished imports, and uploads nobody went on with, are deleted after a while.
-    ScheduleSpec(name="imports_purge", func="sending.lists.importer.imports_purge", minutes=24 * 60),
+    ScheduleSpec(name="imports_purge", func="sending.tasks.imports_purge", minutes=24 * 60),
     # Message bodies and Outbox copies older than MESSAGE_CONTENT_RETENTION_DAYS go; the log stays.
-    ScheduleSpec(name="purge_content", func="sending.retention.purge_content", minutes=24 * 60),
+    ScheduleSpec(name="purge_content", func="sending.tasks.purge_content", minutes=24 * 60),
 ]

@@ -1,11 +1,17 @@
-"""django-q2 tasks of `sending`: take ids, fetch, call a service."""
+"""django-q2 tasks of `sending`: take ids, fetch, call a service. Every schedule (sending.schedules) and
+every task this app queues enters here.
+
+Tasks already queued under a service's own path (from before these wrappers) still run: the services
+keep their names."""
 
 from django.core.cache import cache
 
+from sending import retention
 from sending.api import auth, ratelimit
 from sending.delivery import worker
+from sending.lists import importer
 from sending.models import Domain, SenderAddress
-from sending.services import domains, idempotency, messages, senders
+from sending.services import batch, domains, idempotency, messages, senders
 
 
 def check_domain(domain_pk: int) -> str | None:
@@ -41,3 +47,38 @@ def purge_api_nonces() -> int:
     """Forget API nonces older than the timestamp window (plus a margin), idempotency keys past 24 h and
     rate counters past a minute."""
     return auth.purge_nonces() + idempotency.purge_expired() + ratelimit.purge()
+
+
+def batch_tick() -> dict[str, int]:
+    """Every minute: start missed jobs, go on with waiting or orphaned fan-outs, mark finished jobs done."""
+    return batch.batch_tick()
+
+
+def batch_job_start(job_id: int) -> None:
+    """A confirmed job's one-off schedule, or confirming one for now: its envelope, then its fan-out."""
+    batch.job_start(job_id)
+
+
+def batch_fanout(job_id: int) -> None:
+    """Create a sending job's messages (resumed, or started by the API)."""
+    batch.fanout(job_id)
+
+
+def import_run(import_id: int) -> None:
+    """Read an uploaded recipient file into its list."""
+    importer.import_run(import_id)
+
+
+def imports_reap() -> int:
+    """Every minute: an import whose worker died is marked failed (its list was never touched)."""
+    return importer.imports_reap()
+
+
+def imports_purge() -> int:
+    """Daily: uploaded files of finished imports, and uploads nobody went on with, are deleted."""
+    return importer.imports_purge()
+
+
+def purge_content() -> dict[str, int]:
+    """Daily: message bodies and Outbox copies older than MESSAGE_CONTENT_RETENTION_DAYS go."""
+    return retention.purge_content()

@@ -12,13 +12,14 @@ class StatsConfig(AppConfig):
         from accounts.audit import register_action_labels
         from directmail.metrics import register_gauges
         from sending import events
-        from stats import api, counters, webhooks  # noqa: F401 - api registers the statistics actions
+        from stats import api, counters  # noqa: F401 - api registers the statistics actions
+        from stats.webhooks import delivery
+        from stats.webhooks import events as webhook_events
 
-        register_gauges(webhooks.waiting_gauges)
+        register_gauges(delivery.waiting_gauges)
         events.listen(counters.on_events)
-        events.listen(
-            webhooks.on_events
-        )  # every kind is offered; those without a CloudEvents type are let go
+        # Every kind is offered to webhooks; those without a CloudEvents type are let go there.
+        events.listen(webhook_events.on_events)
 
         register_action_labels(
             {

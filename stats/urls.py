@@ -4,7 +4,7 @@
 from django.urls import path
 
 from stats import views
-from stats import webhook_views as hooks
+from stats.webhooks import views as hooks
 
 app_name = "stats"
 

@@ -117,6 +117,8 @@ class Message(models.Model):
             models.Index(fields=["lease_until"], condition=Q(state="sending"), name="message_leased"),
             models.Index(fields=["account", "-created_at"], name="message_account_time"),
             models.Index(fields=["account", "rcpt"], name="message_account_rcpt"),
+            # A bounce or a complaint names its message by Message-ID (sending.delivery.bounces).
+            models.Index(fields=["message_id"], name="message_message_id"),
         ]
         # A recipient once per envelope: a batch job's repeated or resumed fan-out cannot send twice.
         constraints = [models.UniqueConstraint(fields=["envelope", "rcpt"], name="message_unique_rcpt")]

@@ -192,7 +192,7 @@ def job_confirm(*, job: BatchJob, actor: Actor, start_now: bool = False) -> Batc
         job.status = BatchStatus.SCHEDULED
         Schedule.objects.create(
             name=_schedule_name(job),
-            func="sending.services.batch.job_start",
+            func="sending.tasks.batch_job_start",
             args=repr(job.pk),
             schedule_type=Schedule.ONCE,
             repeats=1,
@@ -202,12 +202,12 @@ def job_confirm(*, job: BatchJob, actor: Actor, start_now: bool = False) -> Batc
         job.status = BatchStatus.SCHEDULED
         job.scheduled_at = now
         if not start_now:
-            transaction.on_commit(lambda: async_task("sending.services.batch.job_start", job.pk))
+            transaction.on_commit(lambda: async_task("sending.tasks.batch_job_start", job.pk))
     job.save(update_fields=["status", "scheduled_at"])
     if start_now and job.scheduled_at <= now:
         _begin(job.pk)
         job.refresh_from_db()
-        transaction.on_commit(lambda: async_task("sending.services.batch.fanout", job.pk))
+        transaction.on_commit(lambda: async_task("sending.tasks.batch_fanout", job.pk))
     audit_record(
         actor=actor, action="batch.confirm", account=job.account, target=job,
         details={"recipients": numbers.will_send, "at": job.scheduled_at.isoformat()},
@@ -445,7 +445,7 @@ def job_resume(*, job: BatchJob, actor: Actor) -> None:
         )
     audit_record(actor=actor, action="batch.resume", account=job.account, target=job)
     transaction.on_commit(mail.kick_delivery, robust=True)
-    transaction.on_commit(lambda: async_task("sending.services.batch.fanout", job.pk))
+    transaction.on_commit(lambda: async_task("sending.tasks.batch_fanout", job.pk))
 
 
 @transaction.atomic

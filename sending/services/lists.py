@@ -337,7 +337,7 @@ def import_start(
     recipient_import.has_header, recipient_import.mapping = has_header, check_mapping(mapping)
     recipient_import.mode, recipient_import.status = mode, ImportStatus.QUEUED
     recipient_import.save()
-    transaction.on_commit(lambda: async_task("sending.lists.importer.import_run", recipient_import.pk))
+    transaction.on_commit(lambda: async_task("sending.tasks.import_run", recipient_import.pk))
     return recipient_import
 
 

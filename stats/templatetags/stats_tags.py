@@ -7,7 +7,7 @@ from datetime import timedelta
 from django import template
 
 from stats import dashboard, reputation
-from stats.webhooks import VERIFY_SNIPPET
+from stats.webhooks.signing import VERIFY_SNIPPET
 
 register = template.Library()
 

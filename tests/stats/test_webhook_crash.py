@@ -45,7 +45,7 @@ class WebhookCrashTests(People, TransactionTestCase):
     def send(self, to: str) -> None:
         # Tasks run inline in the tests; in production the webhook kick waits in the broker for a worker,
         # which is what the tests below play: the kick is left unrun.
-        with mock.patch("stats.webhooks.kick"):
+        with mock.patch("stats.webhooks.delivery.kick"):
             message_enqueue(
                 Mail(
                     account=self.account,

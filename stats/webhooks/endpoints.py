@@ -18,8 +18,9 @@ from accounts.errors import ServiceError
 from accounts.limits import lock_account
 from accounts.models import Account
 from sending import netguard
-from stats import webhooks
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+from stats.webhooks import delivery
+from stats.webhooks.events import CLOUD_TYPES, EVENT_LABELS
 
 MAX_ENDPOINTS = 20  # per account
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -31,7 +32,7 @@ def _new_secret() -> str:
 
 def _checked(kind: str, url: str, stream: str, event_types: list[str]) -> dict:
     """The target fields to save, or ServiceError saying what is wrong with them."""
-    if not event_types or not set(event_types) <= set(webhooks.CLOUD_TYPES):
+    if not event_types or not set(event_types) <= set(EVENT_LABELS):
         raise ServiceError(_("Choose at least one event type."))
     if kind == WebhookEndpoint.Kind.REDIS:
         if not settings.REDIS_URL:
@@ -125,7 +126,7 @@ def endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, actor: Act
             target=endpoint,
         )
         if enabled:
-            transaction.on_commit(webhooks.kick)
+            transaction.on_commit(delivery.kick)
 
 
 @transaction.atomic
@@ -158,7 +159,7 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookAttemp
     payload = {
         "specversion": "1.0",
         "source": "acs:dm",
-        "type": webhooks.CLOUD_TYPES[kind],
+        "type": CLOUD_TYPES[kind],
         "id": event_id,
         "time": now.isoformat(),
         "subject": f"acs:dm:{endpoint.account_id}:test",
@@ -190,7 +191,7 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookAttemp
         is_test=True,
     )
     audit_record(actor=actor, action="webhook.test", account=endpoint.account, target=endpoint)
-    return webhooks.attempt(event, retry=False)
+    return delivery.attempt(event, retry=False)
 
 
 def _replay(events, actor: Actor, endpoint: WebhookEndpoint, details: dict) -> int:
@@ -204,7 +205,7 @@ def _replay(events, actor: Actor, endpoint: WebhookEndpoint, details: dict) -> i
             details={**details, "events": count},
         )  # fmt: skip
         if count:
-            transaction.on_commit(webhooks.kick)
+            transaction.on_commit(delivery.kick)
     return count
 
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.forms import CrispyForm
 from stats.models import WebhookEndpoint
-from stats.webhooks import EVENT_LABELS
+from stats.webhooks.events import EVENT_LABELS
 
 
 class EndpointForm(CrispyForm):

@@ -1,80 +1,35 @@
-"""Signed webhook notifications of what happens to mail, delivered with retries.
+"""Delivering webhook events, with retries.
 
-`on_events()` hears every event sending.events records, in that transaction: it writes one WebhookEvent
-per enabled endpoint of the account that wants the event type (and matches its sender and tag filters),
-with a CloudEvents 1.0 payload in DirectMail's shape and a stable id. Nothing is lost if a worker dies: the
-events are rows, and `deliver_due` (every minute, and kicked after a commit) claims the due ones and hands
-each attempt to a django-q2 task of its own (`deliver_event`). Each POST is signed:
-`X-DirectMail-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>`.
-A 2xx answer delivers; anything else retries after 1 min, 5 min, 30 min, 2 h, 6 h, then every 6 h until
-24 h have passed, when the event fails; an endpoint failing for a day is disabled and its account's owners
-are mailed. Targets go through sending.netguard (no internal addresses, no redirects). A Redis endpoint gets
-the same body added to a stream (XADD) instead, with the same retries. Replays and
-test events (stats.endpoints) go through the same `attempt()`.
+Nothing is lost if a worker dies: the events are rows, and `deliver_due` (every minute, and kicked after a
+commit) claims the due ones and hands each attempt to a django-q2 task of its own (`deliver_event`). A 2xx
+answer delivers; anything else retries after 1 min, 5 min, 30 min, 2 h, 6 h, then every 6 h until 24 h
+have passed, when the event fails; an endpoint failing for a day is disabled and its account's owners are
+mailed. Targets go through sending.netguard (no internal addresses, no redirects). A Redis endpoint gets
+the same body added to a stream (XADD) instead, with the same retries. Replays and test events
+(stats.webhooks.endpoints) go through the same `attempt()`.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import time
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 from prometheus_client.core import GaugeMetricFamily
 
 from accounts.crypto import decrypt
 from accounts.mailing import mail_people
 from sending import netguard
-from sending.events import KINDS, Event
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+from stats.webhooks.signing import sign
 
 log = logging.getLogger(__name__)
 
-# Event kinds (sending.events.KINDS) -> DirectMail's CloudEvents types. Acceptance has none, and neither
-# has a recipient suppressed at acceptance (the API's answer says so).
-CLOUD_TYPES = {
-    "delivered": "dm:Deliver:Succeed",
-    "failed": "dm:Deliver:Fail",
-    "bounced": "dm:Deliver:Fail",
-    "invalid": "dm:Deliver:Fail",
-    "hard_bounced": "dm:Deliver:Fail",
-    "withheld": "dm:Deliver:Fail",
-    "deferred": "dm:Deliver:Delay",
-    "delayed": "dm:Deliver:Delay",
-    "opened": "dm:Trace:Open",
-    "clicked": "dm:Trace:Click",
-    "unsubscribed": "dm:Feedback:UnSubscribe",
-    "complained": "dm:Feedback:FblReport",
-}
-# The choice of EVENT_LABELS (an endpoint's event_types) that wants an event kind.
-WANTED_AS = {kind: KINDS[kind].stored for kind in CLOUD_TYPES}
-# What the console offers, in its order.
-EVENT_LABELS = {
-    "delivered": gettext_lazy("Delivered"),
-    "failed": gettext_lazy("Failed"),
-    "invalid": gettext_lazy("Invalid address"),
-    "deferred": gettext_lazy("Deferred (will retry)"),
-    "opened": gettext_lazy("Opened"),
-    "clicked": gettext_lazy("Clicked"),
-    "unsubscribed": gettext_lazy("Unsubscribed"),
-    "complained": gettext_lazy("Complained"),
-}
-# What a receiver runs to check a POST (shown on the endpoint pages; README has the same).
-VERIFY_SNIPPET = """import hashlib, hmac, time
-
-
-def verify(secret: str, header: str, body: bytes) -> bool:
-    fields = dict(part.split("=", 1) for part in header.split(","))
-    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
-    return abs(time.time() - int(fields["t"])) < 300 and hmac.compare_digest(expected, fields["v1"])
-"""
 BACKOFF = [
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -87,108 +42,13 @@ TIMEOUT = 10.0  # seconds for one POST
 LEASE = timedelta(minutes=5)  # a handed-out attempt not started by then is handed out again
 
 
-def _error_text(event: Event) -> str:
-    detail = event.detail
-    if event.kind == "unsubscribed":
-        return str(detail.get("how", ""))
-    text = str(detail.get("text", ""))
-    return f"{detail['status']} {text}" if detail.get("status") else text  # a DSN's status first
-
-
-def _payload(event: Event, at, event_id: str) -> dict:
-    message = event.message
-    envelope = message.envelope
-    status = event.stored  # what the event is stored as: a bounce is "failed" or "invalid"
-    return {
-        "specversion": "1.0",
-        "source": "acs:dm",
-        "type": CLOUD_TYPES[event.kind],
-        "id": event_id,
-        "time": at.isoformat(),
-        "subject": f"acs:dm:{message.account_id}:{envelope.env_id}",
-        "datacontenttype": "application/json",
-        "data": {
-            "env_id": envelope.env_id,
-            "msg_id": message.message_id,
-            "account": envelope.sender.address,
-            "from": envelope.sender.address,
-            "rcpt": message.rcpt,
-            "tag": envelope.tag_name,
-            "send_time": message.created_at.isoformat(),
-            "deliver_time": at.isoformat(),
-            "status": status,
-            "err_code": event.detail.get("code"),
-            "err_msg": _error_text(event),
-            "failed_type": {"invalid": "invalid_address", "failed": "failed"}.get(status, ""),
-            "url": event.detail.get("url", ""),
-            "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
-        },
-    }
-
-
-def on_events(events: list[Event], at) -> None:
-    """WebhookEvents for recorded events (sending.events listener, for the kinds of CLOUD_TYPES): one per
-    enabled endpoint of the account that wants the event's type and matches its sender and tag filters.
-    One endpoint query per batch, none for kinds without a CloudEvents type (acceptance)."""
-    events = [event for event in events if event.kind in CLOUD_TYPES]
-    if not events:
-        return
-    accounts = {event.message.account_id for event in events}
-    endpoints: dict[int, list[WebhookEndpoint]] = {}
-    for endpoint in WebhookEndpoint.objects.filter(account_id__in=accounts, enabled=True):
-        endpoints.setdefault(endpoint.account_id, []).append(endpoint)
-    if not endpoints:
-        return
-    rows = []
-    for event in events:
-        message = event.message
-        wanted = WANTED_AS[event.kind]
-        for endpoint in endpoints.get(message.account_id, []):
-            if wanted not in endpoint.event_types:
-                continue
-            if endpoint.sender_address not in ("", message.envelope.sender.address):
-                continue
-            if endpoint.tag_name not in ("", message.envelope.tag_name):
-                continue
-            event_id = uuid.uuid4().hex
-            rows.append(
-                WebhookEvent(
-                    public_id=event_id,
-                    account_id=message.account_id,
-                    endpoint=endpoint,
-                    type=CLOUD_TYPES[event.kind],
-                    payload=_payload(event, at, event_id),
-                )
-            )
-    if rows:
-        WebhookEvent.objects.bulk_create(rows)
-        transaction.on_commit(kick, robust=True)
-
-
 def kick() -> None:
     """Start sending waiting events now; after a commit, so a broker outage only delays them (the
     schedule sends them too) and never fails what was committed."""
     try:
-        async_task("stats.webhooks.deliver_due")
+        async_task("stats.tasks.webhooks_deliver_due")
     except Exception:
         log.warning("could not start webhook delivery now (broker unavailable)", exc_info=True)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bool:
-    """What a receiver does (the docs show it): the signature is ours and recent."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - timestamp) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
 def attempt(event: WebhookEvent, *, retry: bool = True) -> WebhookAttempt:
@@ -294,7 +154,7 @@ def deliver_due(limit: int = 500) -> int:
     for pk, at in due.values_list("pk", "next_attempt_at")[:limit]:
         pending = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING, next_attempt_at=at)
         if pending.update(next_attempt_at=claim):
-            async_task("stats.webhooks.deliver_event", pk, claim, task_name=f"webhook {pk}")
+            async_task("stats.tasks.webhook_deliver_event", pk, claim, task_name=f"webhook {pk}")
             handed += 1
     return handed
 

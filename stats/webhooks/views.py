@@ -18,10 +18,11 @@ from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
-from stats import endpoints as service
-from stats.forms import EndpointForm, ReplayForm
 from stats.models import WebhookEndpoint, WebhookEvent
-from stats.webhooks import EVENT_LABELS, GIVE_UP
+from stats.webhooks import endpoints as service
+from stats.webhooks.delivery import GIVE_UP
+from stats.webhooks.events import EVENT_LABELS
+from stats.webhooks.forms import EndpointForm, ReplayForm
 
 RESPONSE_SHOWN = 500  # characters of a response body on the event page
 

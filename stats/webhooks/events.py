@@ -1,0 +1,123 @@
+"""Webhook events from what happens to mail: the sending.events listener, and DirectMail's payload.
+
+`on_events` hears every event sending.events records, in that transaction: it writes one WebhookEvent per
+enabled endpoint of the account that wants the event's type (and matches its sender and tag filters), with
+a CloudEvents 1.0 payload in DirectMail's shape and a stable id; stats.webhooks.delivery sends them.
+"""
+
+import uuid
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy
+
+from sending.events import KINDS, Event
+from stats.models import WebhookEndpoint, WebhookEvent
+from stats.webhooks import delivery
+
+# Event kinds (sending.events.KINDS) -> DirectMail's CloudEvents types. Acceptance has none, and neither
+# has a recipient suppressed at acceptance (the API's answer says so).
+CLOUD_TYPES = {
+    "delivered": "dm:Deliver:Succeed",
+    "failed": "dm:Deliver:Fail",
+    "bounced": "dm:Deliver:Fail",
+    "invalid": "dm:Deliver:Fail",
+    "hard_bounced": "dm:Deliver:Fail",
+    "withheld": "dm:Deliver:Fail",
+    "deferred": "dm:Deliver:Delay",
+    "delayed": "dm:Deliver:Delay",
+    "opened": "dm:Trace:Open",
+    "clicked": "dm:Trace:Click",
+    "unsubscribed": "dm:Feedback:UnSubscribe",
+    "complained": "dm:Feedback:FblReport",
+}
+# The choice of EVENT_LABELS (an endpoint's event_types) that wants an event kind.
+WANTED_AS = {kind: KINDS[kind].stored for kind in CLOUD_TYPES}
+# What the console offers, in its order.
+EVENT_LABELS = {
+    "delivered": gettext_lazy("Delivered"),
+    "failed": gettext_lazy("Failed"),
+    "invalid": gettext_lazy("Invalid address"),
+    "deferred": gettext_lazy("Deferred (will retry)"),
+    "opened": gettext_lazy("Opened"),
+    "clicked": gettext_lazy("Clicked"),
+    "unsubscribed": gettext_lazy("Unsubscribed"),
+    "complained": gettext_lazy("Complained"),
+}
+
+
+def _error_text(event: Event) -> str:
+    detail = event.detail
+    if event.kind == "unsubscribed":
+        return str(detail.get("how", ""))
+    text = str(detail.get("text", ""))
+    return f"{detail['status']} {text}" if detail.get("status") else text  # a DSN's status first
+
+
+def _payload(event: Event, at, event_id: str) -> dict:
+    message = event.message
+    envelope = message.envelope
+    status = event.stored  # what the event is stored as: a bounce is "failed" or "invalid"
+    return {
+        "specversion": "1.0",
+        "source": "acs:dm",
+        "type": CLOUD_TYPES[event.kind],
+        "id": event_id,
+        "time": at.isoformat(),
+        "subject": f"acs:dm:{message.account_id}:{envelope.env_id}",
+        "datacontenttype": "application/json",
+        "data": {
+            "env_id": envelope.env_id,
+            "msg_id": message.message_id,
+            "account": envelope.sender.address,
+            "from": envelope.sender.address,
+            "rcpt": message.rcpt,
+            "tag": envelope.tag_name,
+            "send_time": message.created_at.isoformat(),
+            "deliver_time": at.isoformat(),
+            "status": status,
+            "err_code": event.detail.get("code"),
+            "err_msg": _error_text(event),
+            "failed_type": {"invalid": "invalid_address", "failed": "failed"}.get(status, ""),
+            "url": event.detail.get("url", ""),
+            "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
+        },
+    }
+
+
+def on_events(events: list[Event], at) -> None:
+    """WebhookEvents for recorded events (sending.events listener, for the kinds of CLOUD_TYPES): one per
+    enabled endpoint of the account that wants the event's type and matches its sender and tag filters.
+    One endpoint query per batch, none for kinds without a CloudEvents type (acceptance)."""
+    events = [event for event in events if event.kind in CLOUD_TYPES]
+    if not events:
+        return
+    accounts = {event.message.account_id for event in events}
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(account_id__in=accounts, enabled=True):
+        endpoints.setdefault(endpoint.account_id, []).append(endpoint)
+    if not endpoints:
+        return
+    rows = []
+    for event in events:
+        message = event.message
+        wanted = WANTED_AS[event.kind]
+        for endpoint in endpoints.get(message.account_id, []):
+            if wanted not in endpoint.event_types:
+                continue
+            if endpoint.sender_address not in ("", message.envelope.sender.address):
+                continue
+            if endpoint.tag_name not in ("", message.envelope.tag_name):
+                continue
+            event_id = uuid.uuid4().hex
+            rows.append(
+                WebhookEvent(
+                    public_id=event_id,
+                    account_id=message.account_id,
+                    endpoint=endpoint,
+                    type=CLOUD_TYPES[event.kind],
+                    payload=_payload(event, at, event_id),
+                )
+            )
+    if rows:
+        WebhookEvent.objects.bulk_create(rows)
+        transaction.on_commit(delivery.kick, robust=True)
