@@ -9,6 +9,7 @@ from django.utils.translation import gettext_noop
 
 from accounts.models import Account, AuditEntry, User
 from accounts.network import client_ip
+from directmail.typing import Label
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def audit_record(
         actor_key_id=actor.key_id,
         actor_label=actor.label,
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(getattr(target, "public_id", None) or getattr(target, "pk", "")) if target else "",
         target_repr=str(target)[:200] if target is not None else "",
         details=details or {},
@@ -62,7 +63,7 @@ def audit_record(
 
 
 # How the audit log page names each action; apps add theirs with `register_action_labels`.
-ACTION_LABELS: dict[str, str] = {
+ACTION_LABELS: dict[str, Label] = {
     "user.signup": _("Signed up"),
     "user.password_change": _("Changed their password"),
     "user.password_reset": _("Reset their password by email"),
@@ -85,7 +86,7 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
-def register_action_labels(labels: dict[str, str]) -> None:
+def register_action_labels(labels: dict[str, Label]) -> None:
     ACTION_LABELS.update(labels)
 
 
@@ -95,7 +96,7 @@ def action_label(action: str) -> str:
 
 # How the audit log page names the keys of an entry's details; other keys read as words ("blank_lines":
 # "Blank lines").
-DETAIL_LABELS: dict[str, str] = {
+DETAIL_LABELS: dict[str, Label] = {
     "role": _("Role"),
     "version": _("Version"),
     "selector": _("Selector"),
@@ -128,10 +129,10 @@ DETAIL_LABELS: dict[str, str] = {
 
 # Stored values the audit log page names, by key ({"type": {"batch": "Batch"}}); apps add theirs with
 # `register_detail_values` (accounts' own roles and account types are added in detail_items).
-DETAIL_VALUES: dict[str, dict[str, str]] = {}
+DETAIL_VALUES: dict[str, dict[str, Label]] = {}
 
 
-def register_detail_values(key: str, names: dict[str, str]) -> None:
+def register_detail_values(key: str, names: dict[str, Label]) -> None:
     DETAIL_VALUES.setdefault(key, {}).update(names)
 
 

@@ -1,5 +1,7 @@
 """Forms of the accounts area. Validation lives here or in the services, never in templates."""
 
+from typing import Any
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -166,7 +168,7 @@ class AccountSettingsForm(CrispyHelperMixin, forms.ModelForm):
     class Meta:
         model = Account
         fields = ["name", "time_zone", "templates_need_second_person"]
-        widgets = {"time_zone": forms.Select(choices=time_zone_choices)}
+        widgets = {"time_zone": forms.Select(choices=time_zone_choices)}  # type: ignore[arg-type]  # lazy
         help_texts = {
             "time_zone": _("Quota days, statistics and every time in the console follow this time zone."),
             "templates_need_second_person": _(
@@ -183,7 +185,8 @@ class InviteForm(CrispyForm):
 
     def __init__(self, *args, inviter_role: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r.value, r.label) for r in roles_assignable_by(inviter_role)]
+        role: Any = self.fields["role"]  # a ChoiceField
+        role.choices = [(r.value, r.label) for r in roles_assignable_by(inviter_role)]
 
 
 class RoleForm(forms.Form):
@@ -218,7 +221,7 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, account: Account, **kwargs):
         super().__init__(*args, **kwargs)
         actions = AuditEntry.objects.filter(account=account).values_list("action", flat=True).distinct()
-        self.fields["action"].choices = [("", _("Any action"))] + [
+        self.fields["action"].choices = [("", _("Any action"))] + [  # type: ignore[attr-defined]
             (a, action_label(a)) for a in sorted(set(actions))
         ]
 

@@ -11,12 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import LimitReached
 from accounts.models import Account
+from directmail.typing import Label
 
 
 @dataclass(frozen=True)
 class LimitRow:
     key: str
-    label: str
+    label: Label
     used: int | None  # None: nothing in this install counts it yet
     limit: int
 

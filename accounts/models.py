@@ -2,6 +2,7 @@
 
 import zoneinfo
 from datetime import timedelta
+from typing import ClassVar, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -43,7 +44,7 @@ class UserManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = cast(User, self.model(email=self.normalize_email(email).lower(), **fields))
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -70,7 +71,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = _("user")
@@ -260,7 +261,7 @@ class Invitation(models.Model):
         return InvitationStatus.PENDING
 
     def get_status_display(self) -> str:
-        return InvitationStatus(self.status).label
+        return str(InvitationStatus(self.status).label)
 
     @property
     def token(self) -> str:

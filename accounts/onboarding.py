@@ -36,4 +36,8 @@ def register_step_check(key: str, check: Callable[[Account], bool]) -> None:
 
 
 def steps_for(account: Account) -> list[dict]:
-    return [{**step, "done": bool(_done_checks.get(step["key"], lambda a: False)(account))} for step in STEPS]
+    def done(key: str) -> bool:
+        check = _done_checks.get(key)
+        return bool(check and check(account))
+
+    return [{**step, "done": done(str(step["key"]))} for step in STEPS]

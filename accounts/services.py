@@ -25,10 +25,10 @@ def _actor_membership(account: Account, actor: Actor) -> Membership | None:
 
 # What other apps set up in every new account (registered in their AppConfig.ready(): accounts imports no
 # other app), e.g. `sending` gives it its sandbox domain. Run inside the account's creation transaction.
-_account_setups: list[Callable[[Account], None]] = []
+_account_setups: list[Callable[[Account], object]] = []
 
 
-def register_account_setup(setup: Callable[[Account], None]) -> None:
+def register_account_setup(setup: Callable[[Account], object]) -> None:
     if setup not in _account_setups:
         _account_setups.append(setup)
 
@@ -97,7 +97,7 @@ def account_update(
 ) -> Account:
     """Rename an account, change its time zone or its four-eyes rule for templates."""
     changes = {}
-    fields = [("name", name.strip()), ("time_zone", time_zone)]
+    fields: list[tuple[str, object]] = [("name", name.strip()), ("time_zone", time_zone)]
     if templates_need_second_person is not None:
         fields.append(("templates_need_second_person", templates_need_second_person))
     for field, value in fields:

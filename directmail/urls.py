@@ -19,7 +19,7 @@ def root(request):
     return account_views.home(request)
 
 
-root.csrf_exempt = True  # the API is signed, not cookie-authenticated; home only redirects
+root.csrf_exempt = True  # type: ignore[attr-defined]  # the API is signed, not cookie-authenticated; home only redirects
 
 
 def server_error(request):

@@ -8,7 +8,7 @@ from sending.models import DkimKey, DnsRecordCheck, Domain, SenderAddress, Tag
 class DkimKeyInline(admin.TabularInline):
     model = DkimKey
     extra = 0
-    fields = ["selector", "status", "created_at", "activated_at", "retired_at"]
+    fields = ("selector", "status", "created_at", "activated_at", "retired_at")
     readonly_fields = fields
     can_delete = False
 
@@ -16,7 +16,7 @@ class DkimKeyInline(admin.TabularInline):
 class DnsRecordCheckInline(admin.TabularInline):
     model = DnsRecordCheck
     extra = 0
-    fields = ["kind", "dkim_key", "status", "found", "error", "checked_at"]
+    fields = ("kind", "dkim_key", "status", "found", "error", "checked_at")
     readonly_fields = fields
     can_delete = False
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from publicsuffixlist import PublicSuffixList
 
+from directmail.typing import Label
 from sending import dns
 from sending.dkim import parse_tags
 from sending.models import CheckStatus, DkimKey, DkimKeyStatus, Domain, RecordKind
@@ -32,7 +33,7 @@ class RecordSpec:
     type: str
     value: str
     required: bool
-    why: str
+    why: Label
     dkim_key: DkimKey | None = None
 
     @property
@@ -44,7 +45,7 @@ class RecordSpec:
 
     @property
     def label(self) -> str:
-        return RecordKind(self.kind).label
+        return str(RecordKind(self.kind).label)
 
     @property
     def host(self) -> str:
@@ -130,7 +131,7 @@ def records_to_publish(domain: Domain) -> list[RecordSpec]:
 
 
 def check(spec: RecordSpec) -> CheckResult:
-    return _CHECKERS[spec.kind](spec)
+    return _CHECKERS[RecordKind(spec.kind)](spec)
 
 
 def _unanswered(result: dns.Lookup) -> CheckResult | None:
@@ -196,6 +197,7 @@ def _check_dkim(spec: RecordSpec) -> CheckResult:
     if failed := _unanswered(result):
         return failed
     found = "\n".join(result.records)
+    assert spec.dkim_key is not None  # a DKIM record's spec names its key
     expected = spec.dkim_key.public_key
     if any(parse_tags(record).get("p") == expected for record in result.records):
         return CheckResult(CheckStatus.VERIFIED, found=found)

@@ -27,7 +27,7 @@ class SenderAddressForm(CrispyForm):
     local_part = forms.CharField(
         label=_("Name before the @"), max_length=64, widget=forms.TextInput(attrs={"placeholder": "noreply"})
     )
-    domain = forms.ModelChoiceField(
+    domain: forms.ModelChoiceField = forms.ModelChoiceField(
         label=_("Domain"), queryset=Domain.objects.none(), to_field_name="public_id"
     )
     send_type = forms.ChoiceField(
@@ -107,7 +107,7 @@ def sender_label(sender: SenderAddress) -> str:
 
 class TestSendForm(CrispyForm):
     submit_label = _("Send test message")
-    sender = forms.ModelChoiceField(
+    sender: forms.ModelChoiceField = forms.ModelChoiceField(
         label=pgettext_lazy("sender", "From"), queryset=None, to_field_name="public_id"
     )
     to = forms.CharField(
@@ -122,7 +122,9 @@ class TestSendForm(CrispyForm):
     text_body = forms.CharField(
         label=_("Text body"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False, to_field_name="name")
+    tag: forms.ModelChoiceField = forms.ModelChoiceField(
+        label=_("Tag"), queryset=None, required=False, to_field_name="name"
+    )
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,22 +172,24 @@ class BatchJobForm(CrispyForm):
     name = forms.CharField(
         label=_("Name"), max_length=100, help_text=_("For you: shown in the list of batch sends.")
     )
-    template = forms.ModelChoiceField(
+    template: forms.ModelChoiceField = forms.ModelChoiceField(
         label=_("Template"),
         queryset=None,
         to_field_name="public_id",
         help_text=_("Its approved version is sent."),
     )
-    recipient_list = forms.ModelChoiceField(
+    recipient_list: forms.ModelChoiceField = forms.ModelChoiceField(
         label=_("Recipient list"), queryset=None, to_field_name="public_id"
     )
-    sender = forms.ModelChoiceField(
+    sender: forms.ModelChoiceField = forms.ModelChoiceField(
         label=pgettext_lazy("sender", "From"),
         queryset=None,
         to_field_name="public_id",
         help_text=_("A sender address of the batch type."),
     )
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, required=False, to_field_name="public_id")
+    tag: forms.ModelChoiceField = forms.ModelChoiceField(
+        label=_("Tag"), queryset=None, required=False, to_field_name="public_id"
+    )
     unsubscribe_link = forms.BooleanField(
         label=_("Unsubscribe link and List-Unsubscribe headers"), required=False, initial=True
     )

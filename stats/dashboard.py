@@ -6,6 +6,7 @@ range reads at most a few thousand rows whatever the volume of mail.
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Sum
 
@@ -54,7 +55,7 @@ def report(
         rows = rows.filter(tag_name=tag_name)
     sums = {field: Sum(field) for field in COUNTER_FIELDS}
     by_day = {r["day"]: r for r in rows.values("day").annotate(**sums)}
-    days = []
+    days: list[dict[str, Any]] = []
     day = start
     while day <= end:
         found = by_day.get(day, {})
@@ -64,7 +65,7 @@ def report(
         {"tag_name": r["tag_name"], **{f: r[f] or 0 for f in COUNTER_FIELDS}}
         for r in rows.values("tag_name").annotate(**sums).order_by("-requests", "tag_name")
     ]
-    totals = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
+    totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
     return Report(start, end, days, tags, totals)
 
 

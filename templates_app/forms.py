@@ -72,7 +72,9 @@ class TestSendForm(CrispyForm):
 
     sender = forms.ChoiceField(label=pgettext_lazy("sender", "From"))
     to = forms.EmailField(label=_("To"))
-    data = forms.CharField(label=_("Sample data (JSON)"), required=False, widget=forms.HiddenInput)
+    data = forms.CharField(  # type: ignore[assignment]  # a field named like Form.data, as posted
+        label=_("Sample data (JSON)"), required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)

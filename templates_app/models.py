@@ -53,7 +53,8 @@ class Template(models.Model):
         return self.name
 
     def latest_version(self) -> "TemplateVersion":
-        return self.versions.order_by("-number").first()
+        """The newest version (a template is created with its first one)."""
+        return self.versions.order_by("-number")[0]
 
 
 class VersionStatus(models.TextChoices):

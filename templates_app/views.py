@@ -4,6 +4,7 @@ sandboxed preview of a version."""
 import difflib
 import json
 import secrets
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -21,6 +22,7 @@ from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
+from directmail.typing import Label
 from templates_app import rendering, services
 from templates_app.forms import ContentForm, RejectForm, TemplateForm, TestSendForm
 from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
@@ -104,7 +106,7 @@ def template_detail(request, template_id: str):
     }
     form = ContentForm(request.POST or None, initial=initial, sms=sms) if can_edit else None
     if request.method == "POST":
-        if not can_edit:
+        if form is None:
             raise PermissionDenied(_("Your role may not edit templates."))
         if form.is_valid():
             content = {k: v for k, v in form.cleaned_data.items() if k != "sample_data"}
@@ -171,7 +173,7 @@ def _diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
     return out
 
 
-STEPS = {
+STEPS: dict[str, tuple[str, Callable[..., object], Label]] = {
     "submit": (Perm.EDIT_CONTENT, services.version_submit, _("Version %(n)s submitted for review.")),
     "withdraw": (Perm.EDIT_CONTENT, services.version_withdraw, _("Version %(n)s is a draft again.")),
     "approve": (

@@ -7,10 +7,14 @@ migrations, and rows become model instances through `Model.from_db` with the bac
 queryset would build them. Use it only on hot paths; everywhere else the ORM reads better.
 """
 
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
 
 # Keyed by the connection wrapper (one per thread): converters are the backend's bound methods.
 _per_connection = lru_cache(maxsize=512)
@@ -20,7 +24,7 @@ _per_connection = lru_cache(maxsize=512)
 def _columns(model: type[Model], alias: str, connection) -> tuple[list[str], list, list[str]]:
     """The model's concrete columns as `alias.column` SQL, their (col, converters) and attnames."""
     quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
+    fields: Any = model._meta.concrete_fields  # concrete Fields (the stubs type them loosely)
     sql = [f"{alias}.{quote(f.column)}" for f in fields]
     converting = []
     for field in fields:
@@ -46,7 +50,7 @@ def _select_sql(model: type[Model], related: tuple[str, ...], where: str, connec
     columns = list(_columns(model, "t0", connection)[0])
     joins = []
     for number, name in enumerate(related, start=1):
-        field = model._meta.get_field(name)
+        field: Any = model._meta.get_field(name)  # a ForeignKey: its related model is a class
         related_model = field.related_model
         columns += _columns(related_model, f"t{number}", connection)[0]
         joins.append(
@@ -59,7 +63,7 @@ def _select_sql(model: type[Model], related: tuple[str, ...], where: str, connec
     )
 
 
-def select_one(model: type[Model], where: str, params: list, related: tuple[str, ...] = ()) -> Model | None:
+def select_one(model: type[M], where: str, params: list, related: tuple[str, ...] = ()) -> M | None:
     """The one row of `model` matching `where` (SQL over table alias t0, parameters as %s), with the
     non-null foreign keys named in `related` joined and cached as select_related would, or None.
 
@@ -73,10 +77,10 @@ def select_one(model: type[Model], where: str, params: list, related: tuple[str,
     if row is None:
         return None
     width = len(model._meta.concrete_fields)
-    instance = _instance(connection, model, "t0", row[:width])
+    instance = cast(M, _instance(connection, model, "t0", row[:width]))
     start = width
     for number, name in enumerate(related, start=1):
-        field = model._meta.get_field(name)
+        field: Any = model._meta.get_field(name)
         related_width = len(field.related_model._meta.concrete_fields)
         values = row[start : start + related_width]
         field.set_cached_value(instance, _instance(connection, field.related_model, f"t{number}", values))
@@ -95,7 +99,7 @@ def _insert_sql(model: type[Model], rows: int, connection) -> str:
     )
 
 
-def insert(objs: list[Model]) -> None:
+def insert(objs: Sequence[Model]) -> None:
     """INSERT new instances of one model with an auto primary key and set their pks, like bulk_create
     (field defaults, pre_save such as auto_now_add, foreign keys to objects saved just before)."""
     if not objs:
@@ -109,7 +113,7 @@ def insert(objs: list[Model]) -> None:
             chunk = objs[start : start + size]
             params = []
             for obj in chunk:
-                obj._prepare_related_fields_for_save(operation_name="insert")
+                obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
                 for field in fields:
                     params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
             cursor.execute(_insert_sql(model, len(chunk), connection), params)

@@ -8,6 +8,7 @@ simply not found).
 import json
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from django.core import signing
@@ -18,6 +19,8 @@ from sending.api.auth import ApiError
 
 MAX_PAGE_SIZE = 100
 _CURSOR_SALT = "sending.api.next_start"
+
+M = TypeVar("M", bound=Model)
 
 
 class Params:
@@ -34,6 +37,16 @@ class Params:
         if max_length is not None and len(value) > max_length:
             raise ApiError("InvalidParameter", f"{name} is at most {max_length} characters.")
         return value
+
+    @overload
+    def integer(
+        self, name: str, *, default: int, minimum: int | None = None, maximum: int | None = None
+    ) -> int: ...
+
+    @overload
+    def integer(
+        self, name: str, *, default: None = None, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None: ...
 
     def integer(
         self, name: str, *, default: int | None = None, minimum: int | None = None, maximum: int | None = None
@@ -115,7 +128,7 @@ class Params:
         return rows, signing.dumps(rows[-1].pk, salt=_CURSOR_SALT) if more else ""
 
 
-def by_api_id(queryset: QuerySet, params: Params, name: str, code: str, noun: str) -> Model:
+def by_api_id(queryset: QuerySet[M], params: Params, name: str, code: str, noun: str) -> M:
     """The object whose API id the parameter `name` gives, among the caller's own; else `code` (404)."""
     api_id = params.integer(name)
     found = queryset.filter(api_id=api_id).first()

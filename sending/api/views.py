@@ -116,7 +116,9 @@ def _run(request, caller: Caller, action: Action) -> dict:
     params = Params(caller.params)
     if not action.sending:
         use_nonce(caller)
-        return action.handler(caller, params)
+        answer = action.handler(caller, params)
+        assert isinstance(answer, dict)  # only a sending action answers with its store step
+        return answer
     try:
         key = idempotency.idempotency_key(request, caller)
         replay = idempotency.known(caller, key)
@@ -124,6 +126,7 @@ def _run(request, caller: Caller, action: Action) -> dict:
             use_nonce(caller)
             return replay
         store = action.handler(caller, params)
+        assert callable(store)  # a sending action answers with its store step
         with transaction.atomic():
             use_nonce(caller)
             ratelimit.take(caller)

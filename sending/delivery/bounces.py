@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -50,6 +51,7 @@ def parse_dsn(raw: bytes) -> tuple[list[DsnRecipient], EmailMessage]:
             continue
         blocks = part.get_payload()
         # The first block is about the whole message; every later one is about one recipient.
+        block: Any
         for block in blocks[1:] if isinstance(blocks, list) else []:
             recipient = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
             if not recipient:
@@ -72,7 +74,9 @@ def _original_message_id(report: EmailMessage) -> str | None:
     for part in report.walk():
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
             payload = part.get_payload()
-            headers = payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
+            headers: Any = (
+                payload[0] if isinstance(payload, list) else email.message_from_string(str(payload))
+            )
             match = _MESSAGE_ID.search(str(headers.get("Message-ID", "")))
             if match:
                 return match.group(1)

@@ -39,7 +39,10 @@ _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
 
 @lru_cache(maxsize=256)
 def _load_key(key_pk: int, encrypted: str) -> rsa.RSAPrivateKey:
-    return serialization.load_pem_private_key(decrypt(encrypted).encode(), password=None)
+    key = serialization.load_pem_private_key(decrypt(encrypted).encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("DKIM keys are RSA keys")
+    return key
 
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:

@@ -123,7 +123,8 @@ class SmtpSession(Session):
                 raise self._refused(code, reply)
             # smtplib.data() turns bare CR and LF into CRLF and dot-stuffs: nothing else leaves. A receiver
             # may take long to answer the end of the message; giving up early would send it twice.
-            self.smtp.sock.settimeout(min(settings.SMTP_DATA_TIMEOUT, settings.DELIVERY_LEASE / 2))
+            if self.smtp.sock is not None:  # connected, as every session is
+                self.smtp.sock.settimeout(min(settings.SMTP_DATA_TIMEOUT, settings.DELIVERY_LEASE / 2))
             try:
                 code, reply = self.smtp.data(raw)
             finally:
@@ -165,6 +166,7 @@ def _connect(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     try:
+        smtp: smtplib.SMTP
         if implicit_tls:
             smtp = smtplib.SMTP_SSL(
                 address, port, local_hostname=helo_name(), timeout=timeout, context=context
@@ -298,7 +300,7 @@ def get_transport() -> Transport:
     if mode == "capture":
         return CaptureTransport()
     if mode == "relay":
-        return RelayTransport(settings.SMTP_RELAY_URL)
+        return RelayTransport(settings.SMTP_RELAY_URL or "")
     if mode == "mx":
         return MxTransport()
     raise ValueError(f"DELIVERY_MODE must be capture, relay or mx, not {mode!r}")

@@ -400,7 +400,7 @@ def _write_outcome(
 
 
 # The event kind (sending.events) of each outcome ("withheld" for a recipient suppressed while it waited).
-_EVENT = {
+_EVENT: dict[str, str] = {
     MessageState.DELIVERED: "delivered",
     MessageState.DEFERRED: "deferred",
     MessageState.FAILED: "failed",

@@ -226,6 +226,7 @@ def _read(recipient_import: RecipientImport) -> tuple[list[str], _Report, _Parse
                 parsed.blank += 1
                 continue
             parsed.total += 1
+            assert report is not None  # made with the first row
             cells = row + [""] * (width - len(row)) if len(row) < width else row
             try:
                 email, key, values, custom = checker.check(cells)

@@ -78,6 +78,7 @@ def _suppressed_in_list(job: BatchJob) -> int:
     active = Suppression.objects.filter(
         account=job.account, scope__in=suppression_scopes(job.sender.address)
     ).exclude(expires_at__lt=now)
+    assert job.recipient_list is not None  # asked only of a job with a list
     return job.recipient_list.recipients.filter(email_key__in=active.values("address")).count()
 
 
@@ -282,7 +283,10 @@ def _begin(job_id: int) -> bool:
         job.status, job.error, job.finished_at = BatchStatus.FAILED, str(exc), now
         job.save(update_fields=["status", "error", "finished_at"])
         return False
+    # _check made sure of these
+    assert job.template is not None and job.recipient_list is not None
     version = job.template.approved_version
+    assert version is not None
     job.envelope = Envelope.objects.create(
         env_id=mail.new_env_id(),
         account=job.account,
@@ -369,6 +373,7 @@ def _fanout_chunk(job_id: int, owner: str) -> bool:
             job.waiting_until = _next_midnight(job.account)
         spacing = timedelta(minutes=1) / job.rate_per_minute if job.rate_per_minute else timedelta(0)
         envelope = job.envelope
+        assert envelope is not None  # a sending job has its envelope
         envelope.account, envelope.sender = job.account, job.sender  # loaded with the job
         try:
             messages = mail.messages_add(

@@ -191,7 +191,7 @@ def normalize_address(address: str) -> str:
     return f"{local}@{domain}"
 
 
-def parse_recipients(to: str | list[str], limit: int = MAX_RECIPIENTS) -> list[str]:
+def parse_recipients(to: str | Sequence[str], limit: int = MAX_RECIPIENTS) -> list[str]:
     """Comma-separated or a list; each a valid address; duplicates dropped; at most `limit`. Stops at the
     first address past the limit: a call with thousands is refused without checking them all."""
     items = to.split(",") if isinstance(to, str) else list(to)
@@ -285,8 +285,8 @@ def reserve_quota(account: Account, count: int) -> None:
     """
     day, month = _period_starts(account)
     DAY, MONTH = QuotaCounter.Period.DAY, QuotaCounter.Period.MONTH
-    limits = {DAY: account.limit("daily_quota"), MONTH: account.limit("monthly_quota")}
-    starts = {DAY: day, MONTH: month}
+    limits: dict[str, int] = {DAY: account.limit("daily_quota"), MONTH: account.limit("monthly_quota")}
+    starts: dict[str, date] = {DAY: day, MONTH: month}
     taken: set[str] = set()
     if count <= min(limits.values()):
         day_value, month_value = (connection.ops.adapt_datefield_value(d) for d in (day, month))

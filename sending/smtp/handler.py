@@ -148,12 +148,13 @@ class Handler:
             return None  # the exchange was aborted and answered
         login = await self.run_db(_login, *credentials, _peer_ip(session))
         if isinstance(login, Login):
-            session.authenticated, session.auth_data = True, login
+            session.authenticated, session.auth_data = True, login  # type: ignore[assignment]
             return "235 2.7.0 Authentication successful"
         if login.startswith("421"):
             return await self._close(server, login)
-        session.auth_failures = getattr(session, "auth_failures", 0) + 1
-        if session.auth_failures >= settings.SMTPD_AUTH_FAILURES_PER_CONNECTION:
+        failures = getattr(session, "auth_failures", 0) + 1
+        session.auth_failures = failures  # type: ignore[attr-defined]  # ours, on aiosmtpd's session
+        if failures >= settings.SMTPD_AUTH_FAILURES_PER_CONNECTION:
             await server.push(login)
             return await self._close(server, "421 4.7.0 Too many failed logins; closing the connection")
         return login
@@ -171,12 +172,14 @@ class Handler:
                 return None
             user, password = parts[1], parts[2]
         elif mechanism == "LOGIN":
-            user = await self._decoded(server, initial, "VXNlcm5hbWU6")  # "Username:"
-            if user is None:
+            asked = await self._decoded(server, initial, "VXNlcm5hbWU6")  # "Username:"
+            if asked is None:
                 return None
-            password = await self._decoded(server, None, "UGFzc3dvcmQ6")  # "Password:"
-            if password is None:
+            user = asked
+            asked = await self._decoded(server, None, "UGFzc3dvcmQ6")  # "Password:"
+            if asked is None:
                 return None
+            password = asked
         else:
             await server.push("504 5.5.4 Unrecognized authentication type")
             return None
@@ -196,7 +199,8 @@ class Handler:
 
     async def _close(self, server: SMTP, reply: str) -> None:
         await server.push(reply)
-        server.transport.close()
+        if server.transport is not None:
+            server.transport.close()
         return None
 
     # -- the envelope
@@ -254,7 +258,10 @@ class Handler:
 
     async def _submit(self, server: SMTP, session: Session, envelope: Envelope, login: Login) -> str:
         queue_id = secrets.token_hex(8)
-        tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        transport = server.transport
+        tls = session.ssl is not None or (
+            transport is not None and transport.get_extra_info("ssl_object") is not None
+        )
         received = controls.received_header(
             helo=session.host_name or "",
             ip=_peer_ip(session),
@@ -264,7 +271,10 @@ class Handler:
         )
         try:
             submission = controls.read_submission(
-                envelope.original_content, sender=login.address, received=received, hostname=self.hostname
+                envelope.original_content or b"",
+                sender=login.address,
+                received=received,
+                hostname=self.hostname,
             )
         except controls.Refused as refused:
             SMTP_MESSAGES.labels("refused").inc()

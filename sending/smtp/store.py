@@ -8,6 +8,7 @@ it is answered 451 and nothing is accepted. A message with an X-Idempotency-Key 
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,9 @@ from sending.services import idempotency
 from sending.services import messages as service
 from sending.smtp.controls import Refused, Submission
 
+if TYPE_CHECKING:
+    from sending.smtp.handler import Login
+
 MAX_GROUP = 32
 # Groups in flight per process. One: the next group gathers while this one commits, and bigger groups
 # measured faster than two committers with half the messages each (SQLite and PostgreSQL alike).
@@ -26,7 +30,7 @@ COMMITTERS = 1
 
 @dataclass
 class Item:
-    login: object  # handler.Login
+    login: "Login"
     rcpts: list[str]
     submission: Submission
     ip: str
@@ -82,6 +86,7 @@ def store_one(item: Item) -> str:
     """A message with an idempotency key: its own transaction, with the key's record. Returns the EnvId."""
     sender = _senders([item]).get(item.login.sender_id)
     prepared = _prepare(item, sender, None)
+    sender = prepared.sender
     key, fingerprint = item.submission.idempotency_key, item.submission.fingerprint
     try:
         replay = idempotency.known(sender.account, key, fingerprint)
@@ -120,7 +125,7 @@ def store_group(items: list[Item]) -> list[str | Refused]:
     stored = service.mail_store_many([p for _index, p in prepared])
     for (index, _p), result in zip(prepared, stored, strict=True):
         results[index] = _refusal(result) if isinstance(result, service.EnqueueError) else result.env_id
-    return results
+    return cast(list[str | Refused], results)  # every index is filled now
 
 
 class GroupCommitter:
@@ -150,10 +155,12 @@ class GroupCommitter:
         self.tasks = []
 
     async def _commit_groups(self) -> None:
+        queue = self.queue
+        assert queue is not None  # made before the committers start
         while True:
-            group = [await self.queue.get()]
-            while len(group) < MAX_GROUP and not self.queue.empty():
-                group.append(self.queue.get_nowait())
+            group = [await queue.get()]
+            while len(group) < MAX_GROUP and not queue.empty():
+                group.append(queue.get_nowait())
             try:
                 results = await self.run_db(store_group, [item for item, _done in group])
             except Exception as exc:  # the whole group failed: every session hears it (451)

@@ -94,7 +94,7 @@ def list_detail(request, list_id: str):
     can_edit = request.membership.can(Perm.EDIT_CONTENT)
     form = RecipientForm(request.POST or None) if can_edit else None
     if request.method == "POST":
-        if not can_edit:
+        if form is None:
             return _to_list(request, recipient_list)
         if form.is_valid():
             recipient = _save_recipient(request, form, recipient_list)
@@ -306,7 +306,7 @@ def list_export(request, list_id: str):
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     name = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", recipient_list.name).strip(" .-") or "list"
-    response["Content-Disposition"] = content_disposition_header(True, f"{name}.csv")  # named after the list
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.csv") or ""  # its name
     return response
 
 

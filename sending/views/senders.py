@@ -100,7 +100,7 @@ def sender_detail(request, sender_id: str):
         ReplyToForm(request.POST or None, initial={"reply_to": sender.reply_to}) if can_manage else None
     )
     if request.method == "POST":
-        if not can_manage:
+        if reply_to_form is None:
             raise PermissionDenied(_("Your role may not change sender addresses."))
         if reply_to_form.is_valid():
             try:

@@ -2,6 +2,7 @@
 enqueue service. It lives in `sending` because `templates_app` knows nothing of sending mail."""
 
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,15 +19,16 @@ from templates_app.rendering import sample_data
 
 @account_view(Perm.SEND)
 @require_POST
-def template_test_send(request, template_id: str):
+def template_test_send(request: HttpRequest, template_id: str) -> HttpResponse:
     """Send the newest version (approved or not) to one address, as a test; it counts against the quota."""
-    template = get_for_account(Template.objects.all(), request.account, public_id=template_id)
+    account = request.account  # type: ignore[attr-defined]  # set by account_view
+    template = get_for_account(Template.objects.all(), account, public_id=template_id)
     back = redirect(
-        "templates_app:template_detail", account_id=request.account.public_id, template_id=template.public_id
+        "templates_app:template_detail", account_id=account.public_id, template_id=template.public_id
     )
-    form = TestSendForm(request.POST, account=request.account)
+    form = TestSendForm(request.POST, account=account)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return back
     version = template.latest_version()
     to = form.cleaned_data["to"]
@@ -37,7 +39,7 @@ def template_test_send(request, template_id: str):
         templated=True,
     )
     mail = service.Mail(
-        account=request.account,
+        account=account,
         sender=form.cleaned_data["sender"],
         to=to,
         content=content,

@@ -116,7 +116,8 @@ def _append_to_stream(endpoint: WebhookEndpoint, event: WebhookEvent, body: byte
         )
     except redis.RedisError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
-    return 200, f"XADD {endpoint.stream_key} {entry.decode()}"
+    entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
+    return 200, f"XADD {endpoint.stream_key} {entry_id}"
 
 
 def _health(endpoint: WebhookEndpoint, delivered: bool, now) -> None:

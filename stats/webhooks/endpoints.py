@@ -154,7 +154,7 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookAttemp
         except netguard.UnsafeTarget as exc:
             raise ServiceError(str(exc)) from exc
     now = timezone.now()
-    kind = endpoint.event_types[0] if endpoint.event_types else "delivered"
+    kind = str(endpoint.event_types[0]) if endpoint.event_types else "delivered"
     event_id = uuid.uuid4().hex
     payload = {
         "specversion": "1.0",
@@ -186,7 +186,7 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookAttemp
         public_id=event_id,
         account=endpoint.account,
         endpoint=endpoint,
-        type=payload["type"],
+        type=CLOUD_TYPES[kind],
         payload=payload,
         is_test=True,
     )

@@ -14,8 +14,8 @@ from sending.models import Message, MessageEvent, MessageState, Suppression
 from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
 from stats import counters
-from stats.webhooks import events as webhooks
 from stats.models import COUNTER_FIELDS, DailyCounter, WebhookEndpoint, WebhookEvent
+from stats.webhooks import events as webhooks
 from tests.base import People
 from tests.sending.helpers import verified_domain
 

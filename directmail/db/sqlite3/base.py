@@ -36,7 +36,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _give_write_lock(self) -> None:
         if self._lock_held:
             self._lock_held = False
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # type: ignore[arg-type]  # held: it is open
 
     def _start_transaction_under_autocommit(self):
         self._take_write_lock()

@@ -16,6 +16,7 @@ from sending.api.params import Params, by_api_id, dm_time, epoch, refused
 from sending.models import (
     CheckStatus,
     DkimKeyStatus,
+    DnsRecordCheck,
     Domain,
     DomainStatus,
     Envelope,
@@ -41,7 +42,7 @@ def _domain(caller: Caller, p: Params) -> Domain:
     return by_api_id(queryset, p, "DomainId", "InvalidDomain.NotFound", "domain")
 
 
-def _checks(domain: Domain) -> dict[str, object]:
+def _checks(domain: Domain) -> dict[str, DnsRecordCheck]:
     """The last check of each record kind (the signing key's for DKIM)."""
     checks = {}
     for check in domain.record_checks.select_related("dkim_key"):
@@ -103,7 +104,7 @@ def desc_domain(caller: Caller, p: Params) -> dict:
     if p.boolean("RequireRealTimeDnsRecords"):
         domain = domain_service.domain_check(domain=domain)
     # One spec per kind; for DKIM the signing key's (a rotated key waiting for DNS shows in the console).
-    specs = {}
+    specs: dict[str, domain_records.RecordSpec] = {}
     for spec in domain_records.records_to_publish(domain):
         if spec.kind != RecordKind.DKIM or spec.required:
             specs.setdefault(spec.kind, spec)
@@ -125,7 +126,7 @@ def desc_domain(caller: Caller, p: Params) -> dict:
         "SpfRecord": spf.value,
         "SpfRecordV2": spf.value,
         "DkimRR": dkim.host if dkim else "",
-        "DkimPublicKey": dkim.dkim_key.public_key if dkim else "",
+        "DkimPublicKey": dkim.dkim_key.public_key if dkim and dkim.dkim_key else "",
         "DkimRsaLength": 2048,
         "DmarcHostRecord": dmarc.host,
         "DmarcRecord": dmarc.value,

@@ -240,6 +240,7 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
         with refused("ReceiversName"):
             batch.job_save(job=job, actor=actor(caller))
             started = batch.job_confirm(job=job, actor=actor(caller), start_now=True)
+        assert started.envelope is not None  # a job started now has its envelope
         return {"EnvId": started.envelope.env_id}
 
     return store

@@ -12,7 +12,7 @@ from sending.api.params import Params, by_api_id, dm_time, epoch, refused
 from templates_app import services
 from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
 
-STATUS_CODES = {
+STATUS_CODES: dict[str, int] = {
     VersionStatus.DRAFT: 0,
     VersionStatus.SUBMITTED: 1,
     VersionStatus.APPROVED: 2,
@@ -44,7 +44,7 @@ def _submit(caller: Caller, version: TemplateVersion) -> None:
 
 @action("CreateTemplate")
 def create_template(caller: Caller, p: Params) -> dict:
-    kind = TYPES.get(p.integer("TemplateType", default=0, minimum=0, maximum=1))
+    kind = TYPES[p.integer("TemplateType", default=0, minimum=0, maximum=1)]
     content = _content(p, kind)
     with refused("TemplateName", "InvalidTemplateName.Malformed"):
         template = services.template_create(

@@ -143,7 +143,7 @@ class Command(BaseCommand):
             return response.status == 200
 
         first_failure: list[str] = []
-        call.first_failure = first_failure
+        call.first_failure = first_failure  # type: ignore[attr-defined]
         return call
 
     @staticmethod

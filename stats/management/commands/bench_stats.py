@@ -109,9 +109,9 @@ class Command(BaseCommand):
         for back in range(DAYS):
             at = (now - timedelta(days=back)).astimezone(UTC).replace(hour=4, minute=0)
             stamp = connection.ops.adapt_datetimefield_value(at)
-            hits = Counter()
+            hits: Counter[tuple] = Counter()
             with transaction.atomic():
-                envelopes = {}
+                envelopes: dict[tuple, int] = {}
                 for sender in self.senders:
                     for tag in TAGS:
                         envelopes[(sender.pk, tag)] = Envelope.objects.create(
