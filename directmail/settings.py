@@ -313,6 +313,9 @@ SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{_public_host}")
 BOUNCE_MX_HOST = env.str("BOUNCE_MX_HOST", default=f"mx.{_public_host}")
 # API sending calls (SingleSendMail, BatchSendMail) per account and second; over it: Throttling.User.
 API_SEND_RATE_PER_SECOND = env.int("API_SEND_RATE_PER_SECOND", default=100)
+# A request's body as Django reads it (the API's HtmlBody and TextBody are up to 8 MB each, as DirectMail's,
+# and form encoding can triple non-ASCII text); larger requests get DirectMail's InvalidBody.TooLarge.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 # Proxies whose X-Forwarded-For is believed when finding a client's IP (addresses or CIDRs).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 

@@ -10,6 +10,9 @@ lookup for a rebinding DNS to change) and never follows redirects. `WEBHOOK_ALLO
 rule for on-premise installs (and the tests' loopback receiver); https is required unless `DEBUG` or
 `WEBHOOK_ALLOW_HTTP`.
 
+`fetch()` reads a file the same way (the API's attachments): each redirect is checked like the first URL,
+and the body stops at a size limit.
+
 Delivery in mx mode asks `deliverable_address` of every address a recipient domain's MX and A records give:
 the same rule, lifted by `DELIVERY_ALLOW_PRIVATE` for receivers on an internal network.
 """
@@ -19,7 +22,7 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -159,3 +162,51 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.
         return Response(response.status, response.read(4096).decode("utf-8", errors="replace"))
     finally:
         connection.close()
+
+
+class FetchError(ValueError):
+    """A file that could not be fetched; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    content_type: str  # as the server declared it, without parameters ("" when it declared none)
+
+
+class TooLarge(FetchError):
+    """The file is larger than the caller allowed."""
+
+
+MAX_REDIRECTS = 3
+
+
+def fetch(url: str, *, max_bytes: int, timeout: float = 20.0) -> Fetched:
+    """GET a checked URL from the address that was checked; a redirect is followed only to a URL that
+    passes the same checks (at most MAX_REDIRECTS). Raises UnsafeTarget, or FetchError for an answer other
+    than 200, a body over `max_bytes` or a network failure."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        target = check_url(url)
+        kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        connection = kind(target, timeout)
+        try:
+            connection.request("GET", target.path, headers={"User-Agent": "directmail", "Accept": "*/*"})
+            response = connection.getresponse()
+            if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
+                url = urljoin(url, response.getheader("Location", ""))
+                continue
+            if response.status != 200:
+                raise FetchError(_("the server answered HTTP %(status)s") % {"status": response.status})
+            declared = response.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(_("the file is larger than %(n)s bytes") % {"n": max_bytes})
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise TooLarge(_("the file is larger than %(n)s bytes") % {"n": max_bytes})
+            content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+            return Fetched(data, content_type)
+        except (OSError, http.client.HTTPException) as exc:
+            raise FetchError(_("it could not be fetched (%(error)s)") % {"error": exc}) from exc
+        finally:
+            connection.close()
+    raise FetchError(_("it redirects more than %(n)s times") % {"n": MAX_REDIRECTS})

@@ -1,8 +1,9 @@
 """How long message content is kept: MESSAGE_CONTENT_RETENTION_DAYS (30 by default, 0 keeps it forever).
 
 Daily, envelopes older than that whose messages are all final lose their bodies (HTML, text, the raw
-message of SMTP submissions) and captured Outbox copies are deleted. What happened stays: recipients,
-subject, states, delivery attempts, events and counters; the message page says the content is gone.
+message of SMTP submissions, attachments) and captured Outbox copies are deleted. What happened stays:
+recipients, subject, states, delivery attempts, events and counters; the message page says the content is
+gone.
 """
 
 from datetime import timedelta
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sending.models import CapturedMessage, Envelope, MessageState
+from sending.models import CapturedMessage, Envelope, EnvelopeAttachment, MessageState
 from sending.models.messages import FINAL_STATES
 
 BATCH = 1000
@@ -35,6 +36,7 @@ def purge_content() -> dict[str, int]:
         if not chunk:
             break
         with transaction.atomic():
+            EnvelopeAttachment.objects.filter(envelope_id__in=chunk).delete()
             emptied += Envelope.objects.filter(pk__in=chunk).update(
                 html_body="", text_body="", raw_message=None, content_purged_at=now
             )

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -42,11 +44,26 @@ class Caller:
     nonce: str
 
 
+TOO_LARGE = ApiError(
+    "InvalidBody.TooLarge",
+    f"The request is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024 // 1024} MB; HtmlBody and "
+    "TextBody are at most 8 MB, attachments go by URL.",
+    413,
+)
+MALFORMED = ApiError("InvalidParameter.Malformed", "The request could not be read as parameters.", 400)
+
+
 def request_params(request) -> dict[str, str]:
-    """Query and form parameters merged (the SDKs split them differently per action); the body wins."""
-    params = {k: v for k, v in request.GET.items()}
-    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-        params.update(request.POST.items())
+    """Query and form parameters merged (the SDKs split them differently per action); the body wins. A body
+    too large or unreadable is DirectMail's error, never Django's page."""
+    try:
+        params = {k: v for k, v in request.GET.items()}
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            params.update(request.POST.items())
+    except RequestDataTooBig as exc:
+        raise TOO_LARGE from exc
+    except (SuspiciousOperation, UnicodeError, ValueError) as exc:
+        raise MALFORMED from exc
     return params
 
 
@@ -129,7 +146,10 @@ def _acs3(request, params: dict[str, str], header: str) -> Caller:
     fields = signatures.parse_authorization(header)
     if fields is None:
         raise ApiError("InvalidParameter", "The Authorization header is malformed.")
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise TOO_LARGE from exc
     if request.headers.get("x-acs-content-sha256", "") != hashlib.sha256(body).hexdigest():
         raise ApiError("SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.")
     signed = [name.strip().lower() for name in fields["SignedHeaders"].split(";")]

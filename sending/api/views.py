@@ -25,7 +25,20 @@ load()
 
 
 def is_api_request(request) -> bool:
-    return "Action" in request.GET or "x-acs-action" in request.headers or "Action" in request.POST
+    if "Action" in request.GET or "x-acs-action" in request.headers:
+        return True
+    try:
+        return "Action" in request.POST
+    except Exception:  # too large or unreadable: only an API call posts to `/`, answered in its JSON
+        return request.method == "POST"
+
+
+def _param(request, name: str) -> str:
+    """A parameter read for the answer's sake (Format, Action), also from a request whose body failed."""
+    try:
+        return request.GET.get(name) or request.POST.get(name, "")
+    except Exception:
+        return ""
 
 
 def _xml(value, tag: str) -> str:
@@ -40,7 +53,7 @@ def _xml(value, tag: str) -> str:
 
 def _respond(request, body: dict, root: str, status: int = 200) -> HttpResponse:
     """JSON, or XML when the call asks for Format=XML (as DirectMail answers it)."""
-    if request.GET.get("Format", request.POST.get("Format", "")).upper() == "XML":
+    if _param(request, "Format").upper() == "XML":
         document = '<?xml version="1.0" encoding="UTF-8"?>' + _xml(body, root)
         return HttpResponse(document, status=status, content_type="application/xml; charset=utf-8")
     return JsonResponse(body, status=status)
@@ -65,7 +78,7 @@ def unavailable(request) -> HttpResponse:
 @csrf_exempt
 def rpc(request):
     response, code = _answer(request)
-    name = request.GET.get("Action") or request.POST.get("Action") or request.headers.get("x-acs-action", "")
+    name = _param(request, "Action") or request.headers.get("x-acs-action", "")
     API_CALLS.labels(name if name in ACTIONS else "other", code).inc()  # names callers send stay out
     return response
 

@@ -8,13 +8,16 @@ reaches a header was checked for line breaks when the message was accepted, and 
 is checked again before it leaves (`HeaderInjection`).
 """
 
+import base64
 import copy
 import email
 import email.policy
+import email.utils
 import html
 import quopri
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -77,8 +80,37 @@ def personalize(envelope: Envelope, message: Message) -> Envelope:
     return personal
 
 
-def encode_body(envelope: Envelope) -> tuple[bytes, bytes]:
-    """(Content-* header lines, body) of an envelope: text/plain, or multipart/alternative with HTML."""
+def encode_attachment(filename: str, content_type: str, data: bytes) -> bytes:
+    """One attachment as a MIME part (its header lines, a blank line, base64 in 76-character lines). A
+    file name that is not plain ASCII is written both ways: RFC 2231 for the clients that read it, an
+    RFC 2047 word in `name` for the older ones."""
+    if filename.isascii():
+        name = "name=" + email.utils.quote(filename).join('""')
+        disposition = "filename=" + email.utils.quote(filename).join('""')
+    else:
+        name = f'name="{Header(filename, "utf-8").encode()}"'
+        disposition = "filename*=" + email.utils.encode_rfc2231(filename, "utf-8")
+    head = (
+        f"Content-Type: {content_type}; {name}\r\nContent-Disposition: attachment; {disposition}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head.encode() + base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def encode_body(envelope: Envelope, attachments: Sequence[bytes] = ()) -> tuple[bytes, bytes]:
+    """(Content-* header lines, body) of an envelope: text/plain, or multipart/alternative with HTML;
+    with `attachments` (encode_attachment parts) all of it in a multipart/mixed."""
+    content_headers, body = _encode_text(envelope)
+    if not attachments:
+        return content_headers, body
+    boundary = f"=_dm_mixed_{secrets.token_hex(12)}".encode()
+    parts = [b"--" + boundary + b"\r\n" + content_headers + b"\r\n" + body + b"\r\n"]
+    parts += [b"--" + boundary + b"\r\n" + part + b"\r\n" for part in attachments]
+    parts.append(b"--" + boundary + b"--\r\n")
+    return b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n', b"".join(parts)
+
+
+def _encode_text(envelope: Envelope) -> tuple[bytes, bytes]:
     text = envelope.text_body or (text_from_html(envelope.html_body) if envelope.html_body else "\n")
     plain_headers = (
         b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
@@ -143,6 +175,11 @@ def with_unsubscribe(envelope: Envelope, url: str, mailto: str) -> tuple[Envelop
     return linked, headers
 
 
+def _visible_to(envelope: Envelope) -> str:
+    """The To header of a Bcc copy: the envelope's visible recipients, one per folded line."""
+    return ",\r\n ".join(encode_address("", address) for address in envelope.visible_to.split(", "))
+
+
 def build(
     envelope: Envelope,
     message: Message,
@@ -155,7 +192,8 @@ def build(
     sender = envelope.sender
     headers = [
         ("From", encode_address(envelope.from_alias, sender.address)),
-        ("To", encode_address("", message.rcpt)),
+        # A Bcc copy shows the visible recipients, never its own address (nor the other Bcc ones).
+        ("To", _visible_to(envelope) if message.bcc else encode_address("", message.rcpt)),
         ("Subject", encode_header("Subject", envelope.subject)),
         ("Date", format_datetime(message.created_at.astimezone(UTC))),
         ("Message-ID", f"<{message.message_id}>"),

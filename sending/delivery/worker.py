@@ -38,6 +38,7 @@ from sending.events import Event
 from sending.models import (
     DeliveryAttempt,
     Envelope,
+    EnvelopeAttachment,
     Message,
     MessageState,
     Suppression,
@@ -124,6 +125,7 @@ class _BatchCache:
         self.bodies: dict[int, tuple[bytes, bytes]] = {}
         self.raws: dict[int, bytes | None] = {}
         self.keys: dict[int, object] = {}
+        self.files: dict[int, list[bytes]] = {}
 
     def raw(self, envelope) -> bytes | None:
         """An SMTP submission's message as accepted, or None for mail built from parts."""
@@ -132,11 +134,24 @@ class _BatchCache:
             self.raws[envelope.pk] = bytes(value) if value is not None else None
         return self.raws[envelope.pk]
 
+    def attachments(self, envelope) -> list[bytes]:
+        """The envelope's attachments as MIME parts, encoded once for all its recipients."""
+        if not envelope.attachment_count:
+            return []
+        if envelope.pk not in self.files:
+            self.files[envelope.pk] = [
+                mime.encode_attachment(name, kind, bytes(data))
+                for name, kind, data in EnvelopeAttachment.objects.filter(envelope_id=envelope.pk)
+                .order_by("position")
+                .values_list("filename", "content_type", "data")
+            ]
+        return self.files[envelope.pk]
+
     def body(self, envelope):
         if envelope.templated:  # personalized: the recipient's own text, encoded for them alone
-            return mime.encode_body(envelope)
+            return mime.encode_body(envelope, self.attachments(envelope))
         if envelope.pk not in self.bodies:
-            self.bodies[envelope.pk] = mime.encode_body(envelope)
+            self.bodies[envelope.pk] = mime.encode_body(envelope, self.attachments(envelope))
         return self.bodies[envelope.pk]
 
     def key(self, domain):
@@ -158,13 +173,16 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     else:
         if envelope.templated:
             envelope = mime.personalize(envelope, message)
-        if envelope.html_body and (envelope.click_trace or envelope.open_trace):
+        tracked = envelope.html_body and (envelope.click_trace or envelope.open_trace) and not message.bcc
+        if tracked:  # a Bcc copy is never tracked (DirectMail's privacy rule)
             envelope = mime.with_tracking(envelope, message)
+        files = cache.attachments(envelope)
         if envelope.unsubscribe_link:
             envelope, headers = mime.with_unsubscribe(envelope, *unsubscribe.links(message))
-            raw = mime.build(envelope, message, body=mime.encode_body(envelope), raw_headers=headers)
-        elif envelope.html_body and (envelope.click_trace or envelope.open_trace):
-            raw = mime.build(envelope, message, body=mime.encode_body(envelope))  # its own links and pixel
+            raw = mime.build(envelope, message, body=mime.encode_body(envelope, files), raw_headers=headers)
+        elif tracked:
+            # Its own links and pixel: encoded for this recipient alone.
+            raw = mime.build(envelope, message, body=mime.encode_body(envelope, files))
         else:
             raw = mime.build(envelope, message, body=cache.body(envelope))
     # Whatever built or rewrote it, nothing is signed that has a header nobody accepted (sending.headers).

@@ -30,6 +30,7 @@ from sending.models.messages import (  # noqa: F401
     CapturedMessage,
     DeliveryAttempt,
     Envelope,
+    EnvelopeAttachment,
     EventType,
     Message,
     MessageEvent,

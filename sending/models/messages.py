@@ -51,6 +51,11 @@ class Envelope(models.Model):
     # unsubscribe stops the mail of the scope's level (see Suppression.scope): account, domain or sender.
     unsubscribe_link = models.BooleanField(default=False)
     unsubscribe_level = models.CharField(max_length=8, default="domain")
+    # API Attachments, fetched at acceptance and stored as EnvelopeAttachment rows (counted here so that
+    # delivery looks for them only when there are some).
+    attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # The To header of the Bcc copies (BccAddress): the visible recipients; empty when there are none.
+    visible_to = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Set when sending.retention emptied the bodies (MESSAGE_CONTENT_RETENTION_DAYS); the log stays.
     content_purged_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +65,26 @@ class Envelope(models.Model):
 
     def __str__(self) -> str:
         return self.env_id
+
+
+class EnvelopeAttachment(models.Model):
+    """A file sent with every message of an envelope (the API's Attachments), as it was fetched."""
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="attachments")
+    position = models.PositiveSmallIntegerField()  # the order the call gave them in
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    data = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("attachment")
+        ordering = ["envelope", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["envelope", "position"], name="envelope_attachment_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class MessageState(models.TextChoices):
@@ -97,6 +122,8 @@ class Message(models.Model):
     variables = models.JSONField(default=dict, blank=True)  # per-recipient template data
     # The recipient's own subject when the envelope's has variables ("{UserName}, …"); empty: the envelope's.
     subject = models.CharField(max_length=998, blank=True, default="", db_default="")
+    # A Bcc copy (BccAddress): its To header shows the envelope's visible recipients, it is not tracked.
+    bcc = models.BooleanField(default=False, db_default=False)
     # Tracking (sending.tracking): hits, and the first of each (set = counted once as unique).
     opens = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)

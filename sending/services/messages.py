@@ -35,6 +35,7 @@ from sending import headers as header_rules
 from sending.events import Event
 from sending.models import (
     Envelope,
+    EnvelopeAttachment,
     Message,
     MessageState,
     QuotaCounter,
@@ -47,6 +48,12 @@ from templates_app import rendering
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 100
+MAX_BCC = 2  # DirectMail's BccAddress limit
+MAX_SUBJECT = 256  # DirectMail's Subject limit (characters)
+MAX_BODY_BYTES = 8 * 1024 * 1024  # HtmlBody and TextBody each, as DirectMail takes them through a body
+MAX_ATTACHMENTS = 100
+# DirectMail's limit on a mail with attachments: 15 MB as sent, headers, bodies and base64 included.
+MAX_MAIL_BYTES = 15 * 1024 * 1024
 MAX_HEADERS = 10
 MAX_FROM_ALIAS = 15
 _ALLOWED_HEADER = re.compile(
@@ -76,6 +83,15 @@ class TemporaryFailure(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with the mail, as fetched (sending.services.attachments)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Content:
     """What a mail says and how it is built: its envelope's fields.
 
@@ -95,10 +111,12 @@ class Content:
     use_sender_reply_to: bool = True  # the sender address's verified reply-to applies when reply_to is ""
     templated: bool = False
     raw_message: bytes | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def envelope_fields(self) -> dict[str, Any]:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "attachments"}
         values["headers"] = dict(self.headers)
+        values["attachment_count"] = len(self.attachments)
         return values
 
 
@@ -106,7 +124,8 @@ class Content:
 class Mail:
     """A request to send, as the API, SMTP, the console and scripts give it: checked by mail_prepare.
 
-    `sender` is a SenderAddress of the account or its address; `to` comma-separated or a list.
+    `sender` is a SenderAddress of the account or its address; `to` comma-separated or a list; `bcc` (at
+    most MAX_BCC) get identical copies whose To header shows `to`, untracked.
     `variables` are a templated mail's values by recipient (addresses compared case-insensitively).
     `suppressed` is the account's suppressed addresses among the recipients when the caller looked them up
     already (for many messages at once); None: they are looked up."""
@@ -117,6 +136,7 @@ class Mail:
     content: Content
     tag_name: str = ""
     variables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    bcc: str | Sequence[str] = ()
     suppressed: frozenset[str] | None = None
     source: str = Envelope.Source.SERVICE
     max_recipients: int = MAX_RECIPIENTS
@@ -134,6 +154,7 @@ class PreparedMail:
     variables: Mapping[str, Mapping[str, Any]]  # by lower-case address
     source: str
     content: Content
+    bcc: tuple[str, ...] = ()  # Bcc copies' addresses (none of them among `recipients`)
 
 
 @dataclass(frozen=True)
@@ -191,9 +212,12 @@ def normalize_address(address: str) -> str:
     return f"{local}@{domain}"
 
 
-def parse_recipients(to: str | Sequence[str], limit: int = MAX_RECIPIENTS) -> list[str]:
+def parse_recipients(
+    to: str | Sequence[str], limit: int = MAX_RECIPIENTS, *, param: str = "ToAddress", required: bool = True
+) -> list[str]:
     """Comma-separated or a list; each a valid address; duplicates dropped; at most `limit`. Stops at the
-    first address past the limit: a call with thousands is refused without checking them all."""
+    first address past the limit: a call with thousands is refused without checking them all. Refusals
+    name `param`."""
     items = to.split(",") if isinstance(to, str) else list(to)
     recipients: list[str] = []
     seen: set[str] = set()
@@ -201,14 +225,14 @@ def parse_recipients(to: str | Sequence[str], limit: int = MAX_RECIPIENTS) -> li
         address = item.strip()
         if not address:
             continue
-        _no_line_breaks(address, "ToAddress")
+        _no_line_breaks(address, param)
         try:
             normalized = normalize_address(address)
         except ValidationError as exc:
             raise EnqueueError(
-                "InvalidToAddress",
+                "InvalidToAddress" if param == "ToAddress" else "InvalidParameter",
                 _("%(address)s is not a valid address.") % {"address": address[:254]},
-                "ToAddress",
+                param,
             ) from exc
         if normalized.lower() in seen:
             continue
@@ -217,11 +241,11 @@ def parse_recipients(to: str | Sequence[str], limit: int = MAX_RECIPIENTS) -> li
                 "InvalidToAddress.Exceeded",
                 _("At most %(limit)s recipients per message; got %(count)s.")
                 % {"limit": limit, "count": sum(1 for item in items if item.strip())},
-                "ToAddress",
+                param,
             )
         seen.add(normalized.lower())
         recipients.append(normalized)
-    if not recipients:
+    if not recipients and required:
         raise EnqueueError("InvalidToAddress", _("Give at least one recipient."), "ToAddress")
     return recipients
 
@@ -455,12 +479,28 @@ def mail_prepare(mail: Mail) -> PreparedMail:
             "AccountName",
         )
     recipients = parse_recipients(mail.to, mail.max_recipients)
+    to = {r.lower() for r in recipients}
+    bcc = [
+        address
+        for address in parse_recipients(mail.bcc, MAX_BCC, param="BccAddress", required=False)
+        if address.lower() not in to  # a recipient gets the mail once
+    ]
     if content.raw_message is None:
         _no_line_breaks(content.subject, "Subject")
         if not content.subject.strip():
             raise EnqueueError("InvalidSubject.Malformed", _("The subject is empty."), "Subject")
+        if len(content.subject) > MAX_SUBJECT:
+            raise EnqueueError(
+                "InvalidSubject.Malformed",
+                _("The subject is at most %(n)s characters.") % {"n": MAX_SUBJECT},
+                "Subject",
+            )
         if not content.html_body and not content.text_body:
             raise EnqueueError("InvalidBody", _("Give an HTML body, a text body or both."), "HtmlBody")
+        for param, body in (("HtmlBody", content.html_body), ("TextBody", content.text_body)):
+            if len(body) > MAX_BODY_BYTES // 4 and len(body.encode()) > MAX_BODY_BYTES:
+                raise EnqueueError("InvalidBody", _("%(param)s is at most 8 MB.") % {"param": param}, param)
+    check_attachments(content)
     _no_line_breaks(content.from_alias, "FromAlias")
     if len(content.from_alias) > MAX_FROM_ALIAS:
         raise EnqueueError(
@@ -488,9 +528,9 @@ def mail_prepare(mail: Mail) -> PreparedMail:
                 _("There is no tag named %(name)s.") % {"name": mail.tag_name},
                 "TagName",
             )
-    wanted = {r.lower() for r in recipients}
+    wanted = to | {b.lower() for b in bcc}
     if mail.suppressed is None:
-        suppressed = frozenset(suppressed_among(account.pk, recipients, sender.address))
+        suppressed = frozenset(suppressed_among(account.pk, [*recipients, *bcc], sender.address))
     else:
         suppressed = frozenset(address for address in mail.suppressed if address in wanted)
     return PreparedMail(
@@ -502,7 +542,29 @@ def mail_prepare(mail: Mail) -> PreparedMail:
         variables={address.lower(): data for address, data in mail.variables.items()},
         source=mail.source,
         content=replace(content, headers=headers),
+        bcc=tuple(bcc),
     )
+
+
+def check_attachments(content: Content) -> None:
+    """At most MAX_ATTACHMENTS, and the mail as sent (base64 grows files by a third) within MAX_MAIL_BYTES."""
+    if not content.attachments:
+        return
+    if len(content.attachments) > MAX_ATTACHMENTS:
+        raise EnqueueError(
+            "InvalidAttachment",
+            _("At most %(n)s attachments per mail.") % {"n": MAX_ATTACHMENTS},
+            "Attachments",
+        )
+    size = sum(len(a.data) * 4 // 3 + 300 for a in content.attachments)
+    size += len(content.html_body.encode()) + len(content.text_body.encode()) + 4096
+    if size > MAX_MAIL_BYTES:
+        raise EnqueueError(
+            "InvalidAttachment",
+            _("The mail with its attachments would be %(size)s MB as sent; the limit is 15 MB.")
+            % {"size": f"{size / 1024 / 1024:.1f}"},
+            "Attachments",
+        )
 
 
 def mail_store(prepared: PreparedMail, *, savepoint: bool = True) -> Enqueued:
@@ -538,7 +600,7 @@ def message_enqueue(mail: Mail) -> Enqueued:
 
 def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
     results: list[Enqueued | EnqueueError | None] = [None] * len(batch)
-    wanted = [[r for r in p.recipients if r.lower() not in p.suppressed] for p in batch]
+    wanted = [[r for r in (*p.recipients, *p.bcc) if r.lower() not in p.suppressed] for p in batch]
     # The quota of each account in one reservation for the whole batch; only when that fails, message by
     # message, in order, so exactly those past the boundary are refused.
     by_account: dict[int, list[int]] = {}
@@ -566,28 +628,45 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
             tag=p.tag,
             tag_name=p.tag.name if p.tag else "",
             source=p.source,
+            visible_to=", ".join(p.recipients) if p.bcc else "",
             **p.content.envelope_fields(),
         )
         for _index, p in storing
     ]
     rows.insert(envelopes)
+    rows.insert(
+        [
+            EnvelopeAttachment(
+                envelope=envelope,
+                position=number,
+                filename=a.filename,
+                content_type=a.content_type,
+                data=a.data,
+            )
+            for envelope, (_index, p) in zip(envelopes, storing, strict=True)
+            for number, a in enumerate(p.content.attachments)
+        ]
+    )
     now = timezone.now()
     messages: list[Message] = []
     for envelope, (_index, p) in zip(envelopes, storing, strict=True):
+        first = p.variables.get(p.recipients[0].lower(), {})
         messages += [
             _new_message(
                 envelope,
                 rcpt,
-                p.variables.get(rcpt.lower(), {}),
+                p.variables.get(rcpt.lower(), first),  # a Bcc copy is the first recipient's mail
                 now,
                 suppressed=rcpt.lower() in p.suppressed,
+                bcc=number >= len(p.recipients),
             )
-            for rcpt in p.recipients
+            for number, rcpt in enumerate((*p.recipients, *p.bcc))
         ]
     _accept(messages, now)
     for envelope, (index, p) in zip(envelopes, storing, strict=True):
-        invalid = sum(1 for rcpt in p.recipients if rcpt.lower() in p.suppressed)
-        results[index] = Enqueued(envelope.env_id, len(p.recipients) - invalid, invalid, envelope.pk)
+        everyone = (*p.recipients, *p.bcc)
+        invalid = sum(1 for rcpt in everyone if rcpt.lower() in p.suppressed)
+        results[index] = Enqueued(envelope.env_id, len(everyone) - invalid, invalid, envelope.pk)
     return results  # type: ignore[return-value]  # every index is an Enqueued or an EnqueueError now
 
 
@@ -622,6 +701,7 @@ def _new_message(
     *,
     due: datetime | None = None,
     suppressed: bool = False,
+    bcc: bool = False,
 ) -> Message:
     """A new Message of `envelope` for `rcpt`: queued (due now or at `due`), or invalid when suppressed."""
     return Message(
@@ -637,6 +717,7 @@ def _new_message(
         subject=personal_subject(envelope, rcpt, variables),
         finished_at=now if suppressed else None,
         last_error="suppressed" if suppressed else "",
+        bcc=bcc,
         created_at=now,
     )
 

@@ -15,7 +15,7 @@ from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, refused
 from sending.models import BatchJob, Envelope, SenderAddress, SendType
-from sending.services import batch
+from sending.services import attachments, batch
 from sending.services import messages as service
 
 MAX_BATCH_RECEIVERS = 100
@@ -29,8 +29,49 @@ UNSUBSCRIBE_LINK_TYPES = ("disabled", "default")
 UNSUBSCRIBE_FILTER_LEVELS = ("disabled", "default", "mailfrom", "mailfrom_domain", "edm_id")
 
 
+def _attachment_specs(p: Params) -> list[tuple[str, str]]:
+    """Attachments as the SDK sends them (`Attachments.1.AttachmentName`, `Attachments.1.AttachmentUrl`,
+    ...) or as one JSON array of {"AttachmentName", "AttachmentUrl"} objects."""
+    if p.has("Attachments"):
+        entries = p.json("Attachments", kind=list)
+        if not all(isinstance(e, dict) for e in entries):
+            message = "Attachments: a JSON array of {AttachmentName, AttachmentUrl}."
+            raise ApiError("InvalidAttachment", message)
+        return [(str(e.get("AttachmentName", "")), str(e.get("AttachmentUrl", ""))) for e in entries]
+    numbers: set[int] = set()
+    for name in p.raw:
+        match = _ATTACHMENT_PARAM.match(name)
+        if name.startswith("Attachments.") and not match:
+            message = f"{name}: give Attachments.N.AttachmentName and .AttachmentUrl."
+            raise ApiError("InvalidAttachment", message)
+        if match:
+            numbers.add(int(match.group(1)))
+    if numbers and sorted(numbers) != list(range(1, len(numbers) + 1)):
+        raise ApiError("InvalidAttachment", "Attachments: number them from 1 without gaps.")
+    return [
+        (p.text(f"Attachments.{n}.AttachmentName"), p.text(f"Attachments.{n}.AttachmentUrl"))
+        for n in sorted(numbers)
+    ]
+
+
+_ATTACHMENT_PARAM = re.compile(r"^Attachments\.([1-9][0-9]{0,3})\.(AttachmentName|AttachmentUrl)$")
+
+
+def _common(p: Params) -> None:
+    """Parameters both sending actions check the same way."""
+    address_type = p.text("AddressType").strip()
+    if address_type not in ("", "0", "1"):
+        raise ApiError("InvalidParameter", "AddressType must be 0 (random account) or 1 (sender address).")
+    if pool := p.text("IpPoolId").strip():
+        # Until this server has IP pools (the egress issue), naming one is refused rather than ignored.
+        raise ApiError(
+            "InvalidIpPoolId.NotFound", f"IpPoolId: the IP pool {pool} does not exist on this server.", 404
+        )
+
+
 def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None) -> service.Mail:
     """The Mail of a sending call, with the parameters both sending actions share."""
+    _common(p)
     # Checked now; the unsubscribe link and its filtering arrive with batch sends (they do nothing yet).
     for name, allowed in (
         ("UnSubscribeLinkType", UNSUBSCRIBE_LINK_TYPES),
@@ -53,6 +94,7 @@ def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, va
         content=content,
         tag_name=p.text("TagName", max_length=128),
         variables=variables or {},
+        bcc=p.text("BccAddress"),
         source=Envelope.Source.API,
     )
 
@@ -107,9 +149,13 @@ def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     )
     sender = p.text("AccountName", required=True)
     with refused():
-        prepared = service.mail_prepare(
-            _mail(caller, p, sender=sender, to=to, content=content, variables=variables)
-        )
+        mail = _mail(caller, p, sender=sender, to=to, content=content, variables=variables)
+        prepared = service.mail_prepare(mail)  # everything else is checked before any file is fetched
+        specs = _attachment_specs(p)
+        if specs:
+            content = replace(prepared.content, attachments=attachments.fetch_all(specs))
+            service.check_attachments(content)
+            prepared = replace(prepared, content=content)
     return _store(prepared)
 
 
