@@ -83,3 +83,14 @@ def ip_filter_add(*, account: Account, network: str, description: str = "", acto
 def ip_filter_delete(*, entry: IpFilter, actor: Actor) -> None:
     audit_record(actor=actor, action="ip_filter.delete", account=entry.account, target=entry)
     entry.delete()
+
+
+@transaction.atomic
+def ip_protection_set(*, account: Account, on: bool, actor: Actor) -> None:
+    """Turn IP protection on (the list applies; an empty one lets everyone in) or off (the list is kept,
+    not applied)."""
+    if account.ip_protection == on:
+        return
+    account.ip_protection = on
+    account.save(update_fields=["ip_protection"])
+    audit_record(actor=actor, action="ip_filter.protection", account=account, details={"on": on})

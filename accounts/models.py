@@ -116,6 +116,18 @@ class Account(models.Model):
     templates_need_second_person = models.BooleanField(
         _("template approval needs a second person"), default=False
     )
+    # IP protection (DirectMail's switch): on, the API answers only the addresses of the account's list
+    # (an empty list lets everyone in); off, the list is kept but not applied.
+    ip_protection = models.BooleanField(_("IP protection"), default=True, db_default=True)
+    # DirectMail's SuppressionListLevel: USER, this account's list only; GLOBAL, also the addresses that
+    # hard-bounced for any account of this server.
+    suppression_list_level = models.CharField(
+        _("suppression list level"),
+        max_length=8,
+        choices=[("USER", _("This account's list")), ("GLOBAL", _("Also every account's hard bounces"))],
+        default="USER",
+        db_default="USER",
+    )
 
     max_domains = models.PositiveIntegerField(_("sending domains"), null=True, blank=True)
     max_sender_addresses = models.PositiveIntegerField(_("sender addresses"), null=True, blank=True)

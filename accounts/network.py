@@ -59,11 +59,14 @@ def client_ip(request) -> str | None:
 
 
 def ip_allowed(account, ip: str | None) -> bool:
-    """IP protection: an empty allow-list lets everyone in; otherwise only listed addresses and networks.
+    """IP protection: an empty allow-list, or the switch off, lets everyone in; otherwise only listed
+    addresses and networks.
 
     Asked on every API call, so it is one plain statement over IpFilter's table (the ORM spent many times
     the query's own time building it).
     """
+    if not account.ip_protection:
+        return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT network FROM accounts_ipfilter WHERE account_id = %s", [account.pk])
         networks = [parse_network(row[0]) for row in cursor.fetchall()]

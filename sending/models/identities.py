@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.ids import new_api_id, new_public_id
 from accounts.models import Account
+from sending import dkim
 
 
 class AliveQuerySet(models.QuerySet):
@@ -60,6 +61,10 @@ class Domain(models.Model):
     # The account's sandbox (sending.services.sandbox): needs no DNS, is never checked, and its mail goes
     # only into the account's Outbox, whatever DELIVERY_MODE says.
     sandbox = models.BooleanField(default=False, db_default=False, editable=False)
+    # DirectMail's domain-level SMTP password (ModifyPWByDomain), hashed: every sender address of the
+    # domain may log in with it, besides its own.
+    smtp_password = models.CharField(max_length=256, blank=True, default="", db_default="", editable=False)
+    smtp_password_set_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DomainQuerySet.as_manager()
 
@@ -140,6 +145,10 @@ class DkimKey(models.Model):
     @property
     def record_name(self) -> str:
         return f"{self.selector}._domainkey.{self.domain.name}"
+
+    @property
+    def bits(self) -> int:
+        return dkim.key_bits(self.public_key)
 
     @property
     def record_value(self) -> str:

@@ -246,6 +246,8 @@ class Suppression(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "address", "scope"], name="suppression_unique_scope")
         ]
+        # Every account's hard bounces, for accounts at the GLOBAL suppression list level.
+        indexes = [models.Index(fields=["address"], name="suppression_address")]
 
     def __str__(self) -> str:
         return self.address

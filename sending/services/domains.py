@@ -18,7 +18,7 @@ from accounts.limits import enforce_limit, lock_account
 from accounts.mailing import mail_people
 from accounts.models import Account
 from accounts.roles import Role
-from sending import domain_records
+from sending import dkim, domain_records
 from sending.dkim import generate_key_pair, new_selector
 from sending.models import (
     CheckStatus,
@@ -57,9 +57,16 @@ def normalize_domain_name(raw: str) -> str:
 
 
 @transaction.atomic
-def domain_create(*, account: Account, name: str, actor: Actor) -> Domain:
-    """Add a sending domain with a fresh 2048-bit DKIM key; unverified until its records check out."""
+def domain_create(*, account: Account, name: str, actor: Actor, selector: str = "") -> Domain:
+    """Add a sending domain with a fresh 2048-bit DKIM key (under `selector`, else a dated one);
+    unverified until its records check out."""
     name = normalize_domain_name(name)
+    selector = selector.strip().lower()
+    if selector and not dkim.SELECTOR.match(selector):
+        raise ServiceError(
+            _("%(value)s is not a DKIM selector: letters, digits and hyphens, at most 63.")
+            % {"value": selector}
+        )
     account = lock_account(account)
     domains = Domain.objects.alive().filter(account=account)
     if domains.filter(name=name).exists():
@@ -75,16 +82,16 @@ def domain_create(*, account: Account, name: str, actor: Actor) -> Domain:
         )
     enforce_limit(account, "max_domains", domains.own().count())
     domain = Domain.objects.create(account=account, name=name)
-    _add_dkim_key(domain, status=DkimKeyStatus.ACTIVE)
+    _add_dkim_key(domain, status=DkimKeyStatus.ACTIVE, selector=selector)
     audit_record(actor=actor, action="domain.create", account=account, target=domain)
     return domain
 
 
-def _add_dkim_key(domain: Domain, *, status: str) -> DkimKey:
-    private_pem, public_b64 = generate_key_pair()
+def _add_dkim_key(domain: Domain, *, status: str, bits: int = dkim.KEY_BITS, selector: str = "") -> DkimKey:
+    private_pem, public_b64 = generate_key_pair(bits)
     return DkimKey.objects.create(
         domain=domain,
-        selector=new_selector(),
+        selector=selector or new_selector(),
         private_key_encrypted=crypto.encrypt(private_pem),
         public_key=public_b64,
         status=status,
@@ -227,8 +234,9 @@ def domain_recheck_all() -> int:
 
 
 @transaction.atomic
-def dkim_rotate(*, domain: Domain, actor: Actor) -> DkimKey:
-    """Make a new key under a new selector; it signs once its record verifies. One rotation at a time."""
+def dkim_rotate(*, domain: Domain, actor: Actor, bits: int = dkim.KEY_BITS) -> DkimKey:
+    """Make a new key (of `bits`) under a new selector; it signs once its record verifies. One rotation at
+    a time."""
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     if domain.sandbox:
         raise ServiceError(_("Sandbox mail never leaves the machine: it is not signed."))
@@ -237,7 +245,7 @@ def dkim_rotate(*, domain: Domain, actor: Actor) -> DkimKey:
             _("A new key is already waiting for its DNS record. Publish it, then check again.")
         )
     try:
-        key = _add_dkim_key(domain, status=DkimKeyStatus.PENDING)
+        key = _add_dkim_key(domain, status=DkimKeyStatus.PENDING, bits=bits)
     except IntegrityError as exc:
         raise ServiceError(_("Could not pick a new selector; try again.")) from exc
     audit_record(
@@ -245,7 +253,7 @@ def dkim_rotate(*, domain: Domain, actor: Actor) -> DkimKey:
         action="domain.dkim_rotate",
         account=domain.account,
         target=domain,
-        details={"selector": key.selector},
+        details={"selector": key.selector, "bits": bits},
     )
     return key
 

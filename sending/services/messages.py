@@ -354,7 +354,8 @@ def quota_used(account: Account, period: str) -> int:
 
 def suppressed_among(account_id: int, addresses, sender_address: str | None = None) -> set[str]:
     """The lower-case addresses among `addresses` on the account's suppression list (not expired): its
-    account-wide entries, and with `sender_address` also those for that address or its domain.
+    account-wide entries, and with `sender_address` also those for that address or its domain; for an
+    account at the GLOBAL suppression list level (SetSuppressionListLevel) also every account's hard bounces.
 
     Asked for every SMTP recipient and every message, so it is one plain statement (the ORM spent 25 times
     the query's own time building it); the table and columns are Suppression's.
@@ -368,10 +369,14 @@ def suppressed_among(account_id: int, addresses, sender_address: str | None = No
     sql = (
         "SELECT address FROM sending_suppression WHERE account_id = %s "  # noqa: S608 - placeholders only
         f"AND address IN ({placeholders}) AND scope IN ({', '.join(['%s'] * len(scopes))}) "
-        "AND (expires_at IS NULL OR expires_at >= %s)"
+        "AND (expires_at IS NULL OR expires_at >= %s) "
+        "UNION SELECT address FROM sending_suppression "
+        f"WHERE address IN ({placeholders}) AND scope = '' AND reason = 'hard_bounce' "
+        "AND (expires_at IS NULL OR expires_at >= %s) "
+        "AND EXISTS (SELECT 1 FROM accounts_account WHERE id = %s AND suppression_list_level = 'GLOBAL')"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [account_id, *wanted, *scopes, now])
+        cursor.execute(sql, [account_id, *wanted, *scopes, now, *wanted, now, account_id])
         return {row[0] for row in cursor.fetchall()}
 
 

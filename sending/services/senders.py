@@ -6,7 +6,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -108,13 +108,17 @@ def reply_to_send_verification(*, sender: SenderAddress, language: str | None = 
 
 
 @transaction.atomic
-def reply_to_verify(*, token: str) -> SenderAddress:
-    """Confirm a reply-to address from its link (valid 7 days, for the address it was sent to only)."""
+def reply_to_verify(*, token: str, account: Account | None = None) -> SenderAddress:
+    """Confirm a reply-to address from its link (valid 7 days, for the address it was sent to only);
+    with `account`, only for a sender of that account."""
     try:
         public_id, reply_to = signing.loads(token, salt=REPLY_TO_SALT, max_age=7 * 24 * 3600)
-    except signing.BadSignature as exc:
+    except (signing.BadSignature, TypeError, ValueError) as exc:
         raise ServiceError(_("This link is invalid or has expired.")) from exc
-    sender = SenderAddress.objects.alive().select_for_update().filter(public_id=public_id).first()
+    senders = SenderAddress.objects.alive().select_for_update().filter(public_id=public_id)
+    if account is not None:
+        senders = senders.filter(account=account)
+    sender = senders.first()
     if sender is None or sender.reply_to != reply_to:
         raise ServiceError(_("This link is for a reply-to address that has since changed."))
     if sender.reply_to_verified_at is None:
@@ -142,6 +146,38 @@ def sender_address_set_smtp_password(*, sender: SenderAddress, actor: Actor, pas
     sender.save(update_fields=["smtp_password", "smtp_password_set_at"])
     audit_record(actor=actor, action="sender.smtp_password", account=sender.account, target=sender)
     return password
+
+
+def _strong_domain_password(password: str) -> bool:
+    """DirectMail's rule: 10 to 20 characters with at least two digits, two upper- and two lower-case
+    letters, and neither the digits nor the letters one character repeated."""
+    digits = [c for c in password if c.isdigit()]
+    letters = [c for c in password if c.isalpha()]
+    return (
+        10 <= len(password) <= 20
+        and password.isascii()
+        and len(digits) >= 2
+        and sum(c.isupper() for c in letters) >= 2
+        and sum(c.islower() for c in letters) >= 2
+        and len(set(digits)) > 1
+        and len(set(letters)) > 1
+    )
+
+
+@transaction.atomic
+def domain_set_smtp_password(*, domain: Domain, password: str, actor: Actor) -> None:
+    """The domain-wide SMTP password (ModifyPWByDomain): any sender address of the domain logs in with it."""
+    if not _strong_domain_password(password):
+        raise ServiceError(
+            _("A domain password has 10 to 20 characters with at least 2 digits, 2 upper-case and 2 "
+              "lower-case letters, and not one character repeated.")
+        )  # fmt: skip
+    if domain.smtp_password and check_password(password, domain.smtp_password):
+        raise ServiceError(_("The new password must differ from the last one."))
+    domain.smtp_password = make_password(password)
+    domain.smtp_password_set_at = timezone.now()
+    domain.save(update_fields=["smtp_password", "smtp_password_set_at"])
+    audit_record(actor=actor, action="domain.smtp_password", account=domain.account, target=domain)
 
 
 def deletions_this_month(account: Account) -> int:

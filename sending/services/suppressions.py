@@ -95,3 +95,16 @@ def suppression_export_rows(account: Account):
             escape_formula(v)
             for v in (entry.address, entry.reason, entry.detail, entry.created_at.isoformat())
         ]
+
+
+@transaction.atomic
+def suppression_level_set(*, account: Account, level: str, actor: Actor) -> None:
+    """USER: the account's own list stops its mail; GLOBAL: also every account's hard bounces."""
+    if level not in ("USER", "GLOBAL"):
+        raise ServiceError(_("The suppression list level is USER or GLOBAL."))
+    old = account.suppression_list_level
+    if old == level:
+        return
+    account.suppression_list_level = level
+    account.save(update_fields=["suppression_list_level"])
+    audit_record(actor=actor, action="suppression.level", account=account, details={"level": [old, level]})

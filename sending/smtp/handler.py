@@ -65,11 +65,14 @@ def _check_login(address: str, password: str, ip: str) -> Login | str:
         .filter(address=address.strip().lower())
         .first()
     )
-    if sender is None or not sender.smtp_password:
+    hashes = [sender.smtp_password, sender.domain.smtp_password] if sender is not None else []
+    hashes = [h for h in hashes if h]  # its own password, and its domain's (ModifyPWByDomain)
+    if not hashes:
         check_password(password, _unknown_user_hash())  # as slow as a real check: no hint who exists
         return AUTH_FAILED
-    if not check_password(password, sender.smtp_password):
+    if not any(check_password(password, h) for h in hashes):
         return AUTH_FAILED
+    assert sender is not None
     if not ip_allowed(sender.account, ip):
         return f"535 5.7.1 Authentication failed: {ip} is not on this account's IP protection list"
     if not sender.domain.can_send:

@@ -50,5 +50,7 @@ def load() -> None:
         receivers,
         reports,
         sending,
+        suppressions,
         templates,
+        unoffered,
     )

@@ -1,5 +1,6 @@
-"""The account over the API: IP protection (AddIpfilter, GetIpfilterList, DeleteIpfilterByEdmId) and
-DescAccountSummary (quotas, what is used today and this month, counts and limits)."""
+"""The account over the API: IP protection (AddIpfilter, GetIpfilterList, DeleteIpfilterByEdmId, the
+switch GetIpProtection / UpdateIpProtection), DescAccountSummary (quotas, what is used today and this
+month, counts and limits), and GetUser / UpdateUser (the account's event push settings)."""
 
 from accounts import access
 from accounts.limits import account_limits
@@ -81,3 +82,41 @@ def desc_account_summary(caller: Caller, p: Params) -> dict:
         if row.key in _COUNTS:
             body[_COUNTS[row.key]] = row.used or 0
     return body
+
+
+@action("GetIpProtection")
+def get_ip_protection(caller: Caller, p: Params) -> dict:
+    return {"IpProtection": "1" if caller.key.account.ip_protection else "0"}
+
+
+@action("UpdateIpProtection")
+def update_ip_protection(caller: Caller, p: Params) -> dict:
+    """1: the list applies (to the API and SMTP); 0: it is kept but not applied. Only a caller the list
+    lets in can turn it off (IP protection guards every action)."""
+    value = p.text("IpProtection", required=True).strip()
+    if value not in ("0", "1"):
+        raise ApiError("InvalidParameter", "IpProtection must be 1 (on) or 0 (off).")
+    access.ip_protection_set(account=caller.key.account, on=value == "1", actor=actor(caller))
+    return {}
+
+
+@action("GetUser")
+def get_user(caller: Caller, p: Params) -> dict:
+    """EnableEventbridge: this server pushes events by webhooks (Settings -> Webhooks), not through
+    Alibaba Cloud EventBridge, so it is false."""
+    return {"Data": {"EnableEventbridge": False}}
+
+
+@action("UpdateUser")
+def update_user(caller: Caller, p: Params) -> dict:
+    user = p.json("User", required=True)
+    unknown = sorted(set(user) - {"EnableEventbridge"})
+    if unknown:
+        raise ApiError("InvalidParameter", f"User: unknown fields {', '.join(unknown)}.")
+    if user.get("EnableEventbridge") not in (None, False, "false", 0):
+        raise ApiError(
+            "InvalidParameter.EventBridge",
+            "User.EnableEventbridge: this server has no EventBridge; push events with webhooks "
+            "(Settings -> Webhooks) instead.",
+        )
+    return {}

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
 
+from sending import dkim as dkim_keys
 from sending import domain_records
 from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
@@ -93,9 +94,57 @@ def query_domain_by_param(caller: Caller, p: Params) -> dict:
 @action("CreateDomain")
 def create_domain(caller: Caller, p: Params) -> dict:
     name = p.text("DomainName", required=True, max_length=253)
+    selector = p.text("dkimSelector", max_length=63)
     with refused("DomainName", "InvalidDomainName.Malformed"):
-        domain = domain_service.domain_create(account=caller.key.account, name=name, actor=actor(caller))
+        domain = domain_service.domain_create(
+            account=caller.key.account, name=name, selector=selector, actor=actor(caller)
+        )
     return {"DomainId": str(domain.api_id)}
+
+
+@action("ModifyPWByDomain")
+def modify_pw_by_domain(caller: Caller, p: Params) -> dict:
+    """The domain-wide SMTP password: every sender address of the domain may log in with it (SMTP AUTH with
+    the address as the user name), besides its own password."""
+    name = p.text("DomainName", required=True, max_length=253).strip().lower().rstrip(".")
+    domain = Domain.objects.alive().own().filter(account=caller.key.account, name=name).first()
+    if domain is None:
+        raise ApiError("InvalidDomain.NotFound", f"DomainName: {name} is not a domain of this account.", 404)
+    with refused("Password", "InvalidPassword.Malformed"):
+        sender_service.domain_set_smtp_password(
+            domain=domain, password=p.text("Password", required=True, max_length=64), actor=actor(caller)
+        )
+    return {"Success": True, "Code": "OK", "Message": "The domain's SMTP password is set."}
+
+
+@action("ChangeDomainDkimRecord")
+def change_domain_dkim_record(caller: Caller, p: Params) -> dict:
+    """A new key of DkimRsaLength bits (1024 or 2048) through the console's rotation: it signs once its
+    record (Hostname, DkimPublicKey) is published and verified; the old key signs until then. Changed is
+    false when the signing key (or the one waiting for DNS) already has that length."""
+    bits = p.integer("DkimRsaLength", default=2048)
+    if bits not in dkim_keys.KEY_SIZES:
+        raise ApiError("InvalidParameter", "DkimRsaLength must be 1024 or 2048.")
+    name = p.text("Domain", required=True, max_length=253).strip().lower().rstrip(".")
+    domain = Domain.objects.alive().own().filter(account=caller.key.account, name=name).first()
+    if domain is None:
+        raise ApiError("InvalidDomain.NotFound", f"Domain: {name} is not a domain of this account.", 404)
+    zone = domain_records.registrable_domain(domain.name) or domain.name
+    pending = domain.dkim_keys.filter(status=DkimKeyStatus.PENDING).first()
+    current = pending or domain.active_dkim_key()
+    changed = current is None or current.bits != bits
+    if changed:
+        if pending is not None:
+            raise ApiError(
+                "InvalidDomain.DkimPending",
+                f"Domain: a {pending.bits}-bit key is waiting for its DNS record; publish it and check it "
+                "first.",
+            )
+        with refused("Domain"):
+            current = domain_service.dkim_rotate(domain=domain, bits=bits, actor=actor(caller))
+    assert current is not None
+    host = current.record_name.removesuffix("." + zone) if current.record_name != zone else "@"
+    return {"Changed": changed, "DkimRsaLength": bits, "DkimPublicKey": current.public_key, "Hostname": host}
 
 
 @action("DescDomain")
@@ -127,7 +176,7 @@ def desc_domain(caller: Caller, p: Params) -> dict:
         "SpfRecordV2": spf.value,
         "DkimRR": dkim.host if dkim else "",
         "DkimPublicKey": dkim.dkim_key.public_key if dkim and dkim.dkim_key else "",
-        "DkimRsaLength": 2048,
+        "DkimRsaLength": dkim.dkim_key.bits if dkim and dkim.dkim_key else 2048,
         "DmarcHostRecord": dmarc.host,
         "DmarcRecord": dmarc.value,
         "MxRecord": mx.value,
@@ -230,6 +279,10 @@ def create_mail_address(caller: Caller, p: Params) -> dict:
     account = caller.key.account
     address = p.text("AccountName", required=True, max_length=254).strip()
     send_type = p.text("Sendtype", required=True).strip().lower()
+    if p.text("AddressType").strip() not in ("", "0", "1"):
+        # DirectMail's 0 (random account) and 1 (sender address) both give an address that sends as itself
+        # here: the envelope sender is always our signed return path at the domain.
+        raise ApiError("InvalidParameter", "AddressType must be 0 or 1.")
     reply_to = p.text("ReplyAddress", max_length=254)
     local_part, at, domain_name = address.rpartition("@")
     if not at or not local_part:
@@ -273,6 +326,36 @@ def modify_mail_address(caller: Caller, p: Params) -> dict:
             sender_service.sender_address_set_smtp_password(
                 sender=sender, password=password, actor=actor(caller)
             )
+    return {}
+
+
+@action("CheckReplyToMailAddress")
+def check_reply_to_mail_address(caller: Caller, p: Params) -> dict:
+    """Mail the verification link of the sender's reply-to address again, in Lang (zh-cn, en, ...).
+    Region names DirectMail's regions; this server is one, so any is the same."""
+    sender = _sender(caller, p)
+    p.text("Region", max_length=32)
+    if not sender.reply_to:
+        raise ApiError("InvalidReplyAddress.NotFound", "MailAddressId: this sender has no reply-to address.")
+    if sender.reply_to_verified_at is not None:
+        raise ApiError("InvalidReplyAddress.Verified", "MailAddressId: its reply-to address is verified.")
+    language = _LANGUAGES.get(p.text("Lang", max_length=16).strip().lower().replace("_", "-"))
+    if p.text("Lang").strip() and language is None:
+        raise ApiError("InvalidParameter", f"Lang must be one of {', '.join(sorted(_LANGUAGES))}.")
+    sender_service.reply_to_send_verification(sender=sender, language=language)
+    return {}
+
+
+_LANGUAGES = {"zh-cn": "zh-hans", "zh": "zh-hans", "zh-hans": "zh-hans", "en": "en", "en-us": "en"}
+
+
+@action("ApproveReplyMailAddress")
+def approve_reply_mail_address(caller: Caller, p: Params) -> dict:
+    """Confirm a reply-to address with the Ticket of its verification link (the part after /verify/), for
+    one of this account's senders."""
+    ticket = p.text("Ticket", required=True, max_length=1000).strip()
+    with refused("Ticket", "InvalidTicket"):
+        sender_service.reply_to_verify(token=ticket, account=caller.key.account)
     return {}
 
 

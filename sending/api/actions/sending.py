@@ -1,4 +1,5 @@
-"""Sending over the API: SingleSendMail and BatchSendMail, through the one enqueue service.
+"""Sending over the API: SingleSendMail, BatchSendMail and SendTestByTemplate through the one enqueue
+service, and QueryTaskByParam (the batch sends).
 
 Both are sending actions: rate-limited per account, idempotent with an Idempotency-Key (the endpoint
 refuses every action from addresses outside the account's IP protection list). A sending handler checks
@@ -10,13 +11,16 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from django.db.models import Q
+
 from sending.api.actions import action, actor
 from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
-from sending.api.params import Params, refused
-from sending.models import BatchJob, Envelope, SenderAddress, SendType
+from sending.api.params import Params, by_api_id, dm_time, epoch, refused
+from sending.models import BatchJob, BatchStatus, Envelope, SenderAddress, SendType
 from sending.services import attachments, batch
 from sending.services import messages as service
+from templates_app.models import TemplateKind
 
 MAX_BATCH_RECEIVERS = 100
 
@@ -62,6 +66,9 @@ def _common(p: Params) -> None:
     address_type = p.text("AddressType").strip()
     if address_type not in ("", "0", "1"):
         raise ApiError("InvalidParameter", "AddressType must be 0 (random account) or 1 (sender address).")
+    # DomainAuth (domain-level authentication): the access key already authorizes every sender address of
+    # the account's domains, so true and false send alike; anything else is refused.
+    p.boolean("DomainAuth")
     if pool := p.text("IpPoolId").strip():
         # Until this server has IP pools (the egress issue), naming one is refused rather than ignored.
         raise ApiError(
@@ -294,3 +301,93 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
 
 # DirectMail's UnSubscribeFilterLevel -> whose mail an unsubscribe stops.
 UNSUBSCRIBE_LEVELS = {"mailfrom": "sender", "mailfrom_domain": "domain", "edm_id": "account"}
+
+
+# QueryTaskByParam's TaskStatus: DirectMail answers 1 for a send that is done; ours also say the rest.
+TASK_STATUS = {
+    BatchStatus.SCHEDULED: 0,
+    BatchStatus.SENDING: 0,
+    BatchStatus.PAUSED: 0,
+    BatchStatus.DONE: 1,
+    BatchStatus.CANCELLED: 2,
+    BatchStatus.FAILED: 3,
+}
+
+
+@action("QueryTaskByParam")
+def query_task_by_param(caller: Caller, p: Params) -> dict:
+    """The batch sends (BatchSendMail calls and the console's confirmed batch sends), newest first. Status:
+    0 waiting or sending (scheduled, sending, paused), 1 done, 2 cancelled, 3 failed. KeyWord matches the
+    send's, its template's or its list's name."""
+    account = caller.key.account
+    jobs = BatchJob.objects.filter(account=account, status__in=list(TASK_STATUS)).select_related(
+        "template", "recipient_list", "tag"
+    )
+    if keyword := p.text("KeyWord", max_length=100).strip():
+        jobs = jobs.filter(
+            Q(name__icontains=keyword)
+            | Q(template__name__icontains=keyword)
+            | Q(recipient_list__name__icontains=keyword)
+        )
+    if p.text("Status").strip():
+        status = p.integer("Status", minimum=0, maximum=3)
+        jobs = jobs.filter(status__in=[s for s, code in TASK_STATUS.items() if code == status])
+    rows, paging = p.page(jobs.order_by("-created_at", "-pk"))
+    zone = account.time_zone
+    items = [
+        {
+            "TaskId": str(job.pk),
+            "TaskStatus": str(TASK_STATUS[job.status]),
+            "TemplateName": job.template.name if job.template else "",
+            "ReceiversName": job.recipient_list.name if job.recipient_list else "",
+            "TagName": job.tag.name if job.tag else "",
+            "RequestCount": str(job.total),
+            "AddressType": "1",
+            "CreateTime": dm_time(job.created_at, zone),
+            "UtcCreateTime": epoch(job.created_at),
+            # Dedicated IP pools and configuration sets come with the egress issue.
+            "IpPoolId": "",
+            "IpPoolName": "",
+            "ConfigSetId": "",
+            "ConfigSetName": "",
+        }
+        for job in rows
+    ]
+    return {**paging, "data": {"task": items}}
+
+
+_TEST_FIELDS = {"UserName": 30, "NickName": 30, "Gender": 30, "Birthday": 30, "Mobile": 30}
+
+
+@action("SendTestByTemplate", sending=True)
+def send_test_by_template(caller: Caller, p: Params) -> Callable[[], dict]:
+    """The newest version of a template (approved or not), to one address, filled with the given fields
+    and TemplateParams: the console's test send. It counts against the quota like any mail."""
+    template = by_api_id(
+        caller.key.account.templates.all(), p, "TemplateId", "InvalidTemplate.NotFound", "template"
+    )
+    if template.kind != TemplateKind.EMAIL:
+        raise ApiError("InvalidTemplate.NotFound", "TemplateId: not an email template.", 404)
+    version = template.latest_version()
+    data = {name: p.text(name, max_length=size) for name, size in _TEST_FIELDS.items() if p.has(name)}
+    data |= _template_data(p.json("TemplateParams"), "TemplateParams")
+    to = p.text("Email", required=True, max_length=60)
+    content = service.Content(
+        subject=version.subject or template.name,
+        html_body=version.html_body,
+        text_body=version.text_body,
+        templated=True,
+    )
+    with refused():
+        [address] = service.parse_recipients(to, 1, param="Email")
+        prepared = service.mail_prepare(
+            service.Mail(
+                account=caller.key.account,
+                sender=p.text("AccountName", required=True, max_length=60),
+                to=[address],
+                content=content,
+                variables={address: data},
+                source=Envelope.Source.API,
+            )
+        )
+    return _store(prepared)
