@@ -19,6 +19,18 @@ from sending.models import Message, Suppression, SuppressionReason
 
 _SALT = "sending.unsubscribe"
 
+# DirectMail's UnSubscribeLinkType "default": batch mail carries the link when the recipient's domain holds
+# one of these (its documented list of providers that ask bulk senders for one).
+LINK_PROVIDERS = ("gmail", "yahoo", "google", "aol.com", "hotmail", "outlook", "ymail.com")
+
+
+def wants_link(message: Message) -> bool:
+    """Whether this message carries the unsubscribe link and headers."""
+    envelope = message.envelope
+    if not envelope.unsubscribe_link:
+        return False
+    return not envelope.unsubscribe_providers_only or any(p in message.rcpt_domain for p in LINK_PROVIDERS)
+
 
 def token_for(message: Message) -> str:
     return f"{message.pk}.{_mac(message.pk)}"

@@ -42,7 +42,7 @@ from sending.models import (
     Message,
     MessageState,
     Suppression,
-    suppression_scopes,
+    suppression_applies,
 )
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
         if tracked:  # a Bcc copy is never tracked (DirectMail's privacy rule)
             envelope = mime.with_tracking(envelope, message)
         files = cache.attachments(envelope)
-        if envelope.unsubscribe_link:
+        if unsubscribe.wants_link(message):
             envelope, headers = mime.with_unsubscribe(envelope, *unsubscribe.links(message))
             raw = mime.build(envelope, message, body=mime.encode_body(envelope, files), raw_headers=headers)
         elif tracked:
@@ -193,28 +193,38 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     return raw
 
 
-def _suppressed(messages: list[Message]) -> set[tuple[int, str, str]]:
-    """(account id, address, scope) of the suppression entries that concern the batch's recipients."""
-    return set(
+# (scope, reason) of the suppression entries of each (account id, address).
+Entries = dict[tuple[int, str], list[tuple[str, str]]]
+
+
+def _suppressed(messages: list[Message]) -> Entries:
+    """(scope, reason) of the suppression entries that concern the batch's recipients, by (account id,
+    address)."""
+    found: Entries = {}
+    for account_id, address, scope, reason in (
         Suppression.objects.filter(
             account_id__in={m.account_id for m in messages}, address__in={m.rcpt.lower() for m in messages}
         )
         .exclude(expires_at__lt=timezone.now())
-        .values_list("account_id", "address", "scope")
-    )
+        .values_list("account_id", "address", "scope", "reason")
+    ):
+        found.setdefault((account_id, address), []).append((scope, reason))
+    return found
 
 
-def _hold_reason(message: Message, suppressed: set[tuple[int, str, str]]) -> Outcome | None:
+def _hold_reason(
+    message: Message, suppressed: dict[tuple[int, str], list[tuple[str, str]]]
+) -> Outcome | None:
     """Checks before sending: an outcome when the message must not go out now."""
     if message.lost_leases > settings.DELIVERY_MAX_LOST_LEASES:
         return Outcome(MessageState.FAILED, None, f"gave up: its worker stopped {message.lost_leases} times")
     domain = message.envelope.sender.domain
     if not domain.can_send:
         return Outcome(MessageState.DEFERRED, None, f"sending domain {domain.name} is {domain.status}; held")
-    address = message.rcpt.lower()
+    envelope = message.envelope
     if any(
-        (message.account_id, address, scope) in suppressed
-        for scope in suppression_scopes(message.envelope.sender.address)
+        suppression_applies(scope, reason, envelope.sender.address, envelope.unsubscribe_filter)
+        for scope, reason in suppressed.get((message.account_id, message.rcpt.lower()), ())
     ):
         return Outcome(MessageState.INVALID, None, "recipient is on the suppression list")
     return None

@@ -27,6 +27,7 @@ from sending.models.lists import (  # noqa: F401
     RecipientList,
 )
 from sending.models.messages import (  # noqa: F401
+    FILTER_LEVELS,
     CapturedMessage,
     DeliveryAttempt,
     Envelope,
@@ -38,5 +39,6 @@ from sending.models.messages import (  # noqa: F401
     QuotaCounter,
     Suppression,
     SuppressionReason,
+    suppression_applies,
     suppression_scopes,
 )

@@ -63,6 +63,10 @@ class BatchJob(models.Model):
         _("spread over several days when the daily quota runs out"), default=False
     )
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)  # None: at once
+    # Given by the API's BatchSendMail for a stored list: the envelope's Reply-To and extra headers.
+    reply_to = models.CharField(max_length=254, blank=True, default="", db_default="")
+    reply_to_alias = models.CharField(max_length=64, blank=True, default="", db_default="")
+    headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.DRAFT)
     envelope = models.OneToOneField(
         Envelope, on_delete=models.SET_NULL, null=True, blank=True, related_name="batch_job"

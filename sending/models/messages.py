@@ -51,6 +51,11 @@ class Envelope(models.Model):
     # unsubscribe stops the mail of the scope's level (see Suppression.scope): account, domain or sender.
     unsubscribe_link = models.BooleanField(default=False)
     unsubscribe_level = models.CharField(max_length=8, default="domain")
+    # DirectMail's UnSubscribeLinkType "default": the link only for recipients at the providers it lists.
+    unsubscribe_providers_only = models.BooleanField(default=False, db_default=False)
+    # DirectMail's UnSubscribeFilterLevel: which unsubscribes stop this mail (see suppression_applies);
+    # "" the classic rule, every entry whose scope covers the sender.
+    unsubscribe_filter = models.CharField(max_length=16, blank=True, default="", db_default="")
     # API Attachments, fetched at acceptance and stored as EnvelopeAttachment rows (counted here so that
     # delivery looks for them only when there are some).
     attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0)
@@ -263,6 +268,27 @@ class Suppression(models.Model):
 def suppression_scopes(sender_address: str) -> list[str]:
     """The scopes whose entries stop mail from `sender_address`."""
     return ["", "@" + sender_address.rpartition("@")[2].lower(), sender_address.lower()]
+
+
+# DirectMail's UnSubscribeFilterLevel values (the API's, and X-AliDM-Settings' Unsubscribe.FilterLevel).
+FILTER_LEVELS = ("disabled", "default", "mailfrom", "mailfrom_domain", "edm_id")
+
+
+def suppression_applies(scope: str, reason: str, sender_address: str, level: str = "") -> bool:
+    """Whether an entry (its scope and reason) stops mail from `sender_address` sent at filter `level`.
+
+    Bounces, complaints and entries made by hand stop the mail their scope covers, always. Unsubscribes
+    depend on the level: "" (mail that named none) and mailfrom, those whose scope covers the sender;
+    mailfrom_domain, also those made from another address of its domain; edm_id, every unsubscribe of the
+    account; disabled, none. "default" has been resolved to one of these when the mail was accepted."""
+    sender = sender_address.lower()
+    domain = sender.rpartition("@")[2]
+    covers = scope in ("", "@" + domain, sender)
+    if reason != SuppressionReason.UNSUBSCRIBE or level in ("", "mailfrom"):
+        return covers
+    if level == "mailfrom_domain":
+        return covers or scope.endswith("@" + domain)
+    return level == "edm_id"
 
 
 class QuotaCounter(models.Model):

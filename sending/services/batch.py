@@ -302,6 +302,9 @@ def _begin(job_id: int) -> bool:
         open_trace=job.open_trace,
         unsubscribe_link=job.unsubscribe_link,
         unsubscribe_level=job.unsubscribe_level,
+        reply_to=job.reply_to,
+        reply_to_alias=job.reply_to_alias if job.reply_to else "",
+        headers=job.headers,
     )
     job.status, job.started_at = BatchStatus.SENDING, now
     job.total = job.recipient_list.recipients.count()

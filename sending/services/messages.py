@@ -34,12 +34,14 @@ from sending import events
 from sending import headers as header_rules
 from sending.events import Event
 from sending.models import (
+    FILTER_LEVELS,
     Envelope,
     EnvelopeAttachment,
     Message,
     MessageState,
     QuotaCounter,
     SenderAddress,
+    SendType,
     Tag,
     suppression_scopes,
 )
@@ -112,6 +114,12 @@ class Content:
     templated: bool = False
     raw_message: bytes | None = None
     attachments: tuple[Attachment, ...] = ()
+    # DirectMail's unsubscribe handling (the Envelope fields of the same names): a link and its
+    # List-Unsubscribe headers, at the providers DirectMail lists only, and the filter level.
+    unsubscribe_link: bool = False
+    unsubscribe_level: str = "domain"
+    unsubscribe_providers_only: bool = False
+    unsubscribe_filter: str = ""
 
     def envelope_fields(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "attachments"}
@@ -250,7 +258,7 @@ def parse_recipients(
     return recipients
 
 
-def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
     """The caller's own headers: allowed names within RFC 5322's sizes, text only. One of ours (Message-ID,
     List-Unsubscribe) given here replaces ours when the message is built."""
     if len(headers) > MAX_HEADERS:
@@ -282,6 +290,18 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
             )
         checked[name] = value.strip() if name.lower() == "message-id" else value
     return checked
+
+
+def check_reply_to(address: str, alias: str) -> None:
+    """An explicit Reply-To (ReplyAddress, ReplyAddressAlias): one valid address, no line breaks."""
+    _no_line_breaks(alias, "ReplyAddressAlias")
+    if address:
+        _no_line_breaks(address, "ReplyAddress")
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            message = _("ReplyAddress is not valid.")
+            raise EnqueueError("InvalidReplyAddress", message, "ReplyAddress") from exc
 
 
 def _period_starts(account: Account) -> tuple[date, date]:
@@ -352,10 +372,13 @@ def quota_used(account: Account, period: str) -> int:
     return counter.used if counter else 0
 
 
-def suppressed_among(account_id: int, addresses, sender_address: str | None = None) -> set[str]:
+def suppressed_among(
+    account_id: int, addresses, sender_address: str | None = None, level: str = ""
+) -> set[str]:
     """The lower-case addresses among `addresses` on the account's suppression list (not expired): its
     account-wide entries, and with `sender_address` also those for that address or its domain; for an
     account at the GLOBAL suppression list level (SetSuppressionListLevel) also every account's hard bounces.
+    `level` is the mail's unsubscribe filter level (sending.models.suppression_applies says what it does).
 
     Asked for every SMTP recipient and every message, so it is one plain statement (the ORM spent 25 times
     the query's own time building it); the table and columns are Suppression's.
@@ -366,9 +389,18 @@ def suppressed_among(account_id: int, addresses, sender_address: str | None = No
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     scopes = suppression_scopes(sender_address) if sender_address else [""]
     placeholders = ", ".join(["%s"] * len(wanted))
+    covers = f"scope IN ({', '.join(['%s'] * len(scopes))})"
+    covered: list[str] = list(scopes)
+    if sender_address and level not in ("", "mailfrom"):
+        # Unsubscribes by the level, everything else by the scopes that cover the sender.
+        unsubscribes = {"mailfrom_domain": f"({covers} OR scope LIKE %s)", "edm_id": "1 = 1"}
+        covers = f"(reason <> 'unsubscribe' AND {covers} OR reason = 'unsubscribe' AND "
+        covers += unsubscribes.get(level, "1 = 0") + ")"
+        if level == "mailfrom_domain":
+            covered += [*scopes, "%@" + sender_address.rpartition("@")[2].lower()]
     sql = (
         "SELECT address FROM sending_suppression WHERE account_id = %s "  # noqa: S608 - placeholders only
-        f"AND address IN ({placeholders}) AND scope IN ({', '.join(['%s'] * len(scopes))}) "
+        f"AND address IN ({placeholders}) AND {covers} "
         "AND (expires_at IS NULL OR expires_at >= %s) "
         "UNION SELECT address FROM sending_suppression "
         f"WHERE address IN ({placeholders}) AND scope = '' AND reason = 'hard_bounce' "
@@ -376,7 +408,7 @@ def suppressed_among(account_id: int, addresses, sender_address: str | None = No
         "AND EXISTS (SELECT 1 FROM accounts_account WHERE id = %s AND suppression_list_level = 'GLOBAL')"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [account_id, *wanted, *scopes, now, *wanted, now, account_id])
+        cursor.execute(sql, [account_id, *wanted, *covered, now, *wanted, now, account_id])
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -483,6 +515,7 @@ def mail_prepare(mail: Mail) -> PreparedMail:
             _("%(domain)s is not verified: sending from it is stopped.") % {"domain": sender.domain.name},
             "AccountName",
         )
+    content = _resolve_unsubscribe(content, sender)
     recipients = parse_recipients(mail.to, mail.max_recipients)
     to = {r.lower() for r in recipients}
     bcc = [
@@ -513,16 +546,8 @@ def mail_prepare(mail: Mail) -> PreparedMail:
             _("FromAlias is at most %(n)s characters.") % {"n": MAX_FROM_ALIAS},
             "FromAlias",
         )
-    _no_line_breaks(content.reply_to_alias, "ReplyAddressAlias")
-    if content.reply_to:
-        _no_line_breaks(content.reply_to, "ReplyAddress")
-        try:
-            validate_email(content.reply_to)
-        except ValidationError as exc:
-            raise EnqueueError(
-                "InvalidReplyAddress", _("ReplyAddress is not valid."), "ReplyAddress"
-            ) from exc
-    headers = _check_headers(dict(content.headers))
+    check_reply_to(content.reply_to, content.reply_to_alias)
+    headers = check_headers(dict(content.headers))
     tag = None
     if mail.tag_name:
         # unique: no ORDER BY
@@ -535,7 +560,9 @@ def mail_prepare(mail: Mail) -> PreparedMail:
             )
     wanted = to | {b.lower() for b in bcc}
     if mail.suppressed is None:
-        suppressed = frozenset(suppressed_among(account.pk, [*recipients, *bcc], sender.address))
+        suppressed = frozenset(
+            suppressed_among(account.pk, [*recipients, *bcc], sender.address, content.unsubscribe_filter)
+        )
     else:
         suppressed = frozenset(address for address in mail.suppressed if address in wanted)
     return PreparedMail(
@@ -549,6 +576,23 @@ def mail_prepare(mail: Mail) -> PreparedMail:
         content=replace(content, headers=headers),
         bcc=tuple(bcc),
     )
+
+
+def _resolve_unsubscribe(content: Content, sender: SenderAddress) -> Content:
+    """DirectMail's "default" unsubscribe handling, by the sender's type: batch addresses filter at the
+    sender-address level and carry the link at the listed providers; trigger addresses neither."""
+    if content.unsubscribe_filter not in ("", *FILTER_LEVELS):
+        raise EnqueueError(
+            "InvalidParameter",
+            _("UnSubscribeFilterLevel must be one of %(values)s.") % {"values": ", ".join(FILTER_LEVELS)},
+            "UnSubscribeFilterLevel",
+        )
+    batch = sender.send_type == SendType.BATCH
+    if content.unsubscribe_filter == "default":
+        content = replace(content, unsubscribe_filter="mailfrom" if batch else "disabled")
+    if content.unsubscribe_link and content.unsubscribe_providers_only and not batch:
+        content = replace(content, unsubscribe_link=False)
+    return content
 
 
 def check_attachments(content: Content) -> None:

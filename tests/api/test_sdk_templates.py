@@ -267,3 +267,33 @@ def test_a_link_variable_cannot_deliver_a_script_link(api):
         raw = bytes(CapturedMessage.objects.get(message__envelope__env_id=env_id).raw)
         body = email.message_from_bytes(raw, policy=default_policy).get_body(("html",)).get_content()
         assert ("javascript:" in body, link in body) == (False, kept)
+
+
+def test_batch_send_mail_precedence_and_the_stored_list_path_keeps_reply_to_and_headers(api):
+    """TemplateName wins over TemplateContent, ReceiversName over Receivers (DirectMail's precedence); the
+    stored-list path keeps ReplyAddress, ReplyAddressAlias and Headers."""
+    sender_address_create(
+        account=api["account"], domain=api["domain"], local_part="news", send_type="batch", actor=SYSTEM
+    )
+    template = services.template_create(
+        account=api["account"], name="news", subject="From the template", html_body="<p>T</p>", actor=SYSTEM
+    )
+    services.version_submit(version=template.latest_version(), actor=SYSTEM)
+    approve(template)
+    members = list_create(account=api["account"], name="members", actor=SYSTEM)
+    recipients_save(recipient_list=members, details=[{"e": "a@example.org"}], actor=SYSTEM)
+    request = dm.BatchSendMailRequest(
+        account_name="news@mail.example.com", address_type=1, template_name="news", receivers_name="members",
+        template_content=dm.BatchSendMailRequestTemplateContent(subject="Inline", html_body="<p>I</p>"),
+        receivers=[dm.BatchSendMailRequestReceivers(to=["inline@example.org"])],
+        reply_address="help@example.com", reply_address_alias="Help desk",
+        headers='{"X-User-Campaign": "spring"}',
+    )  # fmt: skip
+    env_id = tea_client(api).batch_send_mail(request).body.env_id
+    raw = CapturedMessage.objects.get(message__envelope__env_id=env_id).raw
+    parsed = email.message_from_bytes(bytes(raw), policy=default_policy)
+    assert parsed["To"] == "a@example.org" and str(parsed["Subject"]) == "From the template"
+    assert parsed["Reply-To"] == "Help desk <help@example.com>"
+    assert parsed["X-User-Campaign"] == "spring"
+    request.headers = '{"Bcc": "x@example.org"}'
+    assert tea_error(lambda: tea_client(api).batch_send_mail(request)).code == "InvalidHeaders"

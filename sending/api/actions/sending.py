@@ -61,6 +61,20 @@ def _attachment_specs(p: Params) -> list[tuple[str, str]]:
 _ATTACHMENT_PARAM = re.compile(r"^Attachments\.([1-9][0-9]{0,3})\.(AttachmentName|AttachmentUrl)$")
 
 
+def _unsubscribe_params(p: Params) -> tuple[str, str]:
+    """UnSubscribeLinkType and UnSubscribeFilterLevel, checked ("default" when not given)."""
+    values = []
+    for name, allowed in (
+        ("UnSubscribeLinkType", UNSUBSCRIBE_LINK_TYPES),
+        ("UnSubscribeFilterLevel", UNSUBSCRIBE_FILTER_LEVELS),
+    ):
+        value = p.text(name).strip().lower() or "default"
+        if value not in allowed:
+            raise ApiError("InvalidParameter", f"{name} must be one of {', '.join(allowed)}.")
+        values.append(value)
+    return values[0], values[1]
+
+
 def _common(p: Params) -> None:
     """Parameters both sending actions check the same way."""
     address_type = p.text("AddressType").strip()
@@ -79,16 +93,13 @@ def _common(p: Params) -> None:
 def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None) -> service.Mail:
     """The Mail of a sending call, with the parameters both sending actions share."""
     _common(p)
-    # Checked now; the unsubscribe link and its filtering arrive with batch sends (they do nothing yet).
-    for name, allowed in (
-        ("UnSubscribeLinkType", UNSUBSCRIBE_LINK_TYPES),
-        ("UnSubscribeFilterLevel", UNSUBSCRIBE_FILTER_LEVELS),
-    ):
-        value = p.text(name).strip().lower()
-        if value and value not in allowed:
-            raise ApiError("InvalidParameter", f"{name} must be one of {', '.join(allowed)}.")
+    link, level = _unsubscribe_params(p)
     content = replace(
         content,
+        unsubscribe_link=link == "default",
+        unsubscribe_providers_only=True,
+        unsubscribe_filter=level,
+        unsubscribe_level=UNSUBSCRIBE_LEVELS.get(level, "sender"),
         reply_to=p.text("ReplyAddress", max_length=254),
         reply_to_alias=p.text("ReplyAddressAlias", max_length=64),
         headers=_headers(p),
@@ -229,15 +240,18 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
             "InvalidMailAddressSendType.Malformed",
             f"AccountName: {address} is a trigger address; BatchSendMail sends from batch addresses.",
         )
+    # DirectMail's precedence: TemplateName over TemplateContent, ReceiversName over Receivers.
     version = None
-    if p.has("TemplateContent"):
-        content = p.json("TemplateContent", required=True)
-    else:
+    if p.text("TemplateName").strip() or not p.has("TemplateContent"):
         reference = {"TemplateName": p.text("TemplateName", required=True)}
         version = approved_content(caller, reference, "TemplateName")
         content = {"Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body}
-    if p.has("ReceiversName") and not p.has("Receivers"):
-        return _list_job(caller, p, sender, version if not p.has("TemplateContent") else None)
+        p.has("TemplateContent")  # read, and set aside by the precedence
+    else:
+        content = p.json("TemplateContent", required=True)
+    if p.text("ReceiversName").strip():
+        p.has("Receivers")  # read, and set aside by the precedence
+        return _list_job(caller, p, sender, version)
     variables = _receivers(p)
     subject, html_body = str(content.get("Subject", "")), str(content.get("HtmlBody", ""))
     text_body = str(content.get("TextBody", ""))
@@ -277,16 +291,31 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
         tag = account.tags.filter(name=tag_name).first()
         if tag is None:
             raise ApiError("InvalidTag.NotFound", f"TagName: there is no tag named {tag_name}.", 404)
+    _common(p)
+    link, level = _unsubscribe_params(p)
+    if level == "disabled":
+        raise ApiError(
+            "InvalidParameter",
+            "UnSubscribeFilterLevel: a batch send to a stored list always filters unsubscribes; give "
+            "mailfrom, mailfrom_domain or edm_id.",
+        )
+    reply_to, reply_alias = p.text("ReplyAddress", max_length=254), p.text("ReplyAddressAlias", max_length=64)
+    with refused():
+        service.check_reply_to(reply_to, reply_alias)
+        headers = service.check_headers(_headers(p))
     job = BatchJob(
         account=account,
         name=f"BatchSendMail {recipient_list.name}",
+        reply_to=reply_to,
+        reply_to_alias=reply_alias,
+        headers=headers,
         template=version.template,
         recipient_list=recipient_list,
         sender=sender,
         tag=tag,
         click_trace=p.text("ClickTrace").strip() == "1",
-        unsubscribe_link=p.text("UnSubscribeLinkType").strip().lower() != "disabled",
-        unsubscribe_level=UNSUBSCRIBE_LEVELS.get(p.text("UnSubscribeFilterLevel").strip().lower(), "domain"),
+        unsubscribe_link=link != "disabled",
+        unsubscribe_level=UNSUBSCRIBE_LEVELS.get(level, "sender"),
     )
 
     def store() -> dict:
