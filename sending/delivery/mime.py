@@ -168,11 +168,15 @@ def with_unsubscribe(envelope: Envelope, url: str, mailto: str) -> tuple[Envelop
         linked.html_body = body[:at] + link + body[at:] if at >= 0 else body + link
     text = envelope.text_body or (text_from_html(envelope.html_body) if envelope.html_body else "")
     linked.text_body = f"{text.rstrip()}\n\n{words}: {url}\n"
-    headers = [
+    return linked, unsubscribe_headers(url, mailto)
+
+
+def unsubscribe_headers(url: str, mailto: str) -> list[tuple[str, str]]:
+    """List-Unsubscribe (RFC 2369) with one-click (RFC 8058), folded."""
+    return [
         ("List-Unsubscribe", f"<{url}>,\r\n <mailto:{mailto}?subject=unsubscribe>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
-    return linked, headers
 
 
 def _visible_to(envelope: Envelope) -> str:
@@ -265,6 +269,18 @@ def build_raw(raw: bytes, message: Message) -> bytes:
     if not added:
         return raw
     # After our Received header (the first line and its continuations), before the client's own headers.
+    end = _end_of_first_header(raw)
+    return raw[:end] + added + raw[end:]
+
+
+def add_raw_headers(raw: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """An SMTP submission with `headers` (ASCII, folded) added after our Received header, unless the client
+    wrote one of that name itself (its List-Unsubscribe is its own)."""
+    head = raw.partition(b"\r\n\r\n")[0]
+    present = {name.decode().lower() for name in _HEADER_LINE.findall(head)}
+    added = "".join(f"{n}: {v}\r\n" for n, v in headers if n.lower() not in present).encode()
+    if not added:
+        return raw
     end = _end_of_first_header(raw)
     return raw[:end] + added + raw[end:]
 

@@ -168,6 +168,9 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     submitted = cache.raw(envelope) if envelope.source == Envelope.Source.SMTP else None
     if submitted is not None:
         raw = mime.build_raw(submitted, message)
+        if unsubscribe.wants_link(message):  # the headers; the client's body is not rewritten
+            url, mailto = unsubscribe.links(message)
+            raw = mime.add_raw_headers(raw, mime.unsubscribe_headers(url, mailto))
         if envelope.click_trace or envelope.open_trace:
             raw = mime.track_raw(raw, message, click=envelope.click_trace, pixel=envelope.open_trace)
     else:

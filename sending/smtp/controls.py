@@ -38,7 +38,7 @@ class Submission:
     open_trace: bool = False
     click_trace: bool = False
     tag_name: str = ""
-    unsubscribe: dict = field(default_factory=dict)
+    unsubscribe: dict = field(default_factory=dict)  # FilterLevel and LinkType, "default" unless given
     idempotency_key: str = ""
     fingerprint: str = ""  # what identifies the message for its idempotency key (without our Received)
 
@@ -89,12 +89,23 @@ def _apply_trace(submission: Submission, value: str) -> None:
 
 
 def _apply_settings(submission: Submission, value: str) -> None:
-    unsubscribe = _decode_json("X-AliDM-Settings", value).get("Unsubscribe") or {}
-    if not isinstance(unsubscribe, dict):
-        raise Refused("504 5.5.2 Invalid setting: X-AliDM-Settings Unsubscribe must be an object")
+    """DirectMail's X-AliDM-Settings: base64 of {"Version": "1.0", "Unsubscribe": {"LinkType",
+    "FilterLevel"}, "OutboundIp": {"IpPoolId"}}. Until this server has IP pools, naming one is refused."""
+    settings = _decode_json("X-AliDM-Settings", value)
+    unknown = sorted(set(settings) - {"Version", "Unsubscribe", "OutboundIp"})
+    if unknown:
+        raise Refused(f"504 5.5.2 Invalid setting: X-AliDM-Settings has unknown fields {', '.join(unknown)}")
+    unsubscribe = settings.get("Unsubscribe") or {}
+    outbound = settings.get("OutboundIp") or {}
+    if not isinstance(unsubscribe, dict) or not isinstance(outbound, dict):
+        raise Refused("504 5.5.2 Invalid setting: X-AliDM-Settings Unsubscribe and OutboundIp are objects")
     level, link = unsubscribe.get("FilterLevel", "default"), unsubscribe.get("LinkType", "default")
     if level not in FILTER_LEVELS or link not in LINK_TYPES:
         raise Refused("504 5.5.2 Invalid setting: X-AliDM-Settings Unsubscribe FilterLevel or LinkType")
+    if pool := str(outbound.get("IpPoolId", "")).strip():
+        raise Refused(
+            f"550 5.7.1 Invalid setting: X-AliDM-Settings OutboundIp IpPoolId {pool[:64]} does not exist"
+        )
     submission.unsubscribe = {"FilterLevel": level, "LinkType": link}
 
 

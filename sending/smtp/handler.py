@@ -125,7 +125,9 @@ def _receive(content: bytes, rcpts: list[str]) -> None:
 
 
 def _is_suppressed(login: "Login", address: str) -> bool:
-    return bool(service.suppressed_among(login.account_id, [address], login.address))
+    """Refused at RCPT: what stops mail at every unsubscribe filter level (bounces, complaints, entries
+    made by hand). Unsubscribes depend on the level the message's X-AliDM-Settings gives, read at DATA."""
+    return bool(service.suppressed_among(login.account_id, [address], login.address, "disabled"))
 
 
 class Handler:

@@ -50,6 +50,7 @@ def _prepare(
     if sender is None:
         raise Refused("535 5.7.8 This sender address was deleted; authenticate again")
     s = item.submission
+    level = s.unsubscribe.get("FilterLevel", "default")
     try:
         return service.mail_prepare(
             service.Mail(
@@ -57,7 +58,14 @@ def _prepare(
                 sender=sender,
                 to=item.rcpts,
                 content=service.Content(
-                    subject=s.subject, click_trace=s.click_trace, open_trace=s.open_trace, raw_message=s.raw
+                    subject=s.subject,
+                    click_trace=s.click_trace,
+                    open_trace=s.open_trace,
+                    raw_message=s.raw,
+                    unsubscribe_link=s.unsubscribe.get("LinkType", "default") == "default",
+                    unsubscribe_providers_only=True,
+                    unsubscribe_filter=level,
+                    unsubscribe_level=UNSUBSCRIBE_LEVELS.get(level, "sender"),
                 ),
                 tag_name=s.tag_name,
                 suppressed=None if suppressed is None else frozenset(suppressed),
@@ -104,21 +112,35 @@ def store_one(item: Item) -> str:
         raise _refusal(exc) from exc
 
 
+# DirectMail's Unsubscribe.FilterLevel -> the scope an unsubscribe from this mail records.
+UNSUBSCRIBE_LEVELS = {"mailfrom": "sender", "mailfrom_domain": "domain", "edm_id": "account"}
+
+
+def _suppression_key(item: Item, senders: dict[int, SenderAddress]) -> tuple[int, str, str]:
+    """(account, sender address, filter level) an item's recipients are checked against the suppression
+    list with; "default" resolved by the sender's type as the enqueue service resolves it."""
+    level = item.submission.unsubscribe.get("FilterLevel", "default")
+    if level == "default":
+        sender = senders.get(item.login.sender_id)
+        level = "mailfrom" if sender is not None and sender.send_type == "batch" else "disabled"
+    return (item.login.account_id, item.login.address, level)
+
+
 def store_group(items: list[Item]) -> list[str | Refused]:
     """EnvIds or refusals, in order. Runs in a database thread; TemporaryFailure fails them all."""
     senders = _senders(items)
-    rcpts_by_sender: dict[tuple[int, str], set[str]] = {}
+    rcpts_by_sender: dict[tuple[int, str, str], set[str]] = {}
     for item in items:
-        rcpts_by_sender.setdefault((item.login.account_id, item.login.address), set()).update(item.rcpts)
+        rcpts_by_sender.setdefault(_suppression_key(item, senders), set()).update(item.rcpts)
     suppressed = {
-        key: service.suppressed_among(key[0], rcpts, key[1]) for key, rcpts in rcpts_by_sender.items()
+        key: service.suppressed_among(key[0], rcpts, key[1], key[2]) for key, rcpts in rcpts_by_sender.items()
     }
     results: list[str | Refused | None] = [None] * len(items)
     prepared: list[tuple[int, service.PreparedMail]] = []
     for index, item in enumerate(items):
         sender = senders.get(item.login.sender_id)
         try:
-            key = (item.login.account_id, item.login.address)
+            key = _suppression_key(item, senders)
             prepared.append((index, _prepare(item, sender, suppressed[key])))
         except Refused as refused:
             results[index] = refused

@@ -88,3 +88,21 @@ def test_unknown_values_are_refused(news):
         with pytest.raises(TeaException) as caught:
             send(news, "news@mail.example.com", ["a@example.net"], **fields)
         assert caught.value.code == "InvalidParameter"
+
+
+def test_an_smtp_message_from_a_batch_address_gets_the_headers_at_the_listed_providers(news):
+    """SMTP mail is relayed as written: the unsubscribe headers are added, the body is left alone."""
+    from sending.services import messages as service
+
+    raw = b"Received: from x\r\nFrom: news@mail.example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+    for rcpt in ("ann@gmail.com", "cai@example.net"):
+        service.message_enqueue(
+            service.Mail(
+                account=news["account"], sender="news@mail.example.com", to=rcpt, source="smtp",
+                content=service.Content(subject="Hi", raw_message=raw, unsubscribe_link=True,
+                                        unsubscribe_providers_only=True, unsubscribe_filter="default"),
+            )
+        )  # fmt: skip
+    assert unsubscribe_headers("ann@gmail.com") and not unsubscribe_headers("cai@example.net")
+    captured = bytes(CapturedMessage.objects.get(message__rcpt="ann@gmail.com").raw)
+    assert captured.endswith(b"\r\n\r\nHello\r\n")

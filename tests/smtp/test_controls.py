@@ -177,3 +177,36 @@ def test_trace_header_tracks_the_html_part_and_dkim_still_verifies(smtp):
     key = Domain.objects.get(name="mail.example.com").active_dkim_key()
     record = f"v=DKIM1; k=rsa; p={key.public_key}".encode()
     assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_unsubscribe_filter_level_from_x_alidm_settings(smtp):
+    """A trigger address filters no unsubscribes by default (DirectMail's rule); edm_id filters every
+    unsubscribe of the account, whichever sender it was made from."""
+    Suppression.objects.create(
+        account=smtp.account, address=f"left@{DEST}", scope="news@mail.example.com", reason="unsubscribe"
+    )
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"left@{DEST}"], message().as_bytes())
+        settings = b64json(
+            {"Version": "1.0", "Unsubscribe": {"FilterLevel": "edm_id", "LinkType": "default"}}
+        )
+        client.sendmail(
+            "noreply@mail.example.com", [f"left@{DEST}", f"bob@{DEST}"],
+            message(X_AliDM_Settings=settings).as_bytes(),
+        )  # fmt: skip
+    first, second = Envelope.objects.order_by("pk")
+    assert list(first.messages.values_list("state", flat=True)) == [MessageState.DELIVERED]
+    assert dict(second.messages.values_list("rcpt", "state")) == {
+        f"left@{DEST}": MessageState.INVALID, f"bob@{DEST}": MessageState.DELIVERED,
+    }  # fmt: skip
+    assert second.unsubscribe_filter == "edm_id"
+
+
+def test_an_outbound_ip_pool_is_refused_until_pools_exist(smtp):
+    settings = b64json({"Version": "1.0", "OutboundIp": {"IpPoolId": "pool-7"}})
+    with smtp.client() as client, pytest.raises(smtplib.SMTPDataError) as caught:
+        client.sendmail(
+            "noreply@mail.example.com", [f"bob@{DEST}"], message(X_AliDM_Settings=settings).as_bytes()
+        )
+    assert caught.value.smtp_code == 550 and b"pool-7" in caught.value.smtp_error
+    assert not Envelope.objects.exists()
