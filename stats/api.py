@@ -1,8 +1,9 @@
 """Statistics over the API: SenderStatisticsByTagNameAndBatchID (requests, successes, failures, invalid
 addresses per day), GetTrackList and GetTrackListByMailFromAndTagName (opens and clicks per day). Read from
 the per-day counters (stats), in the account's time zone, with DirectMail's date rules (yyyy-MM-dd, at most
-31 days for statistics and 7 for tracking). Registered with the API (sending.api.actions) by
-StatsConfig.ready: `sending` knows nothing of `stats`."""
+31 days for statistics, 7 for GetTrackList, 15 for GetTrackListByMailFromAndTagName), filtered by sender
+address, tag, sending domain (Domain) and the recipients' provider (Esp). Registered with the API
+(sending.api.actions) by StatsConfig.ready: `sending` knows nothing of `stats`."""
 
 from datetime import date, datetime
 
@@ -12,6 +13,7 @@ from sending.api.actions import action
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
 from stats import dashboard
+from stats.esp import ESPS
 
 
 def _day(p: Params, name: str) -> date:
@@ -31,9 +33,32 @@ def _period(p: Params, longest: int) -> tuple[date, date]:
     return start, end
 
 
+def no_pools(p: Params, *names: str) -> None:
+    """Dedicated IPs, IP pools and configuration sets arrive with the egress work: until then a filter on
+    one finds nothing that exists, and says so rather than answering every other address's numbers."""
+    for name in names:
+        if value := p.text(name, max_length=128).strip():
+            noun = "configuration set" if name == "ConfigSetId" else "dedicated IP or IP pool"
+            raise ApiError(
+                f"Invalid{name}.NotFound", f"{name}: there is no {noun} {value} on this server.", 404
+            )
+
+
 def _filters(caller: Caller, p: Params, *, tag_needs_sender: bool = False) -> dict:
     account = caller.key.account
-    filters = {}
+    filters: dict = {}
+    no_pools(p, "ConfigSetId", "DedicatedIp", "DedicatedIpPoolId")
+    if esp := p.text("Esp", max_length=32).strip().lower():
+        if esp not in ESPS:
+            raise ApiError("InvalidParameter", f"Esp must be one of {', '.join(ESPS)}.")
+        filters["esp"] = esp
+    if domain := p.text("Domain", max_length=253).strip().lower().rstrip("."):
+        ids = list(account.sender_addresses.filter(domain__name=domain).values_list("pk", flat=True))
+        if not ids and not account.domains.filter(name=domain).exists():
+            raise ApiError(
+                "InvalidDomain.NotFound", f"Domain: {domain} is not a domain of this account.", 404
+            )
+        filters["sender_ids"] = ids
     if address := p.text("AccountName", max_length=254).strip().lower():
         alive_first = F("deleted_at").asc(nulls_first=True)
         sender = account.sender_addresses.filter(address=address).order_by(alive_first).first()
@@ -74,12 +99,26 @@ def sender_statistics(caller: Caller, p: Params) -> dict:
     return {"TotalCount": len(stats), "data": {"stat": stats}}
 
 
-def _track(caller: Caller, p: Params) -> tuple[list[dict], dict]:
-    start, end = _period(p, 7)
+def _track(caller: Caller, p: Params, longest: int) -> tuple[list[dict], dict]:
+    """Days of opens and clicks, paged by PageNumber and PageSize, or (DirectMail's older way, still sent by
+    some clients) by Offset 1 with OffsetCreateTime: the days after the one a previous answer ended with."""
+    start, end = _period(p, longest)
     report = dashboard.report(caller.key.account, start, end, **_filters(caller, p, tag_needs_sender=True))
     number = p.integer("PageNumber", default=1, minimum=1, maximum=10**6)
     size = p.integer("PageSize", default=10, minimum=1, maximum=100)
-    days = report.days[(number - 1) * size : number * size]
+    p.text("Total")  # deprecated by DirectMail: the answer's Total says it
+    offset = p.integer("Offset", default=0, minimum=0, maximum=1)
+    after = p.text("OffsetCreateTime").strip() or p.text("OffsetCreateTimeDesc").strip()
+    if offset and after:
+        try:
+            last = datetime.strptime(after[:10], "%Y-%m-%d").date()
+        except ValueError as exc:
+            raise ApiError(
+                "InvalidParameter", "OffsetCreateTime is a CreateTime of a previous answer."
+            ) from exc
+        days = [d for d in report.days if d["day"] > last][:size]
+    else:
+        days = report.days[(number - 1) * size : number * size]
     stats = [
         {
             "CreateTime": d["day"].isoformat(),
@@ -97,16 +136,21 @@ def _track(caller: Caller, p: Params) -> tuple[list[dict], dict]:
     ]
     total = len(report.days)
     paging = {"PageNo": number, "PageSize": size, "Total": total, "TotalPages": -(-total // size)}
+    if stats:
+        paging |= {
+            "OffsetCreateTime": stats[-1]["CreateTime"],
+            "OffsetCreateTimeDesc": stats[0]["CreateTime"],
+        }
     return stats, paging
 
 
 @action("GetTrackList")
 def get_track_list(caller: Caller, p: Params) -> dict:
-    stats, paging = _track(caller, p)
+    stats, paging = _track(caller, p, 7)
     return {**paging, "data": {"stat": stats}}
 
 
 @action("GetTrackListByMailFromAndTagName")
 def get_track_list_by_mail_from_and_tag_name(caller: Caller, p: Params) -> dict:
-    stats, paging = _track(caller, p)
+    stats, paging = _track(caller, p, 15)  # DirectMail allows 15 days here
     return {**paging, "TrackList": {"Stat": stats}}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from sending.events import Event
+from stats.esp import esp_of
 from stats.models import COUNTER_FIELDS, DailyCounter
 
 # Which counter a Hit adds to: an event kind (sending.events.KINDS) or "sent".
@@ -50,6 +51,7 @@ class Hit:
     count: int = 1
     first: bool = False
     tracked: bool = False  # a delivery of a message with open or click tracking
+    esp: str = ""  # the recipient's mailbox provider (stats.esp)
 
 
 def on_events(events: list[Event], at: datetime) -> None:
@@ -60,13 +62,17 @@ def on_events(events: list[Event], at: datetime) -> None:
         message = event.message
         envelope = message.envelope
         key = (message.account_id, message.account.time_zone, envelope.sender_id, envelope.tag_name, at)
+        esp = esp_of(message.rcpt_domain)
         if event.kind == "suppressed":
-            hits += [Hit(*key, "invalid"), Hit(*key, "sent", count=-1)]  # its "accepted" counted it sent
+            hits += [
+                Hit(*key, "invalid", esp=esp),
+                Hit(*key, "sent", count=-1, esp=esp),
+            ]  # "accepted" counted it
             continue
         tracked = event.kind == "delivered" and (envelope.open_trace or envelope.click_trace)
-        hits.append(Hit(*key, event.kind, first=event.first, tracked=bool(tracked)))
+        hits.append(Hit(*key, event.kind, first=event.first, tracked=bool(tracked), esp=esp))
         if event.kind == "accepted":
-            hits.append(Hit(*key, "sent"))
+            hits.append(Hit(*key, "sent", esp=esp))
     add(hits)
 
 
@@ -81,19 +87,19 @@ def _sql() -> str:
     columns = ", ".join(COUNTER_FIELDS)
     updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in COUNTER_FIELDS)
     return (
-        f"INSERT INTO {table} (account_id, day, sender_id, tag_name, {columns}) "  # noqa: S608 - our names
-        f"VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(COUNTER_FIELDS))}) "
-        f"ON CONFLICT (account_id, day, sender_id, tag_name) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} (account_id, day, sender_id, tag_name, esp, {columns}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s, {', '.join(['%s'] * len(COUNTER_FIELDS))}) "
+        f"ON CONFLICT (account_id, day, sender_id, tag_name, esp) DO UPDATE SET {updates}"
     )
 
 
 def add(hits: list[Hit]) -> None:
-    """Count the hits: one upsert per (account, local day, sender, tag). Call inside the event's
+    """Count the hits: one upsert per (account, local day, sender, tag, ESP). Call inside the event's
     transaction."""
     rows: dict[tuple, Counter] = {}
     for hit in hits:
         day = hit.at.astimezone(_zone(hit.time_zone)).date()
-        deltas = rows.setdefault((hit.account_id, day, hit.sender_id, hit.tag_name), Counter())
+        deltas = rows.setdefault((hit.account_id, day, hit.sender_id, hit.tag_name, hit.esp), Counter())
         deltas[FIELD_OF[hit.type]] += hit.count
         if hit.first and hit.type in _UNIQUE:
             deltas[_UNIQUE[hit.type]] += hit.count
@@ -102,10 +108,10 @@ def add(hits: list[Hit]) -> None:
     if not rows:
         return
     with connection.cursor() as cursor:
-        for (account_id, day, sender_id, tag_name), deltas in rows.items():
+        for (account_id, day, sender_id, tag_name, esp), deltas in rows.items():
             day_value = connection.ops.adapt_datefield_value(day)
             values = [deltas[field] for field in COUNTER_FIELDS]
-            cursor.execute(_sql(), [account_id, day_value, sender_id, tag_name, *values])
+            cursor.execute(_sql(), [account_id, day_value, sender_id, tag_name, esp, *values])
 
 
 @transaction.atomic
@@ -129,12 +135,13 @@ def rebuild(account_id: int | None = None) -> int:
                 "detail__reason",
                 "message__envelope__open_trace",
                 "message__envelope__click_trace",
+                "message__rcpt_domain",
             )
             .order_by("pk")
         )
         seen: set[tuple[int, str]] = set()
         hits = []
-        for message_id, kind, at, sender_id, tag_name, reason, opens, clicks in events.iterator(
+        for message_id, kind, at, sender_id, tag_name, reason, opens, clicks, domain in events.iterator(
             chunk_size=5000
         ):
             first = False
@@ -142,11 +149,12 @@ def rebuild(account_id: int | None = None) -> int:
                 seen.add((message_id, kind))
                 first = True
             key = (account.pk, account.time_zone, sender_id, tag_name, at)
-            hits.append(Hit(*key, kind, first=first, tracked=kind == "delivered" and (opens or clicks)))
+            tracked = kind == "delivered" and bool(opens or clicks)
+            hits.append(Hit(*key, kind, first=first, tracked=tracked, esp=esp_of(domain)))
             if kind == "accepted":
-                hits.append(Hit(*key, "sent"))  # queued, unless it was suppressed at acceptance:
+                hits.append(Hit(*key, "sent", esp=esp_of(domain)))  # queued, unless suppressed at acceptance:
             elif kind == "invalid" and reason == "suppressed":
-                hits.append(Hit(*key, "sent", count=-1))
+                hits.append(Hit(*key, "sent", count=-1, esp=esp_of(domain)))
         add(hits)
         written += DailyCounter.objects.filter(account=account).count()
     return written

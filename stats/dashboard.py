@@ -46,11 +46,22 @@ def rates(counts: dict[str, int]) -> dict[str, float | None]:
 
 
 def report(
-    account, start: date, end: date, *, sender_id: int | None = None, tag_name: str | None = None
+    account,
+    start: date,
+    end: date,
+    *,
+    sender_id: int | None = None,
+    sender_ids: list[int] | None = None,
+    tag_name: str | None = None,
+    esp: str | None = None,
 ) -> Report:
     rows = DailyCounter.objects.filter(account=account, day__gte=start, day__lte=end)
     if sender_id is not None:
         rows = rows.filter(sender_id=sender_id)
+    if sender_ids is not None:
+        rows = rows.filter(sender_id__in=sender_ids)
+    if esp is not None:
+        rows = rows.filter(esp=esp)
     if tag_name is not None:
         rows = rows.filter(tag_name=tag_name)
     sums = {field: Sum(field) for field in COUNTER_FIELDS}

@@ -27,14 +27,16 @@ COUNTER_FIELDS = (
 class DailyCounter(models.Model):
     """What happened on one day (in the account's time zone) to mail of one sender address and tag.
 
-    One row per (account, day, sender address, tag name); each event adds to it with an upsert in the
-    transaction that records the event, so the dashboards read few rows and are never behind. A batch
-    send's own numbers come from its messages (sending.services.batch.job_counts)."""
+    One row per (account, day, sender address, tag name, recipients' ESP); each event adds to it with an
+    upsert in the transaction that records the event, so the dashboards read few rows and are never
+    behind. A batch send's own numbers come from its messages (sending.services.batch.job_counts)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_counters")
     day = models.DateField()
     sender_id = models.BigIntegerField()  # the sender address (kept when the address is deleted)
     tag_name = models.CharField(max_length=128, blank=True)
+    # The recipients' mailbox provider (stats.esp): DirectMail's Esp filter; "" in rows counted before it.
+    esp = models.CharField(max_length=16, blank=True, default="", db_default="")
     requests = models.PositiveBigIntegerField(default=0)
     sent = models.PositiveBigIntegerField(default=0)
     delivered = models.PositiveBigIntegerField(default=0)
@@ -53,12 +55,12 @@ class DailyCounter(models.Model):
         verbose_name = _("daily counter")
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "day", "sender_id", "tag_name"], name="daily_counter_unique"
+                fields=["account", "day", "sender_id", "tag_name", "esp"], name="daily_counter_unique"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.day} {self.sender_id} {self.tag_name}"
+        return f"{self.account_id} {self.day} {self.sender_id} {self.tag_name} {self.esp}"
 
 
 class ReputationReview(models.Model):

@@ -21,7 +21,13 @@ class TemplateForm(CrispyForm):
 class ContentForm(CrispyForm):
     submit_label = _("Save draft")
 
-    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=256, required=False)
+    from_alias = forms.CharField(
+        label=_("Sender name"),
+        max_length=30,
+        required=False,
+        help_text=_("The name recipients see beside the sender address, unless a send gives its own."),
+    )
     html_body = forms.CharField(
         label=_("HTML body"),
         required=False,
@@ -54,7 +60,7 @@ class ContentForm(CrispyForm):
         super().__init__(*args, **kwargs)
         self.helper.form_id = "content-form"
         if sms:
-            del self.fields["subject"], self.fields["html_body"]
+            del self.fields["subject"], self.fields["html_body"], self.fields["from_alias"]
             self.fields["text_body"].label = _("Text")
             self.fields["text_body"].help_text = ""
 

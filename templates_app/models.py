@@ -71,7 +71,9 @@ class TemplateVersion(models.Model):
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
-    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    subject = models.CharField(_("subject"), max_length=256, blank=True)
+    # The sender name recipients see (DirectMail's TemplateNickName); empty: the call's or none.
+    from_alias = models.CharField(_("sender name"), max_length=30, blank=True, default="", db_default="")
     html_body = models.TextField(_("HTML body"), blank=True)
     text_body = models.TextField(_("text body"), blank=True)  # an SMS's whole text
     removed = models.JSONField(default=list, blank=True)  # what the sanitizer took out on the last save

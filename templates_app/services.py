@@ -23,7 +23,7 @@ from accounts.roles import PERMISSIONS, Perm
 from templates_app.models import MAX_NAME_LENGTH, Template, TemplateKind, TemplateVersion, VersionStatus
 from templates_app.sanitize import sanitize
 
-MAX_SUBJECT = 200
+MAX_SUBJECT = 256  # DirectMail's, as SingleSendMail's Subject
 MAX_SMS = 500
 
 
@@ -34,8 +34,19 @@ def _validate_name(name: str) -> str:
     return name
 
 
-def _apply_content(version: TemplateVersion, *, subject: str, html_body: str, text_body: str) -> None:
+MAX_FROM_ALIAS = 30
+
+
+def _apply_content(
+    version: TemplateVersion, *, subject: str, html_body: str, text_body: str, from_alias: str = ""
+) -> None:
     kind = version.template.kind
+    from_alias = from_alias.strip()
+    if any(c in from_alias for c in "\r\n\0") or len(from_alias) > MAX_FROM_ALIAS:
+        raise ServiceError(
+            _("The sender name is one line of at most %(n)s characters.") % {"n": MAX_FROM_ALIAS}
+        )
+    version.from_alias = from_alias if kind == TemplateKind.EMAIL else ""
     if kind == TemplateKind.EMAIL:
         subject = subject.strip()
         if any(c in subject for c in "\r\n\0") or len(subject) > MAX_SUBJECT:
@@ -60,6 +71,7 @@ def template_create(
     subject: str = "",
     html_body: str = "",
     text_body: str = "",
+    from_alias: str = "",
     actor: Actor,
 ) -> Template:
     """A new template with version 1 as a draft."""
@@ -74,7 +86,7 @@ def template_create(
         account=account, name=name, kind=kind, description=description.strip()[:255], created_by=actor.user
     )
     version = TemplateVersion(template=template, number=1, author=actor.user)
-    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body)
+    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=from_alias)
     _note_writer(version, actor)
     version.save()
     audit_record(
@@ -100,7 +112,13 @@ def _locked(template: Template) -> Template:
 
 @transaction.atomic
 def template_edit(
-    *, template: Template, subject: str = "", html_body: str = "", text_body: str = "", actor: Actor
+    *,
+    template: Template,
+    subject: str = "",
+    html_body: str = "",
+    text_body: str = "",
+    from_alias: str | None = None,
+    actor: Actor,
 ) -> TemplateVersion:
     """Save content into the open draft, or start a new draft after an approved or rejected version."""
     template = _locked(template)
@@ -113,7 +131,8 @@ def template_edit(
         version = latest
     else:
         version = TemplateVersion(template=template, number=latest.number + 1, author=actor.user)
-    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body)
+    alias = latest.from_alias if from_alias is None else from_alias  # None: kept
+    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=alias)
     _note_writer(version, actor)
     version.save()
     audit_record(

@@ -100,6 +100,7 @@ def template_detail(request, template_id: str):
     sms = template.kind == TemplateKind.SMS
     initial = {
         "subject": latest.subject,
+        "from_alias": latest.from_alias,
         "html_body": latest.html_body,
         "text_body": latest.text_body,
         "sample_data": json.dumps(template.sample_data),

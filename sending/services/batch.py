@@ -297,6 +297,7 @@ def _begin(job_id: int) -> bool:
         subject=version.subject,
         html_body=version.html_body,
         text_body=version.text_body,
+        from_alias=version.from_alias,
         templated=True,
         click_trace=job.click_trace,
         open_trace=job.open_trace,

@@ -540,7 +540,8 @@ def mail_prepare(mail: Mail) -> PreparedMail:
                 raise EnqueueError("InvalidBody", _("%(param)s is at most 8 MB.") % {"param": param}, param)
     check_attachments(content)
     _no_line_breaks(content.from_alias, "FromAlias")
-    if len(content.from_alias) > MAX_FROM_ALIAS:
+    # A template's sender name (TemplateNickName) may have 30 characters, as DirectMail's.
+    if len(content.from_alias) > (30 if content.templated else MAX_FROM_ALIAS):
         raise EnqueueError(
             "InvalidFromAlias",
             _("FromAlias is at most %(n)s characters.") % {"n": MAX_FROM_ALIAS},

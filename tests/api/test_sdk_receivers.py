@@ -208,3 +208,30 @@ def test_core_sdk_pages_lists_with_next_start(api):
     assert [r["ReceiversName"] for r in first["data"]["receiver"]] == ["c", "b"] and first["TotalCount"] == 3
     second = call("QueryReceiverByParam", PageSize="2", NextStart=first["NextStart"])
     assert [r["ReceiversName"] for r in second["data"]["receiver"]] == ["a"] and second["NextStart"] == ""
+
+
+def test_query_receiver_by_param_pages_by_page_number_and_custom_detail_adds_fields(api):
+
+    client = tea_client(api)
+    for n in range(3):
+        client.create_receiver(
+            dm.CreateReceiverRequest(receivers_name=f"list{n}", receivers_alias=f"l{n}@example.com")
+        )
+    first = client.query_receiver_by_param(dm.QueryReceiverByParamRequest(page_no=1, page_size=2)).body
+    second = client.query_receiver_by_param(dm.QueryReceiverByParamRequest(page_no=2, page_size=2)).body
+    names = [r.receivers_name for r in first.data.receiver + second.data.receiver]
+    assert sorted(names) == ["list0", "list1", "list2"] and first.total_count == 3
+    assert first.next_start == "2" and second.next_start == ""
+    receiver_id = first.data.receiver[0].receiver_id
+    answer = client.save_receiver_detail(
+        dm.SaveReceiverDetailRequest(
+            receiver_id=receiver_id,
+            detail='[{"e": "ann@example.org", "u": "Ann"}]',
+            custom_detail=json.dumps(
+                [{"e": "ann@example.org", "City": "Hangzhou"}, {"e": "bob@example.org", "City": "Xian"}]
+            ),
+        )
+    ).body
+    assert answer.success_count == 2
+    ann = Recipient.objects.get(email="ann@example.org")
+    assert (ann.user_name, ann.custom) == ("Ann", {"City": "Hangzhou"})

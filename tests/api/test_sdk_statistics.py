@@ -89,3 +89,58 @@ def test_track_lists(numbers):
     assert "7 days" in tea_error(lambda: client.get_track_list(week)).message
     no_sender = dm.GetTrackListRequest(start_time="2026-11-20", end_time="2026-11-20", tag_name="welcome")
     assert tea_error(lambda: client.get_track_list(no_sender)).code == "MissingParameter"
+
+
+def test_real_mail_is_counted_by_esp_and_the_esp_and_domain_filters_apply(api):
+    """Mail through the API to Gmail and to a company domain: Esp splits them as DirectMail names ESPs,
+    Domain keeps the sending domain's mail; pools and configuration sets do not exist yet."""
+    client = tea_client(api)
+    client.single_send_mail(
+        dm.SingleSendMailRequest(
+            account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+            to_address="ann@gmail.com,bob@googlemail.com,cai@example.net", subject="Hi", text_body="Hello",
+        )
+    )  # fmt: skip
+    today = api["account"].today().isoformat()
+
+    def requests(**fields) -> str:
+        request = dm.SenderStatisticsByTagNameAndBatchIDRequest(start_time=today, end_time=today, **fields)
+        return client.sender_statistics_by_tag_name_and_batch_id(request).body.data.stat[0].request_count
+
+    assert requests() == "3"
+    assert (
+        requests(esp="gmail.com") == "2"
+        and requests(esp="others") == "1"
+        and requests(esp="icloud.com") == "0"
+    )
+    assert requests(domain="mail.example.com") == "3"
+    assert tea_error(lambda: requests(esp="qq.com")).code == "InvalidParameter"
+    assert tea_error(lambda: requests(domain="not-ours.example")).code == "InvalidDomain.NotFound"
+    assert (
+        tea_error(lambda: requests(dedicated_ip_pool_id="pool-1")).code == "InvalidDedicatedIpPoolId.NotFound"
+    )
+    track = dm.GetTrackListRequest(start_time=today, end_time=today, esp="gmail.com")
+    assert client.get_track_list(track).body.data.stat[0].total_number == "2"
+
+
+def test_track_list_pages_by_offset_and_allows_15_days_by_sender(numbers):
+    client = tea_client(numbers)
+    first = client.get_track_list(
+        dm.GetTrackListRequest(start_time="2026-11-18", end_time="2026-11-22", page_size=2, offset=0)
+    ).body
+    assert [s.create_time for s in first.data.stat] == ["2026-11-18", "2026-11-19"]
+    assert first.offset_create_time == "2026-11-19"
+    rest = client.get_track_list(
+        dm.GetTrackListRequest(
+            start_time="2026-11-18", end_time="2026-11-22", page_size=2, offset=1,
+            offset_create_time=first.offset_create_time,
+        )
+    ).body  # fmt: skip
+    assert [s.create_time for s in rest.data.stat] == ["2026-11-20", "2026-11-21"]
+    assert rest.data.stat[0].rcpt_open_count == "6"
+    wide = dm.GetTrackListByMailFromAndTagNameRequest(
+        start_time="2026-11-07", end_time="2026-11-22", account_name="noreply@mail.example.com"
+    )
+    assert client.get_track_list_by_mail_from_and_tag_name(wide).body.total == 16
+    too_wide = dm.GetTrackListRequest(start_time="2026-11-07", end_time="2026-11-22")
+    assert tea_error(lambda: client.get_track_list(too_wide)).code == "InvalidParameter"

@@ -297,3 +297,41 @@ def test_batch_send_mail_precedence_and_the_stored_list_path_keeps_reply_to_and_
     assert parsed["X-User-Campaign"] == "spring"
     request.headers = '{"Bcc": "x@example.org"}'
     assert tea_error(lambda: tea_client(api).batch_send_mail(request)).code == "InvalidHeaders"
+
+
+def test_modify_template_changes_only_what_it_is_given_and_the_nickname_is_the_sender_name(api):
+    client = tea_client(api)
+    created = client.create_template(
+        dm.CreateTemplateRequest(
+            template_name="receipt", template_subject="Your receipt", template_text="<p>Thanks</p>",
+            template_nick_name="Acme Billing Department", template_type=0, from_type=1,
+        )
+    ).body  # fmt: skip
+    template = Template.objects.get(api_id=int(created.template_id))
+    assert template.latest_version().from_alias == "Acme Billing Department"
+    client.modify_template(
+        dm.ModifyTemplateRequest(template_id=template.api_id, template_subject="Receipt #1")
+    )
+    latest = template.latest_version()
+    assert (latest.subject, latest.html_body, latest.from_alias) == (
+        "Receipt #1", "<p>Thanks</p>", "Acme Billing Department",
+    )  # fmt: skip
+    described = client.desc_template(dm.DescTemplateRequest(template_id=template.api_id)).body
+    assert described.template_nick_name == "Acme Billing Department" and described.template_name == "receipt"
+    versions = template.versions.count()
+    client.modify_template(dm.ModifyTemplateRequest(template_id=template.api_id, template_name="receipts"))
+    template.refresh_from_db()
+    assert template.name == "receipts" and template.versions.count() == versions  # a rename only
+
+    approve(template)
+    client.single_send_mail(
+        dm.SingleSendMailRequest(
+            account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+            to_address="ann@example.org",
+            template=dm.SingleSendMailRequestTemplate(template_id=template.api_id),
+        )
+    )  # fmt: skip
+    raw = CapturedMessage.objects.get(message__rcpt="ann@example.org").raw
+    assert email.message_from_bytes(bytes(raw), policy=default_policy)["From"] == (
+        "Acme Billing Department <noreply@mail.example.com>"
+    )

@@ -59,7 +59,13 @@ def query_receiver_by_param(caller: Caller, p: Params) -> dict:
     elif status == 1:
         lists = lists.exclude(pk__in=importing)
     total = lists.count()
-    rows, next_start = p.after_cursor(lists, size_param="PageSize")
+    if p.text("NextStart").strip() or not p.text("PageNo").strip():
+        rows, next_start = p.after_cursor(lists, size_param="PageSize")
+    else:
+        # The SDK pages this action by PageNo (DirectMail deprecated it, its clients still send it).
+        rows, _paging = p.page(lists.order_by("-pk"), default_size=100)
+        number, size = _paging["PageNumber"], _paging["PageSize"]
+        next_start = str(number + 1) if number * size < total else ""
     items = [
         {
             "ReceiverId": str(r.api_id),
@@ -84,7 +90,17 @@ def query_receiver_by_param(caller: Caller, p: Params) -> dict:
 @action("SaveReceiverDetail")
 def save_receiver_detail(caller: Caller, p: Params) -> dict:
     recipient_list = _list(caller, p)
-    details = p.json("Detail", required=True, kind=list)
+    details = p.json("Detail", required=not p.has("CustomDetail"), kind=list)
+    # CustomDetail: the same objects, for custom fields; merged into Detail's entry of the same address.
+    by_address = {str(d.get("e", "")).strip().lower(): d for d in details if isinstance(d, dict)}
+    for extra in p.json("CustomDetail", kind=list):
+        if not isinstance(extra, dict):
+            raise ApiError("InvalidParameter", "CustomDetail: a JSON array of objects.")
+        known = by_address.get(str(extra.get("e", "")).strip().lower())
+        if known is not None:
+            known.update(extra)
+        else:
+            details.append(extra)
     if len(details) > service.MAX_SAVE_DETAILS:
         raise ApiError("InvalidParameter", f"Detail: at most {service.MAX_SAVE_DETAILS} recipients per call.")
     with refused("Detail"):

@@ -45,6 +45,9 @@ def _window(caller: Caller, p: Params, fmt: str, *, required: bool, step: timede
 @action("SenderStatisticsDetailByParam")
 def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
+    for name in ("ConfigSetId", "IpPoolId"):  # configuration sets and IP pools come with the egress work
+        if value := p.text(name, max_length=128).strip():
+            raise ApiError(f"Invalid{name}.NotFound", f"{name}: {value} does not exist on this server.", 404)
     start, end = _window(caller, p, "%Y-%m-%d %H:%M", required=True, step=timedelta(minutes=1))
     messages = Message.objects.filter(account=account, created_at__gte=start, created_at__lt=end)
     if sender := p.text("AccountName", max_length=254).strip().lower():

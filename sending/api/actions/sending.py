@@ -127,7 +127,11 @@ def _template_content(caller: Caller, p: Params) -> tuple[service.Content, dict[
         raise ApiError("InvalidParameter", "Template.TemplateData must be an object of names and values.")
     version = approved_content(caller, reference, "Template")
     content = service.Content(
-        subject=version.subject, html_body=version.html_body, text_body=version.text_body, templated=True
+        subject=version.subject,
+        html_body=version.html_body,
+        text_body=version.text_body,
+        from_alias=version.from_alias,
+        templated=True,
     )
     return content, _template_data(data, "Template.TemplateData")
 
@@ -162,7 +166,7 @@ def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
         )
     content = replace(
         content,
-        from_alias=p.text("FromAlias"),
+        from_alias=p.text("FromAlias") or content.from_alias,  # a template's sender name unless given
         use_sender_reply_to=p.boolean("ReplyToAddress", default=True),
     )
     sender = p.text("AccountName", required=True)
@@ -245,7 +249,10 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     if p.text("TemplateName").strip() or not p.has("TemplateContent"):
         reference = {"TemplateName": p.text("TemplateName", required=True)}
         version = approved_content(caller, reference, "TemplateName")
-        content = {"Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body}
+        content = {
+            "Subject": version.subject, "HtmlBody": version.html_body, "TextBody": version.text_body,
+            "Alias": version.from_alias,
+        }  # fmt: skip
         p.has("TemplateContent")  # read, and set aside by the precedence
     else:
         content = p.json("TemplateContent", required=True)

@@ -28,12 +28,26 @@ def _template(caller: Caller, p: Params) -> Template:
     )
 
 
-def _content(p: Params, kind: str) -> dict:
+def _content(p: Params, kind: str, latest: TemplateVersion | None = None) -> dict:
+    """The version's content from the call; with `latest` (ModifyTemplate) what the call leaves out is
+    kept from the newest version. FromType, SmsType and Remark are DirectMail's deprecated SMS fields:
+    read and checked, nothing here sends SMS by them."""
+    p.integer("FromType", default=1, minimum=0, maximum=10)
+    p.integer("SmsType", default=0, minimum=0, maximum=10)
+    p.text("Remark", max_length=100)
     if kind == TemplateKind.SMS:
+        if latest is not None and not p.has("SmsContent"):
+            return {"text_body": latest.text_body}
         return {"text_body": p.text("SmsContent", required=True, max_length=500)}
+    partial = latest is not None
+    subject = p.text("TemplateSubject", required=not partial, max_length=256)
+    html = p.text("TemplateText", required=not partial, max_length=1_000_000)
+    alias = p.text("TemplateNickName", max_length=30)
     return {
-        "subject": p.text("TemplateSubject", required=True, max_length=200),
-        "html_body": p.text("TemplateText", required=True, max_length=1_000_000),
+        "subject": subject if p.has("TemplateSubject") or not partial else latest.subject,
+        "html_body": html if p.has("TemplateText") or not partial else latest.html_body,
+        "text_body": latest.text_body if partial else "",
+        "from_alias": alias if p.has("TemplateNickName") or not partial else latest.from_alias,
     }
 
 
@@ -61,15 +75,20 @@ def create_template(caller: Caller, p: Params) -> dict:
 @action("ModifyTemplate")
 def modify_template(caller: Caller, p: Params) -> dict:
     """Rename, and replace the content with a new version that goes to review (a version already waiting
-    for review is withdrawn first; the approved version stays in use until the new one is approved)."""
+    for review is withdrawn first; the approved version stays in use until the new one is approved).
+    What the call leaves out stays as the newest version has it; a call that changes only the name makes
+    no new version."""
     template = _template(caller, p)
-    name = p.text("TemplateName", required=True)
-    content = _content(p, template.kind)
+    name = p.text("TemplateName", max_length=30).strip() or template.name
+    latest = template.latest_version()
+    content = _content(p, template.kind, latest)
     with refused("TemplateName", "InvalidTemplateName.Malformed"):
         services.template_update_info(
             template=template, name=name, description=template.description, actor=actor(caller)
         )
-    latest = template.latest_version()
+    unchanged = all(getattr(latest, field) == value for field, value in content.items())
+    if unchanged:
+        return {}
     if latest.status == VersionStatus.SUBMITTED:
         services.version_withdraw(version=latest, actor=actor(caller))
     with refused("TemplateText"):
@@ -92,6 +111,7 @@ def desc_template(caller: Caller, p: Params) -> dict:
     return {
         "TemplateName": template.name,
         "TemplateSubject": latest.subject,
+        "TemplateNickName": latest.from_alias,
         "TemplateText": latest.html_body if template.kind == TemplateKind.EMAIL else latest.text_body,
         "SmsContent": latest.text_body if template.kind == TemplateKind.SMS else "",
         "TemplateStatus": str(STATUS_CODES[latest.status]),
