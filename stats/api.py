@@ -108,7 +108,8 @@ def _track(caller: Caller, p: Params, longest: int) -> tuple[list[dict], dict]:
     size = p.integer("PageSize", default=10, minimum=1, maximum=100)
     p.text("Total")  # deprecated by DirectMail: the answer's Total says it
     offset = p.integer("Offset", default=0, minimum=0, maximum=1)
-    after = p.text("OffsetCreateTime").strip() or p.text("OffsetCreateTimeDesc").strip()
+    after, older = p.text("OffsetCreateTime").strip(), p.text("OffsetCreateTimeDesc").strip()
+    after = after or older  # DirectMail's two names of the same cursor
     if offset and after:
         try:
             last = datetime.strptime(after[:10], "%Y-%m-%d").date()

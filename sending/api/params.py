@@ -24,13 +24,19 @@ M = TypeVar("M", bound=Model)
 
 
 class Params:
+    """A call's parameters. Every accessor notes the name it was asked for in `read`: the API's contract
+    test holds that a handler reads every parameter the SDK can send it (none is dropped in silence)."""
+
     def __init__(self, raw: dict[str, str]):
         self.raw = raw
+        self.read: set[str] = set()
 
     def has(self, name: str) -> bool:
+        self.read.add(name)
         return name in self.raw
 
     def text(self, name: str, *, required: bool = False, max_length: int | None = None) -> str:
+        self.read.add(name)
         value = self.raw.get(name, "")
         if required and not value.strip():
             raise ApiError("MissingParameter", f"{name} is mandatory for this action.")
@@ -51,6 +57,7 @@ class Params:
     def integer(
         self, name: str, *, default: int | None = None, minimum: int | None = None, maximum: int | None = None
     ) -> int | None:
+        self.read.add(name)
         value = self.raw.get(name, "").strip()
         if not value:
             if default is None:
@@ -65,6 +72,7 @@ class Params:
         return number
 
     def boolean(self, name: str, *, default: bool = False) -> bool:
+        self.read.add(name)
         value = self.raw.get(name, "").strip().lower()
         if not value:
             return default

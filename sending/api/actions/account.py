@@ -38,6 +38,7 @@ def get_ipfilter_list(caller: Caller, p: Params) -> dict:
 
 @action("DeleteIpfilterByEdmId")
 def delete_ipfilter_by_edm_id(caller: Caller, p: Params) -> dict:
+    p.integer("FromType", default=1, minimum=0, maximum=10)  # DirectMail's deprecated caller channel
     value = p.text("Id", required=True).strip()
     entry = None
     if value.isdigit():

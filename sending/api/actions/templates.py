@@ -6,6 +6,8 @@ TemplateStatus: 0 draft, 1 waiting for review, 2 approved, 3 rejected (of the ne
 TemplateType: 0 email (the default), 1 SMS.
 """
 
+from django.db.models import OuterRef, Subquery
+
 from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, by_api_id, dm_time, epoch, refused
@@ -23,22 +25,30 @@ TYPES = {0: TemplateKind.EMAIL, 1: TemplateKind.SMS}
 
 
 def _template(caller: Caller, p: Params) -> Template:
+    _from_type(p)
     return by_api_id(
         caller.key.account.templates.all(), p, "TemplateId", "InvalidTemplate.NotFound", "template"
     )
+
+
+def _from_type(p: Params) -> None:
+    """FromType: DirectMail's deprecated channel of the caller (1 by default); any small number."""
+    p.integer("FromType", default=1, minimum=0, maximum=10)
 
 
 def _content(p: Params, kind: str, latest: TemplateVersion | None = None) -> dict:
     """The version's content from the call; with `latest` (ModifyTemplate) what the call leaves out is
     kept from the newest version. FromType, SmsType and Remark are DirectMail's deprecated SMS fields:
     read and checked, nothing here sends SMS by them."""
-    p.integer("FromType", default=1, minimum=0, maximum=10)
+    _from_type(p)
     p.integer("SmsType", default=0, minimum=0, maximum=10)
     p.text("Remark", max_length=100)
     if kind == TemplateKind.SMS:
         if latest is not None and not p.has("SmsContent"):
             return {"text_body": latest.text_body}
         return {"text_body": p.text("SmsContent", required=True, max_length=500)}
+    if p.text("SmsContent").strip():
+        raise ApiError("InvalidParameter", "SmsContent is for SMS templates (TemplateType 1).")
     partial = latest is not None
     subject = p.text("TemplateSubject", required=not partial, max_length=256)
     html = p.text("TemplateText", required=not partial, max_length=1_000_000)
@@ -127,9 +137,16 @@ def desc_template(caller: Caller, p: Params) -> dict:
 @action("QueryTemplateByParam")
 def query_template_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
+    _from_type(p)
     templates = account.templates.order_by("name")
     if keyword := p.text("KeyWord", max_length=30).strip():
         templates = templates.filter(name__icontains=keyword)
+    if p.text("Status").strip():
+        # Of the newest version, as TemplateStatus says.
+        wanted = p.integer("Status", minimum=0, maximum=3)
+        states = [state for state, code in STATUS_CODES.items() if code == wanted]
+        newest = TemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-number").values("status")
+        templates = templates.annotate(newest=Subquery(newest[:1])).filter(newest__in=states)
     rows, paging = p.page(templates, default_size=20)  # DirectMail's default for this action
     latest: dict[int, TemplateVersion] = {}
     for version in TemplateVersion.objects.filter(template__in=rows).order_by("template", "-number"):
