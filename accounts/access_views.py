@@ -200,6 +200,15 @@ def _contains(network, ip: str) -> bool:
 def ip_protection(request):
     account = request.account
     current_ip = client_ip(request)
+    if request.method == "POST" and "protection" in request.POST:
+        # The switch (DirectMail's UpdateIpProtection): off keeps the list without applying it.
+        on = request.POST["protection"] == "on"
+        access.ip_protection_set(account=account, on=on, actor=Actor.from_request(request))
+        messages.success(
+            request,
+            _("IP protection is on.") if on else _("IP protection is off: the list is kept, not applied."),
+        )
+        return redirect("accounts:ip_protection", account_id=account.public_id)
     form = IpFilterForm(request.POST or None, account=account, current_ip=current_ip)
     if request.method == "POST" and form.is_valid():
         try:

@@ -105,6 +105,22 @@ class IpProtectionTests(AccountTestCase):
         self.assertFalse(IpFilter.objects.exists())
 
 
+    def test_the_switch_keeps_the_list_and_stops_applying_it(self):
+        ip_filter_add(account=self.account, network="203.0.113.0/24", actor=SYSTEM)
+        self.client.force_login(self.admin)
+        url = self.url("accounts:ip_protection")
+        self.assertContains(self.client.get(url), "Switch off (keep the list)")
+        self.assertRedirects(self.client.post(url, {"protection": "off"}), url)
+        self.account.refresh_from_db()
+        self.assertFalse(self.account.ip_protection)
+        self.assertTrue(ip_allowed(self.account, "198.51.100.7"))
+        self.assertEqual(IpFilter.objects.count(), 1)
+        self.client.post(url, {"protection": "on"})
+        self.account.refresh_from_db()
+        self.assertFalse(ip_allowed(self.account, "198.51.100.7"))
+        self.assertEqual(AuditEntry.objects.filter(action="ip_filter.protection").count(), 2)
+
+
 class ClientIpTests(SimpleTestCase):
     def test_without_trusted_proxies_forwarded_for_is_ignored(self):
         self.assertEqual(client_ip_from("198.51.100.7", "203.0.113.1"), "198.51.100.7")

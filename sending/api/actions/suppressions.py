@@ -27,9 +27,8 @@ _CURSOR_SALT = "sending.api.block_sending"
 
 
 def _moment(p: Params, name: str) -> datetime | None:
-    if not p.text(name).strip():
-        return None
-    return datetime.fromtimestamp(p.integer(name, minimum=0, maximum=2**33), tz=UTC)
+    seconds = p.integer(name, default=-1, minimum=-1, maximum=2**33)
+    return None if seconds < 0 else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _span(p: Params, start_name: str, end_name: str) -> Q:

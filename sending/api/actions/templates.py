@@ -49,15 +49,16 @@ def _content(p: Params, kind: str, latest: TemplateVersion | None = None) -> dic
         return {"text_body": p.text("SmsContent", required=True, max_length=500)}
     if p.text("SmsContent").strip():
         raise ApiError("InvalidParameter", "SmsContent is for SMS templates (TemplateType 1).")
-    partial = latest is not None
-    subject = p.text("TemplateSubject", required=not partial, max_length=256)
-    html = p.text("TemplateText", required=not partial, max_length=1_000_000)
+    subject = p.text("TemplateSubject", required=latest is None, max_length=256)
+    html = p.text("TemplateText", required=latest is None, max_length=1_000_000)
     alias = p.text("TemplateNickName", max_length=30)
+    if latest is None:
+        return {"subject": subject, "html_body": html, "text_body": "", "from_alias": alias}
     return {
-        "subject": subject if p.has("TemplateSubject") or not partial else latest.subject,
-        "html_body": html if p.has("TemplateText") or not partial else latest.html_body,
-        "text_body": latest.text_body if partial else "",
-        "from_alias": alias if p.has("TemplateNickName") or not partial else latest.from_alias,
+        "subject": subject if p.has("TemplateSubject") else latest.subject,
+        "html_body": html if p.has("TemplateText") else latest.html_body,
+        "text_body": latest.text_body,
+        "from_alias": alias if p.has("TemplateNickName") else latest.from_alias,
     }
 
 
