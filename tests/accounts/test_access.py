@@ -104,7 +104,6 @@ class IpProtectionTests(AccountTestCase):
         self.client.post(url)
         self.assertFalse(IpFilter.objects.exists())
 
-
     def test_the_switch_keeps_the_list_and_stops_applying_it(self):
         ip_filter_add(account=self.account, network="203.0.113.0/24", actor=SYSTEM)
         self.client.force_login(self.admin)
