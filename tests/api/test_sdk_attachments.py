@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import os
+import time
 
 import pytest
 from alibabacloud_dm20151123 import models as dm
@@ -16,6 +17,7 @@ from Tea.exceptions import TeaException
 from sending.models import CapturedMessage, Envelope, EnvelopeAttachment, Message
 from tests.api.clients import core_client, tea_client
 from tests.fileserver import FileServer
+from tests.smtpsink import SmtpSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,3 +159,29 @@ def test_refused_parameters(api, fields, code):
 def test_a_subject_of_256_characters_is_sent(api):
     body = send(api, subject="é" * 256)
     assert Envelope.objects.get(env_id=body.env_id).subject == "é" * 256
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["acs3", "rpc-v2"])
+def test_attachments_and_bcc_reach_a_real_receiving_server(api, files, algorithm):
+    """Relayed to an SMTP sink: the files byte for byte, the Bcc copy as its own SMTP transaction."""
+    url = files.add("/scan.png", PNG, "image/png")
+    with (
+        SmtpSink() as sink,
+        override_settings(DELIVERY_MODE="relay", SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"),
+    ):
+        request = dm.SingleSendMailRequest(
+            account_name="noreply@mail.example.com", address_type=1, reply_to_address=False,
+            to_address="ann@example.org", bcc_address="audit@example.net", subject="Scan", text_body="Here.",
+            attachments=[attachment("scan.png", url)],
+        )  # fmt: skip
+        tea_client(api, algorithm=algorithm).single_send_mail(request)
+        deadline = time.monotonic() + 10
+        while len(sink.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    by_rcpt = {tuple(m.rcpt_tos): m for m in sink.messages}
+    assert set(by_rcpt) == {("ann@example.org",), ("audit@example.net",)}
+    for received_mail in by_rcpt.values():
+        parsed = email.message_from_bytes(received_mail.data, policy=email.policy.default)
+        [part] = parsed.iter_attachments()
+        assert part.get_payload(decode=True) == PNG and parsed["To"] == "ann@example.org"
+        assert b"audit@" not in received_mail.data.partition(b"\r\n\r\n")[0]

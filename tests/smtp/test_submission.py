@@ -2,6 +2,7 @@
 PLAIN, Django's EmailBackend; the mail is stored before 250 and arrives at the sink DKIM-signed."""
 
 import email
+import os
 import smtplib
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -108,3 +109,17 @@ def test_the_sandbox_address_submits_over_smtp_and_its_mail_stays_in_the_outbox(
     message_row = Message.objects.get()
     assert message_row.state == MessageState.DELIVERED
     assert CapturedMessage.objects.filter(message=message_row).exists()
+
+
+def test_attachments_of_an_smtp_submission_arrive_as_sent(smtp):
+    pdf = b"%PDF-1.4\n" + os.urandom(20_000)
+    mail = message()
+    mail.add_attachment(pdf, maintype="application", subtype="pdf", filename="报告.pdf")
+    with smtp.client() as client:
+        client.send_message(mail)
+    [received] = smtp.sink.messages
+    parsed = email.message_from_bytes(received.data, policy=default_policy)
+    [part] = parsed.iter_attachments()
+    assert (part.get_filename(), part.get_content_type(), part.get_payload(decode=True)) == (
+        "报告.pdf", "application/pdf", pdf,
+    )  # fmt: skip
