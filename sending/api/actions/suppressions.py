@@ -31,10 +31,10 @@ def _moment(p: Params, name: str) -> datetime | None:
     return None if seconds < 0 else datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _span(p: Params, start_name: str, end_name: str) -> Q:
-    """A filter on created_at by two Unix times, at most 7 days apart when both are given."""
+def _span(p: Params, start_name: str, end_name: str, longest: timedelta | None = MAX_SPAN) -> Q:
+    """A filter on created_at by two Unix times, at most `longest` apart when both are given."""
     start, end = _moment(p, start_name), _moment(p, end_name)
-    if start and end and (end < start or end - start > MAX_SPAN):
+    if longest is not None and start and end and (end < start or end - start > longest):
         raise ApiError(
             "InvalidParameter", f"{start_name} and {end_name}: the end is after the start, at most 7 days."
         )
@@ -149,7 +149,7 @@ def _sender_of(entry: Suppression) -> str:
 def list_block_sending(caller: Caller, p: Params) -> dict:
     """Unsubscribes (UNSUB) or complaints (REPORT), newest first; BeginTime/EndTime are Unix times on when
     they came; MaxResults 1-500 and NextToken page."""
-    entries = _block_entries(caller.key.account, p).filter(_span_any(p))
+    entries = _block_entries(caller.key.account, p).filter(_span(p, "BeginTime", "EndTime", longest=None))
     size = p.integer("MaxResults", default=100, minimum=1, maximum=500)
     if token := p.text("NextToken").strip():
         try:
@@ -173,16 +173,6 @@ def list_block_sending(caller: Caller, p: Params) -> dict:
         "MaxResults": size,
         "NextToken": signing.dumps(rows[-1].pk, salt=_CURSOR_SALT) if more else "",
     }
-
-
-def _span_any(p: Params) -> Q:
-    start, end = _moment(p, "BeginTime"), _moment(p, "EndTime")
-    query = Q()
-    if start:
-        query &= Q(created_at__gte=start)
-    if end:
-        query &= Q(created_at__lte=end)
-    return query
 
 
 @action("UnblockSending")
