@@ -73,18 +73,22 @@ def test_attachments_arrive_byte_for_byte(api, files):
     assert files.requests == ["/a/invoice.pdf", "/logo", "/notes"]  # fetched once, at acceptance
 
 
-def test_attachments_through_the_core_sdk_and_a_checked_redirect(api, files):
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_attachments_through_the_core_sdk_and_a_checked_redirect(api, files, method):
     files.add("/current/report.pdf", PDF, "application/pdf")
     url = files.redirect("/report", "/current/report.pdf")
     request = CommonRequest(domain=api["endpoint"], version="2015-11-23", action_name="SingleSendMail")
     request.set_protocol_type("http")
-    request.set_method("POST")
+    request.set_method(method)
     for name, value in {
         "AccountName": "noreply@mail.example.com", "AddressType": "1", "ReplyToAddress": "false",
         "ToAddress": "bob@example.org", "Subject": "Report", "TextBody": "See the file.",
         "Attachments.1.AttachmentName": "report.pdf", "Attachments.1.AttachmentUrl": url,
     }.items():  # fmt: skip
-        request.add_body_params(name, value)
+        if method == "POST":
+            request.add_body_params(name, value)
+        else:
+            request.add_query_param(name, value)
     json.loads(core_client(api).do_action_with_exception(request))
     [part] = received("bob@example.org").iter_attachments()
     assert part.get_payload(decode=True) == PDF
