@@ -12,6 +12,7 @@ and REDIS_URL=redis://... (broker and cache).
 import json
 import os
 import secrets
+import socket
 from pathlib import Path
 
 import environ
@@ -277,6 +278,13 @@ SMTP_TIMEOUT = env.float("SMTP_TIMEOUT", default=60)
 # the lease: a message given up on there may have been taken, and would be sent again.
 SMTP_DATA_TIMEOUT = env.float("SMTP_DATA_TIMEOUT", default=600)
 SMTP_HELO_NAME = env.str("SMTP_HELO_NAME", default="")  # the machine's FQDN when empty
+# The machine a worker runs on, as egress addresses name it (manage.py egress_ip): a worker sends only from
+# the addresses of its own host.
+EGRESS_HOST = env.str("EGRESS_HOST", default=socket.gethostname())
+# DNS blocklists the egress check asks about each sending address.
+EGRESS_DNSBL_ZONES = env.list(
+    "EGRESS_DNSBL_ZONES", default=["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"]
+)
 # Retries of temporary failures, like Postfix: 5 minutes doubling up to an hour, give up after 5 days.
 DELIVERY_RETRY_FIRST = env.int("DELIVERY_RETRY_FIRST", default=300)
 DELIVERY_RETRY_MAX = env.int("DELIVERY_RETRY_MAX", default=3600)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from sending.models import DkimKey, DnsRecordCheck, Domain, SenderAddress, Tag
+from sending.models import DkimKey, DnsRecordCheck, Domain, EgressAddress, SenderAddress, Tag
 
 
 class DkimKeyInline(admin.TabularInline):
@@ -43,3 +43,14 @@ class SenderAddressAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "account", "created_at"]
     search_fields = ["name", "account__name"]
+
+
+@admin.register(EgressAddress)
+class EgressAddressAdmin(admin.ModelAdmin):
+    """The platform's sending addresses (also `manage.py egress_ip`), given to hosts and accounts."""
+
+    list_display = ("address", "helo", "host", "account", "fcrdns", "spf_covered", "listings", "bind_error")
+    list_filter = ("host", "fcrdns", "spf_covered")
+    search_fields = ("address", "helo", "host", "account__name")
+    readonly_fields = ("checked_at", "ptr", "fcrdns", "spf_covered", "listings", "bind_error")
+    raw_id_fields = ("account",)

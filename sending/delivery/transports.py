@@ -9,6 +9,7 @@ one SMTP connection carries many messages. Failures are TransportError with a `p
 marks a bad mailbox or a domain that does not exist, which puts the address on the suppression list.
 """
 
+import errno
 import ipaddress
 import smtplib
 import socket
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from sending import dns, netguard
+from sending import dns, egress, netguard
 from sending.models import CapturedMessage, Message
 
 
@@ -29,6 +30,7 @@ class Result:
     code: int
     text: str
     mx_host: str = ""
+    source: str = ""  # the egress address it left from ("" when the system picked)
 
 
 class TransportError(Exception):
@@ -68,9 +70,10 @@ class Session:
 
 
 class Transport:
-    """Opens a Session per destination domain, as a context manager: `with transport.session(domain) as s`."""
+    """Opens a Session per destination domain, as a context manager: `with transport.session(domain) as s`.
+    `account_id` says whose mail it carries (mx mode sends it from that account's egress addresses)."""
 
-    def session(self, domain: str):
+    def session(self, domain: str, account_id: int | None = None):
         raise NotImplementedError
 
 
@@ -87,7 +90,7 @@ class CaptureSession(Session):
 
 class CaptureTransport(Transport):
     @contextmanager
-    def session(self, domain: str):
+    def session(self, domain: str, account_id: int | None = None):
         yield CaptureSession()
 
 
@@ -101,8 +104,8 @@ def helo_name() -> str:
 class SmtpSession(Session):
     """One SMTP connection; a message that fails leaves the connection usable (RSET) unless it dropped."""
 
-    def __init__(self, smtp: smtplib.SMTP, host: str):
-        self.smtp, self.host = smtp, host
+    def __init__(self, smtp: smtplib.SMTP, host: str, source: str = ""):
+        self.smtp, self.host, self.source = smtp, host, source
 
     def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
         utf8 = not message.rcpt.isascii()
@@ -132,7 +135,7 @@ class SmtpSession(Session):
                     self.smtp.sock.settimeout(settings.SMTP_TIMEOUT)
             if code != 250:
                 raise TransportError.from_reply(code, reply, self.host)
-            return Result(code, reply.decode("utf-8", "replace"), self.host)
+            return Result(code, reply.decode("utf-8", "replace"), self.host, self.source)
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"connection to {self.host} lost: {exc}", mx_host=self.host) from exc
 
@@ -158,9 +161,14 @@ def _connect(
     username: str = "",
     password: str = "",
     verify: bool = True,
+    source: egress.Source | None = None,
 ) -> SmtpSession:
-    """starttls: "opportunistic" (use it when offered, no certificate check), "required" or "never"."""
+    """starttls: "opportunistic" (use it when offered, no certificate check), "required" or "never".
+    `source`: the egress address to bind and the name to greet with (else the system's and helo_name()).
+    An address that cannot be bound raises EgressUnavailable."""
     timeout = settings.SMTP_TIMEOUT
+    helo = source.helo if source else helo_name()
+    bind = (source.address, 0) if source else None
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False
@@ -169,10 +177,10 @@ def _connect(
         smtp: smtplib.SMTP
         if implicit_tls:
             smtp = smtplib.SMTP_SSL(
-                address, port, local_hostname=helo_name(), timeout=timeout, context=context
+                address, port, local_hostname=helo, timeout=timeout, context=context, source_address=bind
             )
         else:
-            smtp = smtplib.SMTP(address, port, local_hostname=helo_name(), timeout=timeout)
+            smtp = smtplib.SMTP(address, port, local_hostname=helo, timeout=timeout, source_address=bind)
         smtp.ehlo()
         if not implicit_tls and starttls != "never":
             if smtp.has_extn("starttls"):
@@ -189,9 +197,21 @@ def _connect(
         ) from exc
     except smtplib.SMTPResponseException as exc:
         raise TransportError.from_reply(exc.smtp_code, exc.smtp_error, host) from exc
-    except (smtplib.SMTPException, OSError) as exc:
+    except OSError as exc:
+        if source is not None and exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+            raise EgressUnavailable(source, str(exc)) from exc
         raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
-    return SmtpSession(smtp, host)
+    except smtplib.SMTPException as exc:
+        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    return SmtpSession(smtp, host, source.address if source else "")
+
+
+class EgressUnavailable(Exception):
+    """The egress address cannot be bound on this machine: the operator's to fix, not the recipient's."""
+
+    def __init__(self, source: egress.Source, error: str):
+        super().__init__(error)
+        self.source, self.error = source, error
 
 
 class RelayTransport(Transport):
@@ -206,7 +226,7 @@ class RelayTransport(Transport):
         self.password = unquote(parts.password or "")
 
     @contextmanager
-    def session(self, domain: str):
+    def session(self, domain: str, account_id: int | None = None):
         # Credentials never cross the network in clear: STARTTLS is required when there are any.
         session = _connect(
             self.host,
@@ -226,7 +246,7 @@ class RelayTransport(Transport):
 
 class MxTransport(Transport):
     @contextmanager
-    def session(self, domain: str):
+    def session(self, domain: str, account_id: int | None = None):
         errors, internal = [], []
         for host in self.mx_hosts(domain):
             for address in self.addresses(host):
@@ -234,14 +254,7 @@ class MxTransport(Transport):
                     internal.append(f"{host} ({address})")  # never ours to connect to (our own network)
                     continue
                 try:
-                    session = _connect(
-                        host,
-                        address,
-                        settings.MX_PORT,
-                        implicit_tls=False,
-                        starttls="opportunistic",
-                        verify=False,
-                    )
+                    session = self._connect_from(host, address, account_id)
                 except TransportError as exc:
                     if exc.permanent:
                         raise
@@ -260,6 +273,28 @@ class MxTransport(Transport):
                 permanent=True,
             )
         raise TransportError("; ".join(errors) or f"no mail server of {domain} answered")
+
+    @staticmethod
+    def _connect_from(host: str, address: str, account_id: int | None) -> SmtpSession:
+        """A session to the MX from one of the account's egress addresses (sending.egress), the next in
+        turn; one that cannot be bound is set aside and the next tried. No egress address registered on
+        this host: the system picks the source."""
+        sources = egress.pick(account_id, address) if account_id is not None else []
+        if not sources and not (account_id is not None and egress.candidates(account_id)):
+            return _connect(host, address, settings.MX_PORT, implicit_tls=False, starttls="opportunistic",
+                            verify=False)  # fmt: skip
+        for source in sources:
+            try:
+                return _connect(host, address, settings.MX_PORT, implicit_tls=False,
+                                starttls="opportunistic", verify=False, source=source)  # fmt: skip
+            except EgressUnavailable as exc:
+                egress.bind_failed(exc.source, exc.error)
+        # Addresses are registered but none can carry this: the mail waits for the operator, never leaves
+        # from an address nobody chose.
+        raise TransportError(
+            f"no egress address of this host ({settings.EGRESS_HOST}) can reach {host} ({address})",
+            mx_host=host,
+        )
 
     @staticmethod
     def mx_hosts(domain: str) -> list[str]:

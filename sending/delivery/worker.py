@@ -57,6 +57,7 @@ class Outcome:
     text: str
     mx_host: str = ""
     invalid: bool = False
+    egress: str = ""  # the address it left from, when this host has egress addresses
 
 
 def _due() -> Q:
@@ -252,7 +253,13 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
         _deliver_through(CaptureTransport(), token, sandboxed, counts)
     real = [m for m in pending if not m.envelope.sender.domain.sandbox]
     if real:
-        _deliver_through(get_transport(), token, real, counts)
+        transport = get_transport()
+        # One session per account: in mx mode each account's mail leaves from its own egress addresses.
+        by_account: dict[int, list[Message]] = {}
+        for message in real:
+            by_account.setdefault(message.account_id, []).append(message)
+        for group in by_account.values():
+            _deliver_through(transport, token, group, counts)
     return counts
 
 
@@ -265,7 +272,7 @@ def _deliver_through(
     delivered = _DeliveredBuffer(token, counts)
     started = time.monotonic()
     try:
-        with transport.session(remaining[0].rcpt_domain) as session:
+        with transport.session(remaining[0].rcpt_domain, remaining[0].account_id) as session:
             renewed = time.monotonic()
             while remaining:
                 message = remaining[0]
@@ -277,7 +284,9 @@ def _deliver_through(
                 started = time.monotonic()
                 try:
                     result: Result = session.send(message, return_path(message), render(message, cache))
-                    outcome = Outcome(MessageState.DELIVERED, result.code, result.text, result.mx_host)
+                    outcome = Outcome(
+                        MessageState.DELIVERED, result.code, result.text, result.mx_host, egress=result.source
+                    )
                 except TransportError as exc:
                     outcome = _failure(exc)
                 except Exception as exc:  # a bug of ours must not lose the message: retry it later
@@ -344,6 +353,7 @@ class _DeliveredBuffer:
                     at=now,
                     result=MessageState.DELIVERED,
                     mx_host=o.mx_host[:255],
+                    egress_ip=o.egress or None,
                     code=o.code,
                     text=o.text[:2000],
                     duration_ms=d,

@@ -170,6 +170,7 @@ class DeliveryAttempt(models.Model):
     at = models.DateTimeField(default=timezone.now)
     result = models.CharField(max_length=16, choices=MessageState.choices)
     mx_host = models.CharField(max_length=255, blank=True)
+    egress_ip = models.GenericIPAddressField(null=True, blank=True)  # the source it left from
     code = models.PositiveSmallIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
