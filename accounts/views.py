@@ -110,6 +110,8 @@ def overview(request):
         "members": account.memberships.count(),
         "pending_invitations": account.invitations.pending().count(),
         "limits": account_limits(account),
+        # The account's dedicated sending addresses a DNS blocklist lists (sending.egress's daily check).
+        "listed_addresses": [e for e in account.egress_addresses.all() if e.listings],
     }
     return render(request, "accounts/overview.html", context)
 

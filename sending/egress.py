@@ -16,9 +16,11 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.mailing import mail_people
 from sending import dns
 from sending.models import EgressAddress
 
@@ -99,6 +101,31 @@ def _spf_networks(name: str, depth: int = 0) -> list:
             except ValueError:
                 continue
     return networks
+
+
+def recheck_all() -> int:
+    """The daily check of every address; a blocklist listing that is new is mailed to staff (and shown
+    on the owning account's Overview) — never silent."""
+    checked = 0
+    for entry in EgressAddress.objects.select_related("account"):
+        before = set(entry.listings)
+        result = check(entry)
+        checked += 1
+        if set(result.listings) - before:
+            _tell_staff(entry, result)
+    return checked
+
+
+def _tell_staff(entry: EgressAddress, result: Check) -> None:
+    staff = list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if staff:
+        mail_people("egress_listed", {"entry": entry, "listings": result.listings}, staff)
+    log.warning("sending address %s is listed on %s", entry.address, ", ".join(result.listings))
 
 
 def check(entry: EgressAddress) -> Check:

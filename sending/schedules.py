@@ -8,6 +8,8 @@ SCHEDULES = [
     ScheduleSpec(name="deliver_due", func="sending.tasks.deliver_due", minutes=1),
     # Verified domains are checked daily: one whose ownership, SPF or DKIM record disappears stops sending.
     ScheduleSpec(name="recheck_domains", func="sending.tasks.recheck_domains", minutes=24 * 60),
+    # Sending addresses: reverse DNS, SPF and blocklists daily; a new listing is mailed to staff.
+    ScheduleSpec(name="recheck_egress", func="sending.tasks.recheck_egress", minutes=24 * 60),
     # Batch jobs: start any whose one-off schedule was missed, go on with waiting or orphaned fan-outs,
     # mark finished jobs done.
     ScheduleSpec(name="batch_tick", func="sending.tasks.batch_tick", minutes=1),

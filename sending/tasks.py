@@ -6,7 +6,7 @@ keep their names."""
 
 from django.core.cache import cache
 
-from sending import retention
+from sending import egress, retention
 from sending.api import auth, ratelimit
 from sending.delivery import worker
 from sending.lists import importer
@@ -23,6 +23,10 @@ def check_domain(domain_pk: int) -> str | None:
 
 def recheck_domains() -> int:
     return domains.domain_recheck_all()
+
+
+def recheck_egress() -> int:
+    return egress.recheck_all()
 
 
 def send_reply_to_verification(sender_pk: int, language: str | None = None) -> None:

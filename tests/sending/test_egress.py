@@ -128,3 +128,26 @@ def test_bad_input_is_refused_and_changes_nothing(db):
         with pytest.raises(CommandError, match=message):
             call_command("egress_ip", *args, stdout=io.StringIO())
     assert not EgressAddress.objects.exists()
+
+
+@override_settings(EGRESS_DNSBL_ZONES=["bl.test"])
+def test_the_daily_check_mails_staff_a_new_listing_and_the_account_sees_it(mx, client):
+    from django.core import mail as outbox
+
+    from accounts.models import User
+    from sending import tasks
+
+    _sink, dns = mx
+    sender = smtp_sender("a@example.com", "smtp-Password-2026")
+    User.objects.create_user(email="ops@example.com", password="x-Password-2026", is_staff=True)
+    add("127.0.0.2", "mta2.example.test", host="worker-a", account=sender.account.public_id)
+    outbox.outbox.clear()
+    dns.add("2.0.0.127.bl.test", "A", "127.0.0.2")
+    assert tasks.recheck_egress() == 1
+    [letter] = outbox.outbox
+    assert letter.to == ["ops@example.com"] and "127.0.0.2" in letter.subject and "bl.test" in letter.body
+    assert tasks.recheck_egress() == 1 and len(outbox.outbox) == 1  # told once, not daily
+    owner = User.objects.get(email="a@example.com")
+    client.force_login(owner)
+    page = client.get(f"/a/{sender.account.public_id}/")
+    assert "127.0.0.2 is listed on bl.test" in page.content.decode()
