@@ -49,11 +49,15 @@ def candidates(account_id: int) -> list[Source]:
     return dedicated or shared
 
 
-def pick(account_id: int, destination: str) -> list[Source]:
+def pick(account_id: int, destination: str) -> list[Source] | None:
     """The candidates in the order to try them, starting with this turn's, of the destination's address
-    family (an IPv4 source cannot reach an IPv6 server)."""
+    family (an IPv4 source cannot reach an IPv6 server); None when this host has none for the account
+    (the system picks the source)."""
+    found = candidates(account_id)
+    if not found:
+        return None
     family = ipaddress.ip_address(destination).version
-    usable = [s for s in candidates(account_id) if ipaddress.ip_address(s.address).version == family]
+    usable = [s for s in found if ipaddress.ip_address(s.address).version == family]
     if not usable:
         return []
     start = next(_turn) % len(usable)

@@ -279,8 +279,8 @@ class MxTransport(Transport):
         """A session to the MX from one of the account's egress addresses (sending.egress), the next in
         turn; one that cannot be bound is set aside and the next tried. No egress address registered on
         this host: the system picks the source."""
-        sources = egress.pick(account_id, address) if account_id is not None else []
-        if not sources and not (account_id is not None and egress.candidates(account_id)):
+        sources = egress.pick(account_id, address) if account_id is not None else None
+        if sources is None:
             return _connect(host, address, settings.MX_PORT, implicit_tls=False, starttls="opportunistic",
                             verify=False)  # fmt: skip
         for source in sources:
