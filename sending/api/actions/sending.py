@@ -90,7 +90,9 @@ def _common(p: Params) -> None:
         )
 
 
-def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None) -> service.Mail:
+def _mail(
+    caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None, bcc: str = ""
+) -> service.Mail:
     """The Mail of a sending call, with the parameters both sending actions share."""
     _common(p)
     link, level = _unsubscribe_params(p)
@@ -112,7 +114,7 @@ def _mail(caller: Caller, p: Params, *, sender, to, content: service.Content, va
         content=content,
         tag_name=p.text("TagName", max_length=128),
         variables=variables or {},
-        bcc=p.text("BccAddress"),
+        bcc=bcc,
         source=Envelope.Source.API,
     )
 
@@ -171,7 +173,9 @@ def single_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     )
     sender = p.text("AccountName", required=True)
     with refused():
-        mail = _mail(caller, p, sender=sender, to=to, content=content, variables=variables)
+        mail = _mail(
+            caller, p, sender=sender, to=to, content=content, variables=variables, bcc=p.text("BccAddress")
+        )
         prepared = service.mail_prepare(mail)  # everything else is checked before any file is fetched
         specs = _attachment_specs(p)
         if specs:
