@@ -51,6 +51,7 @@ class TransportError(Exception):
             invalid,
             mx_host,
         )
+        self.source = ""  # the egress address of the session that got it (SmtpSession.send sets it)
 
     @classmethod
     def from_reply(cls, code: int, reply: bytes | str, mx_host: str) -> "TransportError":
@@ -108,6 +109,13 @@ class SmtpSession(Session):
         self.smtp, self.host, self.source = smtp, host, source
 
     def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
+        try:
+            return self._send(message, mail_from, raw)
+        except TransportError as exc:
+            exc.source = self.source  # the attempt records the address it was made from
+            raise
+
+    def _send(self, message: Message, mail_from: str, raw: bytes) -> Result:
         utf8 = not message.rcpt.isascii()
         if utf8 and not self.smtp.has_extn("smtputf8"):
             raise TransportError(

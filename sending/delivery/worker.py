@@ -368,10 +368,10 @@ class _DeliveredBuffer:
 
 def _failure(exc: TransportError) -> Outcome:
     if exc.invalid:
-        return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True)
+        return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True, egress=exc.source)
     if exc.permanent:
-        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host)
-    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host)
+        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=exc.source)
+    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=exc.source)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -433,6 +433,7 @@ def _write_outcome(
             at=now,
             result=state,
             mx_host=outcome.mx_host[:255],
+            egress_ip=outcome.egress or None,
             code=outcome.code,
             text=text[:2000],
             duration_ms=duration_ms,

@@ -151,3 +151,15 @@ def test_the_daily_check_mails_staff_a_new_listing_and_the_account_sees_it(mx, c
     client.force_login(owner)
     page = client.get(f"/a/{sender.account.public_id}/")
     assert "127.0.0.2 is listed on bl.test" in page.content.decode()
+
+
+def test_a_refused_attempt_records_the_address_it_was_made_from(mx):
+    sink, _dns = mx
+    sender = smtp_sender("a@example.com", "smtp-Password-2026")
+    add("127.0.0.2", "mta2.example.test", host="worker-a")
+    sink.script(f"later@{DEST}", "451 4.7.1 try again later")
+    message = send(sender, f"later@{DEST}")
+    message.refresh_from_db()
+    assert message.state == MessageState.DEFERRED
+    [attempt] = DeliveryAttempt.objects.filter(message=message)
+    assert (attempt.result, attempt.egress_ip) == (MessageState.DEFERRED, "127.0.0.2")
