@@ -230,6 +230,8 @@ def batch_send_mail(caller: Caller, p: Params) -> Callable[[], dict]:
     TemplateContent; one EnvId for all of them; or TemplateName + ReceiversName (a stored list), a batch job.
     """
     account = caller.key.account
+    if p.text("BccAddress").strip():
+        raise ApiError("InvalidParameter", "BccAddress: BatchSendMail has no Bcc (SingleSendMail has).")
     address = p.text("AccountName", required=True).strip().lower()
     sender = (
         SenderAddress.objects.alive()
