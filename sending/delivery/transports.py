@@ -42,8 +42,12 @@ class TransportError(Exception):
         permanent: bool = False,
         invalid: bool = False,
         mx_host: str = "",
+        hold: bool = False,
     ):
         super().__init__(text)
+        # Ours to fix, not the recipient's (no egress address of this host can be bound): the mail waits
+        # without it costing an attempt.
+        self.hold = hold
         self.text, self.code, self.permanent, self.invalid, self.mx_host = (
             text,
             code,
@@ -255,7 +259,7 @@ class RelayTransport(Transport):
 class MxTransport(Transport):
     @contextmanager
     def session(self, domain: str, account_id: int | None = None):
-        errors, internal = [], []
+        errors, internal, holds = [], [], []
         for host in self.mx_hosts(domain):
             for address in self.addresses(host):
                 if not netguard.deliverable_address(address):
@@ -266,13 +270,15 @@ class MxTransport(Transport):
                 except TransportError as exc:
                     if exc.permanent:
                         raise
-                    errors.append(exc.text)
+                    (holds if exc.hold else errors).append(exc.text)
                     continue
                 try:
                     yield session
                 finally:
                     session.close()
                 return
+        if holds and not errors:
+            raise TransportError("; ".join(holds), hold=True)
         if internal and not errors:
             raise TransportError(
                 f"5.4.4 the mail servers of {domain} are internal addresses we do not deliver to: "
@@ -302,6 +308,7 @@ class MxTransport(Transport):
         raise TransportError(
             f"no egress address of this host ({settings.EGRESS_HOST}) can reach {host} ({address})",
             mx_host=host,
+            hold=True,
         )
 
     @staticmethod

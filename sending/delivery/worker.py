@@ -58,6 +58,7 @@ class Outcome:
     mx_host: str = ""
     invalid: bool = False
     egress: str = ""  # the address it left from, when this host has egress addresses
+    hold: bool = False  # waiting for the operator (sending.delivery.transports.TransportError.hold)
 
 
 def _due() -> Q:
@@ -371,7 +372,11 @@ def _failure(exc: TransportError) -> Outcome:
         return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True, egress=exc.source)
     if exc.permanent:
         return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=exc.source)
-    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=exc.source)
+    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=exc.source, hold=exc.hold)
+
+
+# How often mail held for the operator (an egress address that cannot be bound) is tried again.
+HOLD_RETRY = timedelta(minutes=5)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -412,7 +417,12 @@ def _write_outcome(
     now = timezone.now()
     state, text = outcome.state, outcome.text
     next_attempt = None
-    if state == MessageState.DEFERRED:
+    held: dict = {}
+    if outcome.hold:
+        # Waiting never fails mail: the try is given back and the give-up time moves with the wait.
+        next_attempt = now + HOLD_RETRY
+        held = {"attempts": F("attempts") - 1, "give_up_at": F("give_up_at") + HOLD_RETRY}
+    elif state == MessageState.DEFERRED:
         next_attempt = now + backoff(message.attempts)
         if next_attempt > message.give_up_at:
             state, text = MessageState.FAILED, f"gave up after {message.attempts} attempts: {text}"
@@ -424,6 +434,7 @@ def _write_outcome(
             now if final else None, outcome.code, "" if state == MessageState.DELIVERED else text
         )
         changes["next_attempt_at"] = next_attempt or now
+        changes.update(held)
         if not events.record([event], at=now, where=Q(lease_owner=token), changes=changes):
             log.warning("lease on message %s was lost before its result was recorded", message.pk)
             return

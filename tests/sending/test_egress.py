@@ -3,8 +3,10 @@ dedicated ones for its mail, never another host's; an address that cannot be bou
 reads PTR, SPF and blocklists. 127.0.0.x are real source addresses here (Linux routes 127/8 to loopback)."""
 
 import io
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
@@ -88,8 +90,11 @@ def test_an_address_that_cannot_be_bound_is_set_aside_and_the_mail_waits(mx):
     EgressAddress.objects.create(address="192.0.2.55", helo="gone.example.test", host="worker-a")
     message = send(sender, f"r@{DEST}")
     message.refresh_from_db()
+    give_up_at = message.created_at + timedelta(seconds=settings.DELIVERY_GIVE_UP)
     assert message.state == MessageState.DEFERRED and not sink.messages
     assert "no egress address" in message.last_error
+    # Waiting for the operator never fails mail: the try is given back, the give-up time moves with it.
+    assert message.attempts == 0 and message.give_up_at > give_up_at
     assert EgressAddress.objects.get().bind_error  # shown to the operator (egress_ip list, admin)
     out = io.StringIO()
     call_command("egress_ip", "list", stdout=out)
