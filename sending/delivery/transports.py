@@ -259,7 +259,9 @@ class RelayTransport(Transport):
 class MxTransport(Transport):
     @contextmanager
     def session(self, domain: str, account_id: int | None = None):
-        errors, internal, holds = [], [], []
+        errors: list[str] = []
+        internal: list[str] = []
+        holds: list[str] = []
         for host in self.mx_hosts(domain):
             for address in self.addresses(host):
                 if not netguard.deliverable_address(address):
