@@ -28,6 +28,7 @@ from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import (
     CaptureTransport,
+    MxTransport,
     Result,
     Transport,
     TransportError,
@@ -255,7 +256,10 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     real = [m for m in pending if not m.envelope.sender.domain.sandbox]
     if real:
         transport = get_transport()
-        # One session per account: in mx mode each account's mail leaves from its own egress addresses.
+        if not isinstance(transport, MxTransport):
+            _deliver_through(transport, token, real, counts)
+            return counts
+        # mx mode: one session per account, each account's mail leaves from its own egress addresses.
         by_account: dict[int, list[Message]] = {}
         for message in real:
             by_account.setdefault(message.account_id, []).append(message)
