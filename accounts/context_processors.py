@@ -27,6 +27,7 @@ SETTINGS_NAVIGATION = [
     ("access_keys", _("Access keys"), "accounts:access_keys", Perm.MANAGE_KEYS),
     ("ip_protection", _("IP protection"), "accounts:ip_protection", Perm.MANAGE_KEYS),
     ("webhooks", _("Webhooks"), "stats:webhooks", Perm.MANAGE_KEYS),
+    ("dedicated_ips", _("Dedicated IPs"), "sending:dedicated_ips", Perm.VIEW),
     ("audit_log", _("Audit log"), "accounts:audit_log", Perm.VIEW_AUDIT),
 ]
 

@@ -2,7 +2,17 @@
 
 from django.contrib import admin
 
-from sending.models import DkimKey, DnsRecordCheck, Domain, EgressAddress, SenderAddress, Tag
+from sending.models import (
+    ConfigSet,
+    DkimKey,
+    DnsRecordCheck,
+    Domain,
+    EgressAddress,
+    IpPool,
+    SenderAddress,
+    Tag,
+    WarmupDay,
+)
 
 
 class DkimKeyInline(admin.TabularInline):
@@ -49,8 +59,53 @@ class TagAdmin(admin.ModelAdmin):
 class EgressAddressAdmin(admin.ModelAdmin):
     """The platform's sending addresses (also `manage.py egress_ip`), given to hosts and accounts."""
 
-    list_display = ("address", "helo", "host", "account", "fcrdns", "spf_covered", "listings", "bind_error")
-    list_filter = ("host", "fcrdns", "spf_covered")
-    search_fields = ("address", "helo", "host", "account__name")
-    readonly_fields = ("checked_at", "ptr", "fcrdns", "spf_covered", "listings", "bind_error")
+    list_display = (
+        "address", "helo", "host", "account", "pool", "warmup",
+        "fcrdns", "spf_covered", "listings", "bind_error",
+    )  # fmt: skip
+    list_filter = ("host", "warmup", "fcrdns", "spf_covered")
+    search_fields = ("address", "helo", "host", "account__name", "resource_id")
+    readonly_fields = ("resource_id", "checked_at", "ptr", "fcrdns", "spf_covered", "listings", "bind_error")
+    raw_id_fields = ("account", "pool")
+
+
+@admin.register(IpPool)
+class IpPoolAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "api_id", "is_default", "created_at")
+    search_fields = ("name", "account__name", "account__public_id")
+    readonly_fields = ("api_id", "created_at")
     raw_id_fields = ("account",)
+
+
+@admin.register(ConfigSet)
+class ConfigSetAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "api_id", "ip_pool", "public_channel_backoff")
+    search_fields = ("name", "account__name", "account__public_id")
+    readonly_fields = ("api_id", "created_at")
+    raw_id_fields = ("account", "ip_pool")
+
+
+@admin.register(WarmupDay)
+class WarmupDayAdmin(admin.ModelAdmin):
+    """What each address carried per provider and day (sending.warmup): read only."""
+
+    list_display = (
+        "address",
+        "esp",
+        "day",
+        "step",
+        "cap",
+        "sent",
+        "delivered",
+        "deferred",
+        "bounced",
+        "held",
+    )
+    list_filter = ("esp", "day")
+    search_fields = ("address__address",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

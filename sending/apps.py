@@ -14,6 +14,7 @@ class SendingConfig(AppConfig):
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
         from directmail.metrics import register_gauges
+        from sending import events, warmup
         from sending.delivery.worker import queue_gauges
         from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
@@ -21,6 +22,7 @@ class SendingConfig(AppConfig):
         from sending.services.senders import deletions_this_month
 
         register_account_setup(sandbox_create)
+        events.listen(warmup.on_complaints, ["complained"])
         register_gauges(queue_gauges)
         register_detail_values("type", dict(SendType.choices))
         register_usage("max_domains", lambda account: account.domains.alive().own().count())
@@ -56,6 +58,16 @@ class SendingConfig(AppConfig):
                 "tag.create": _("Created a tag"),
                 "tag.update": _("Changed a tag"),
                 "tag.delete": _("Deleted a tag"),
+                "ip_pool.create": _("Created an IP pool"),
+                "ip_pool.update": _("Changed an IP pool"),
+                "ip_pool.default": _("Chose the default IP pool"),
+                "ip_pool.delete": _("Deleted an IP pool"),
+                "config_set.create": _("Created a configuration set"),
+                "config_set.update": _("Changed a configuration set"),
+                "config_set.delete": _("Deleted a configuration set"),
+                "config_set.bind": _("Bound a sender address to a configuration set"),
+                "egress.warmup": _("Changed the warm-up of a dedicated IP"),
+                "egress.auto_renewal": _("Changed the auto-renewal of dedicated IPs"),
                 "recipient_list.create": _("Created a recipient list"),
                 "recipient_list.update": _("Changed a recipient list"),
                 "recipient_list.delete": _("Deleted a recipient list"),

@@ -1,9 +1,14 @@
 """Which address mail leaves from, and whether the internet will like that address.
 
-Staff register each host's sending addresses (`manage.py egress_ip`, or Django admin). A worker sends only
-from the addresses of its own host (`EGRESS_HOST`): an account's dedicated addresses for its mail when it
-has some there, else the shared ones (no account), taken in turn. A host without registered addresses
-sends as before, from whatever address the system picks, greeting with SMTP_HELO_NAME.
+Staff register each host's sending addresses (`manage.py egress_ip`, or Django admin), shared or dedicated
+to an account; an account groups its own into IP pools. A worker sends only from the addresses of its own
+host (`EGRESS_HOST`). The route of a message (`route_of`, from its envelope): the call's IpPoolId, else the
+pool of its sender's configuration set, else the account's default pool; with none of them, the account's
+dedicated addresses that are in no pool, else the shared ones. Within the route, `plan` spreads a batch in
+weighted round robin over the addresses with capacity left today (sending.warmup); what the pool cannot
+take today goes to the shared addresses when the configuration set allows (IsPublicChannelBackoff), else
+waits for the next day. A host without registered addresses sends as before, from whatever address the
+system picks, greeting with SMTP_HELO_NAME.
 
 `check()` looks at what receivers look at: forward-confirmed reverse DNS (the PTR name resolves back to the
 address), whether the `SPF_INCLUDE` record covers the address (its ip4/ip6 mechanisms, one include deep),
@@ -11,22 +16,20 @@ and listings on the DNS blocklists of `EGRESS_DNSBL_ZONES`.
 """
 
 import ipaddress
-import itertools
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.mailing import mail_people
-from sending import dns
-from sending.models import EgressAddress
+from sending import dns, warmup
+from sending.models import ConfigSet, EgressAddress, IpPool
 
 log = logging.getLogger(__name__)
-
-_turn = itertools.count()  # round robin among the candidates, per process
 
 
 @dataclass(frozen=True)
@@ -34,34 +37,92 @@ class Source:
     address: str
     helo: str
 
-
-def candidates(account_id: int) -> list[Source]:
-    """This host's addresses for the account's mail: its dedicated ones if it has any here, else the
-    shared ones; [] when the host has none registered (the system picks)."""
-    rows = list(
-        EgressAddress.objects.filter(host=settings.EGRESS_HOST, bind_error="")
-        .filter(Q(account_id=account_id) | Q(account__isnull=True))
-        .order_by("address")
-        .values_list("address", "helo", "account_id")
-    )
-    dedicated = [Source(a, h) for a, h, owner in rows if owner == account_id]
-    shared = [Source(a, h) for a, h, owner in rows if owner is None]
-    return dedicated or shared
+    def reaches(self, destination: str) -> bool:
+        """Of the destination's address family (an IPv4 source cannot reach an IPv6 server)."""
+        return ipaddress.ip_address(self.address).version == ipaddress.ip_address(destination).version
 
 
-def pick(account_id: int, destination: str) -> list[Source] | None:
-    """The candidates in the order to try them, starting with this turn's, of the destination's address
-    family (an IPv4 source cannot reach an IPv6 server); None when this host has none for the account
-    (the system picks the source)."""
-    found = candidates(account_id)
-    if not found:
-        return None
-    family = ipaddress.ip_address(destination).version
-    usable = [s for s in found if ipaddress.ip_address(s.address).version == family]
-    if not usable:
-        return []
-    start = next(_turn) % len(usable)
-    return usable[start:] + usable[:start]
+@dataclass(frozen=True)
+class Route:
+    """Where an account's message may leave from: a pool (None: the account's unpooled dedicated
+    addresses, else the shared ones), and whether the shared addresses may carry what it cannot take."""
+
+    account_id: int
+    pool_id: int | None = None
+    backoff: bool = False
+
+
+def route_of(account_id: int, ip_pool_id: int | None, config_set_id: int | None) -> Route:
+    """The call's pool over the configuration set's over the account's default pool."""
+    backoff, pool_id = False, ip_pool_id
+    if config_set_id is not None:
+        found = ConfigSet.objects.filter(pk=config_set_id).values_list("ip_pool_id", "public_channel_backoff")
+        for set_pool, set_backoff in found:
+            pool_id, backoff = pool_id or set_pool, set_backoff
+    if pool_id is None:
+        default = IpPool.objects.filter(account_id=account_id, is_default=True)
+        pool_id = default.values_list("pk", flat=True).first()
+    return Route(account_id, pool_id, backoff)
+
+
+@dataclass
+class Part:
+    """Messages to send through one session: from `source` (None: the system picks), with the warm-up
+    capacity reserved for them (settled after the session)."""
+
+    source: Source | None
+    messages: list[Any] = field(default_factory=list)
+    reservation: warmup.Reservation | None = None
+
+
+def _host_entries() -> list[EgressAddress]:
+    return list(EgressAddress.objects.filter(host=settings.EGRESS_HOST, bind_error="").order_by("address"))
+
+
+def _source(entry: EgressAddress) -> Source:
+    return Source(entry.address, entry.helo)
+
+
+def plan(route: Route, esp: str, messages: Sequence[Any]) -> tuple[list[Part], list[Any], str]:
+    """Split messages of one route to one provider into sessions, one per address, and the ones that
+    must wait (with why): over today's warm-up caps, or their pool has no address on this host."""
+    host = _host_entries()
+    shared = [e for e in host if e.account_id is None]
+    if route.pool_id is not None:
+        entries = [e for e in host if e.pool_id == route.pool_id]
+        if not entries:
+            name = IpPool.objects.filter(pk=route.pool_id).values_list("name", flat=True).first()
+            reason = f"IP pool {name} has no usable address on this host ({settings.EGRESS_HOST})"
+            return [], list(messages), reason
+    else:
+        own = [e for e in host if e.account_id == route.account_id and e.pool_id is None]
+        entries = own or shared
+        if not entries:
+            return [Part(None, list(messages))], [], ""  # none registered for it here: the system picks
+    queue = list(messages)
+    parts = _reserve(entries, esp, queue)
+    if queue and route.pool_id is not None and route.backoff:
+        parts += _reserve(shared, esp, queue) if shared else [Part(None, _take(queue, len(queue)))]
+    reason = ""
+    if queue:
+        reason = (
+            f"warm-up: today's caps at {esp} are reached; waiting until "
+            f"{warmup.next_day_starts():%Y-%m-%d %H:%M} UTC"
+        )
+    return parts, queue, reason
+
+
+def _take(queue: list[Any], count: int) -> list[Any]:
+    taken = queue[:count]
+    del queue[:count]
+    return taken
+
+
+def _reserve(entries: list[EgressAddress], esp: str, queue: list[Any]) -> list[Part]:
+    """Parts for as much of the queue as the addresses can take today (taken off the queue)."""
+    reservations, _left = warmup.reserve(entries, esp, len(queue))
+    by_id = {e.pk: e for e in entries}
+    return [Part(_source(by_id[r.address_id]), _take(queue, r.count), r) for r in reservations]
 
 
 def bind_failed(source: Source, error: str) -> None:

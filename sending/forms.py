@@ -6,7 +6,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.forms import CrispyForm
-from sending.models import Domain, DomainStatus, MessageState, SenderAddress, SendType, UnsubscribeLevel
+from sending.models import (
+    Domain,
+    DomainStatus,
+    EgressAddress,
+    IpPool,
+    MessageState,
+    SenderAddress,
+    SendType,
+    UnsubscribeLevel,
+    WarmupType,
+)
 from sending.services.senders import MIN_SMTP_PASSWORD
 
 
@@ -250,3 +260,68 @@ class BatchJobForm(CrispyForm):
         else:
             cleaned["scheduled_at"] = None
         return cleaned
+
+
+class IpPoolForm(CrispyForm):
+    """An IP pool: its name and which of the account's dedicated addresses it has."""
+
+    submit_label = _("Save IP pool")
+    name = forms.CharField(
+        label=_("Name"), max_length=50, help_text=_("1 to 50 letters, digits, underscores or hyphens.")
+    )
+    addresses = forms.ModelMultipleChoiceField(
+        label=_("Addresses"),
+        queryset=EgressAddress.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("An address is in one pool at most: choosing it here takes it out of its other pool."),
+    )
+    default = forms.BooleanField(
+        label=_("Default pool of the account"),
+        required=False,
+        help_text=_("Mail that names no pool and whose sender has no configuration set leaves from it."),
+    )
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["addresses"].queryset = EgressAddress.objects.filter(account=account).order_by("address")
+
+
+class ConfigSetForm(CrispyForm):
+    """A configuration set: the pool its senders' mail leaves from, and the senders bound to it."""
+
+    submit_label = _("Save configuration set")
+    name = forms.CharField(
+        label=_("Name"), max_length=50, help_text=_("1 to 50 letters, digits, underscores or hyphens.")
+    )
+    description = forms.CharField(label=_("Description"), max_length=50, required=False)
+    ip_pool = forms.ModelChoiceField(
+        label=_("IP pool"),
+        queryset=IpPool.objects.none(),
+        required=False,
+        empty_label=_("None (the account's default addresses)"),
+    )
+    backoff = forms.BooleanField(
+        label=_("Back off to the shared addresses"),
+        required=False,
+        help_text=_(
+            "When the pool cannot take more today (warm-up caps), the shared addresses carry the rest. "
+            "Otherwise the rest waits for the next day."
+        ),
+    )
+    senders = forms.ModelMultipleChoiceField(
+        label=_("Sender addresses"),
+        queryset=SenderAddress.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("A sender goes by one set at most: choosing it here takes it from its other set."),
+    )
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ip_pool"].queryset = IpPool.objects.filter(account=account)
+        self.fields["senders"].queryset = SenderAddress.objects.alive().own().filter(account=account)
+
+
+class WarmupForm(forms.Form):
+    warmup = forms.ChoiceField(choices=WarmupType.choices)

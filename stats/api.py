@@ -11,9 +11,10 @@ from django.db.models import F
 
 from sending.api.actions import action
 from sending.api.auth import ApiError, Caller
-from sending.api.params import Params
+from sending.api.params import Params, refused
+from sending.esp import ESPS
+from sending.services import egress
 from stats import dashboard
-from stats.esp import ESPS
 
 
 def _day(p: Params, name: str) -> date:
@@ -33,21 +34,19 @@ def _period(p: Params, longest: int) -> tuple[date, date]:
     return start, end
 
 
-def no_pools(p: Params, *names: str) -> None:
-    """Dedicated IPs, IP pools and configuration sets arrive with the egress work: until then a filter on
-    one finds nothing that exists, and says so rather than answering every other address's numbers."""
-    for name in names:
-        if value := p.text(name, max_length=128).strip():
-            noun = "configuration set" if name == "ConfigSetId" else "dedicated IP or IP pool"
-            raise ApiError(
-                f"Invalid{name}.NotFound", f"{name}: there is no {noun} {value} on this server.", 404
-            )
-
-
 def _filters(caller: Caller, p: Params, *, tag_needs_sender: bool = False) -> dict:
     account = caller.key.account
     filters: dict = {}
-    no_pools(p, "ConfigSetId", "DedicatedIp", "DedicatedIpPoolId")
+    with refused():
+        messages = egress.egress_filter(
+            account,
+            dedicated_ip=p.text("DedicatedIp", max_length=64),
+            pool_id=p.text("DedicatedIpPoolId", max_length=64),
+            config_set_id=p.text("ConfigSetId", max_length=64),
+            message_field="message_id",
+        )
+    if messages is not None:
+        filters["messages"] = messages
     if esp := p.text("Esp", max_length=32).strip().lower():
         if esp not in ESPS:
             raise ApiError("InvalidParameter", f"Esp must be one of {', '.join(ESPS)}.")

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from sending.esp import esp_of
 from sending.events import Event
-from stats.esp import esp_of
 from stats.models import COUNTER_FIELDS, DailyCounter
 
 # Which counter a Hit adds to: an event kind (sending.events.KINDS) or "sent".
@@ -51,7 +51,7 @@ class Hit:
     count: int = 1
     first: bool = False
     tracked: bool = False  # a delivery of a message with open or click tracking
-    esp: str = ""  # the recipient's mailbox provider (stats.esp)
+    esp: str = ""  # the recipient's mailbox provider (sending.esp)
 
 
 def on_events(events: list[Event], at: datetime) -> None:

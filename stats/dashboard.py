@@ -1,15 +1,21 @@
 """What the statistics pages show: counters over a date range, by day and by tag, with totals and rates.
 
 Everything is read from stats.models.DailyCounter (a row per account, day, sender and tag), so a 90-day
-range reads at most a few thousand rows whatever the volume of mail.
+range reads at most a few thousand rows whatever the volume of mail. Filters the counters do not have (the
+egress address a message left from, its IP pool, its configuration set: `messages`) count the events of
+the messages they select instead.
 """
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 
+from sending.esp import domains_of
+from sending.models import MessageEvent
 from stats.models import COUNTER_FIELDS, DailyCounter
 
 MAX_DAYS = 90
@@ -54,7 +60,10 @@ def report(
     sender_ids: list[int] | None = None,
     tag_name: str | None = None,
     esp: str | None = None,
+    messages: Q | None = None,
 ) -> Report:
+    if messages is not None:
+        return _report_from_events(account, start, end, messages, sender_id, sender_ids, tag_name, esp)
     rows = DailyCounter.objects.filter(account=account, day__gte=start, day__lte=end)
     if sender_id is not None:
         rows = rows.filter(sender_id=sender_id)
@@ -76,6 +85,67 @@ def report(
         {"tag_name": r["tag_name"], **{f: r[f] or 0 for f in COUNTER_FIELDS}}
         for r in rows.values("tag_name").annotate(**sums).order_by("-requests", "tag_name")
     ]
+    totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
+    return Report(start, end, days, tags, totals)
+
+
+# The counter each event type adds to, when counting events (the rest as stats.counters.FIELD_OF).
+_EVENT_FIELD = {
+    "accepted": "requests", "delivered": "delivered", "deferred": "deferred", "failed": "failed",
+    "invalid": "invalid", "opened": "opens", "clicked": "clicks", "unsubscribed": "unsubscribes",
+    "complained": "complaints",
+}  # fmt: skip
+
+
+def _report_from_events(account, start, end, messages, sender_id, sender_ids, tag_name, esp) -> Report:
+    """The same report, counted from the events of the messages `messages` selects (by their message's
+    fields: "message__..."), by day in the account's time zone."""
+    zone = ZoneInfo(account.time_zone)
+    events = MessageEvent.objects.filter(account=account, at__date__gte=start - timedelta(days=1))
+    events = events.filter(at__date__lte=end + timedelta(days=1)).filter(messages)
+    if sender_id is not None:
+        events = events.filter(message__envelope__sender_id=sender_id)
+    if sender_ids is not None:
+        events = events.filter(message__envelope__sender_id__in=sender_ids)
+    if tag_name is not None:
+        events = events.filter(message__envelope__tag_name=tag_name)
+    if esp is not None:
+        events = events.filter(domains_of(esp, "message__rcpt_domain"))
+    events = events.annotate(local_day=TruncDate("at", tzinfo=zone)).filter(
+        local_day__gte=start, local_day__lte=end
+    )
+    tracked = Q(type="delivered") & (
+        Q(message__envelope__open_trace=True) | Q(message__envelope__click_trace=True)
+    )
+    unsent = Q(type="invalid", message__attempts=0)
+    counted = events.values("local_day", "message__envelope__tag_name").annotate(
+        **{f"n_{t}": Count("pk", filter=Q(type=t)) for t in _EVENT_FIELD},
+        unique_opens=Count("message", filter=Q(type="opened"), distinct=True),
+        unique_clicks=Count("message", filter=Q(type="clicked"), distinct=True),
+        tracked=Count("pk", filter=tracked),
+        unsent=Count("pk", filter=unsent),
+    )
+    by_day: dict[date, dict[str, int]] = {}
+    by_tag: dict[str, dict[str, int]] = {}
+    for row in counted:
+        values = {field: row[f"n_{t}"] for t, field in _EVENT_FIELD.items()}
+        values.update(unique_opens=row["unique_opens"], unique_clicks=row["unique_clicks"],
+                      tracked=row["tracked"], sent=row["n_accepted"] - row["unsent"])  # fmt: skip
+        for bucket in (
+            by_day.setdefault(row["local_day"], dict.fromkeys(COUNTER_FIELDS, 0)),
+            by_tag.setdefault(row["message__envelope__tag_name"], dict.fromkeys(COUNTER_FIELDS, 0)),
+        ):
+            for field, value in values.items():
+                bucket[field] += value
+    days: list[dict[str, Any]] = []
+    day = start
+    while day <= end:
+        days.append({"day": day, **by_day.get(day, dict.fromkeys(COUNTER_FIELDS, 0))})
+        day += timedelta(days=1)
+    tags: list[dict[str, Any]] = sorted(
+        ({"tag_name": name, **values} for name, values in by_tag.items()),
+        key=lambda r: (-int(r["requests"]), str(r["tag_name"])),
+    )
     totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
     return Report(start, end, days, tags, totals)
 

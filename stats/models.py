@@ -35,7 +35,7 @@ class DailyCounter(models.Model):
     day = models.DateField()
     sender_id = models.BigIntegerField()  # the sender address (kept when the address is deleted)
     tag_name = models.CharField(max_length=128, blank=True)
-    # The recipients' mailbox provider (stats.esp): DirectMail's Esp filter; "" in rows counted before it.
+    # The recipients' mailbox provider (sending.esp): DirectMail's Esp filter; "" in rows counted before it.
     esp = models.CharField(max_length=16, blank=True, default="", db_default="")
     requests = models.PositiveBigIntegerField(default=0)
     sent = models.PositiveBigIntegerField(default=0)

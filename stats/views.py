@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from accounts.roles import Perm
 from accounts.tenancy import account_view
 from sending.csv_cells import escape_formula
+from sending.services import egress
 from stats import dashboard
 from stats.models import COUNTER_FIELDS
 
@@ -54,10 +55,27 @@ class RangeForm(forms.Form):
     )
     sender = forms.ChoiceField(label=gettext_lazy("Sender address"), required=False)
     tag = forms.ChoiceField(label=gettext_lazy("Tag"), required=False)
+    # The egress filters (shown when the account has dedicated addresses, pools or configuration sets).
+    dedicated_ip = forms.ChoiceField(label=gettext_lazy("Dedicated IP"), required=False)
+    ip_pool = forms.ChoiceField(label=gettext_lazy("IP pool"), required=False)
+    config_set = forms.ChoiceField(label=gettext_lazy("Configuration set"), required=False)
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
+        self.account = account
         self.today = account.today()
+        addresses = (
+            egress.account_addresses(account).order_by("address").values_list("resource_id", "address")
+        )
+        self.fields["dedicated_ip"].choices = [("", _("Every address")), *addresses]
+        pools = account.ip_pools.values_list("api_id", "name")
+        self.fields["ip_pool"].choices = [("", _("Every IP pool")), *((str(i), n) for i, n in pools)]
+        sets = account.config_sets.values_list("api_id", "name")
+        self.fields["config_set"].choices = [
+            ("", _("Every configuration set")),
+            *((str(i), n) for i, n in sets),
+        ]
+        self.has_egress = bool(addresses or pools or sets)
         senders = account.sender_addresses.order_by("address").values_list("pk", "address")
         self.fields["sender"].choices = [
             ("", _("Every sender address")),
@@ -94,10 +112,20 @@ class RangeForm(forms.Form):
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         sender = data.get("sender")
         tag = data.get("tag")
-        return {
+        filters = {
             "sender_id": int(sender) if sender else None,
             "tag_name": None if not tag else ("" if tag == "-" else tag),
         }
+        messages = egress.egress_filter(
+            self.account,
+            dedicated_ip=data.get("dedicated_ip", ""),
+            pool_id=data.get("ip_pool", ""),
+            config_set_id=data.get("config_set", ""),
+            message_field="message_id",
+        )  # the choices are the account's own: nothing unknown gets here
+        if messages is not None:
+            filters["messages"] = messages
+        return filters
 
 
 def _report(request):

@@ -76,9 +76,10 @@ class Session:
 
 class Transport:
     """Opens a Session per destination domain, as a context manager: `with transport.session(domain) as s`.
-    `account_id` says whose mail it carries (mx mode sends it from that account's egress addresses)."""
+    `sources`: the egress addresses (sending.egress) to send from in mx mode, tried in order; None: the
+    system picks."""
 
-    def session(self, domain: str, account_id: int | None = None):
+    def session(self, domain: str, sources: list[egress.Source] | None = None):
         raise NotImplementedError
 
 
@@ -95,7 +96,7 @@ class CaptureSession(Session):
 
 class CaptureTransport(Transport):
     @contextmanager
-    def session(self, domain: str, account_id: int | None = None):
+    def session(self, domain: str, sources: list[egress.Source] | None = None):
         yield CaptureSession()
 
 
@@ -238,7 +239,7 @@ class RelayTransport(Transport):
         self.password = unquote(parts.password or "")
 
     @contextmanager
-    def session(self, domain: str, account_id: int | None = None):
+    def session(self, domain: str, sources: list[egress.Source] | None = None):
         # Credentials never cross the network in clear: STARTTLS is required when there are any.
         session = _connect(
             self.host,
@@ -258,7 +259,7 @@ class RelayTransport(Transport):
 
 class MxTransport(Transport):
     @contextmanager
-    def session(self, domain: str, account_id: int | None = None):
+    def session(self, domain: str, sources: list[egress.Source] | None = None):
         errors: list[str] = []
         internal: list[str] = []
         holds: list[str] = []
@@ -268,7 +269,7 @@ class MxTransport(Transport):
                     internal.append(f"{host} ({address})")  # never ours to connect to (our own network)
                     continue
                 try:
-                    session = self._connect_from(host, address, account_id)
+                    session = self._connect_from(host, address, sources)
                 except TransportError as exc:
                     if exc.permanent:
                         raise
@@ -291,24 +292,26 @@ class MxTransport(Transport):
         raise TransportError("; ".join(errors) or f"no mail server of {domain} answered")
 
     @staticmethod
-    def _connect_from(host: str, address: str, account_id: int | None) -> SmtpSession:
-        """A session to the MX from one of the account's egress addresses (sending.egress), the next in
-        turn; one that cannot be bound is set aside and the next tried. No egress address registered on
-        this host: the system picks the source."""
-        sources = egress.pick(account_id, address) if account_id is not None else None
+    def _connect_from(host: str, address: str, sources: list[egress.Source] | None) -> SmtpSession:
+        """A session to the MX from the first of the sources that can be bound and reaches the address's
+        family; one that cannot be bound is set aside (sending.egress.bind_failed). None: the system picks
+        the source."""
         if sources is None:
             return _connect(host, address, settings.MX_PORT, implicit_tls=False, starttls="opportunistic",
                             verify=False)  # fmt: skip
         for source in sources:
+            if not source.reaches(address):
+                continue
             try:
                 return _connect(host, address, settings.MX_PORT, implicit_tls=False,
                                 starttls="opportunistic", verify=False, source=source)  # fmt: skip
             except EgressUnavailable as exc:
                 egress.bind_failed(exc.source, exc.error)
-        # Addresses are registered but none can carry this: the mail waits for the operator, never leaves
+        # Addresses are chosen but none can carry this: the mail waits for the operator, never leaves
         # from an address nobody chose.
         raise TransportError(
-            f"no egress address of this host ({settings.EGRESS_HOST}) can reach {host} ({address})",
+            f"no egress address of this host ({settings.EGRESS_HOST}) can reach {host} ({address}): "
+            + (", ".join(s.address for s in sources) or "none"),
             mx_host=host,
             hold=True,
         )

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -22,7 +22,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from directmail.metrics import DELIVERIES
-from sending import events, unsubscribe
+from sending import egress, events, unsubscribe, warmup
 from sending import headers as header_rules
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
@@ -35,6 +35,7 @@ from sending.delivery.transports import (
     elapsed_ms,
     get_transport,
 )
+from sending.esp import esp_of
 from sending.events import Event
 from sending.models import (
     DeliveryAttempt,
@@ -59,7 +60,8 @@ class Outcome:
     mx_host: str = ""
     invalid: bool = False
     egress: str = ""  # the address it left from, when this host has egress addresses
-    hold: bool = False  # waiting for the operator (sending.delivery.transports.TransportError.hold)
+    hold: bool = False  # waiting, not failing: for the operator (TransportError.hold) or for warm-up
+    hold_until: datetime | None = None  # when to try again (None: after HOLD_RETRY)
 
 
 def _due() -> Q:
@@ -259,25 +261,46 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
         if not isinstance(transport, MxTransport):
             _deliver_through(transport, token, real, counts)
             return counts
-        # mx mode: one session per account, each account's mail leaves from its own egress addresses.
-        by_account: dict[int, list[Message]] = {}
+        # mx mode: each message leaves from the addresses of its route (its account's, its pool's), as
+        # far as today's warm-up caps allow; the rest waits for the next day.
+        by_route: dict[tuple, list[Message]] = {}
         for message in real:
-            by_account.setdefault(message.account_id, []).append(message)
-        for group in by_account.values():
-            _deliver_through(transport, token, group, counts)
+            key = (message.account_id, message.envelope.ip_pool_id, message.envelope.config_set_id)
+            by_route.setdefault(key, []).append(message)
+        esp = esp_of(real[0].rcpt_domain)
+        for (account_id, pool_id, config_set_id), group in by_route.items():
+            route = egress.route_of(account_id, pool_id, config_set_id)
+            parts, waiting, reason = egress.plan(route, esp, group)
+            for part in parts:
+                tally = _deliver_through(
+                    transport, token, part.messages, counts, [part.source] if part.source else None
+                )
+                if part.reservation:
+                    warmup.settle(part.reservation, **tally)
+            until = warmup.next_day_starts() if reason.startswith("warm-up") else None
+            for message in waiting:
+                _record(token, message, Outcome(MessageState.DEFERRED, None, reason, hold=True,
+                                                hold_until=until), 0, counts)  # fmt: skip
     return counts
 
 
 def _deliver_through(
-    transport: Transport, token: str, pending: list[Message], counts: dict[str, int]
-) -> None:
+    transport: Transport,
+    token: str,
+    pending: list[Message],
+    counts: dict[str, int],
+    sources: list[egress.Source] | None = None,
+) -> dict[str, int]:
+    """Send the messages through one session; returns what was handed to the receiver and what it
+    answered (for sending.warmup.settle)."""
+    tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
     remaining = list(pending)
     pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
     cache = _BatchCache()
     delivered = _DeliveredBuffer(token, counts)
     started = time.monotonic()
     try:
-        with transport.session(remaining[0].rcpt_domain, remaining[0].account_id) as session:
+        with transport.session(remaining[0].rcpt_domain, sources) as session:
             renewed = time.monotonic()
             while remaining:
                 message = remaining[0]
@@ -288,7 +311,9 @@ def _deliver_through(
                 throttle.account_slot(message.account_id)
                 started = time.monotonic()
                 try:
-                    result: Result = session.send(message, return_path(message), render(message, cache))
+                    raw = render(message, cache)
+                    tally["used"] += 1
+                    result: Result = session.send(message, return_path(message), raw)
                     outcome = Outcome(
                         MessageState.DELIVERED, result.code, result.text, result.mx_host, egress=result.source
                     )
@@ -299,9 +324,11 @@ def _deliver_through(
                     outcome = Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}")
                 if outcome.state == MessageState.DELIVERED:
                     delivered.add(message, outcome, elapsed_ms(started))
+                    tally["delivered"] += 1
                 else:
                     delivered.flush()
                     _record(token, message, outcome, elapsed_ms(started), counts)
+                    tally["deferred" if outcome.state == MessageState.DEFERRED else "bounced"] += 1
                 remaining.pop(0)
     except TransportError as exc:
         delivered.flush()
@@ -310,6 +337,7 @@ def _deliver_through(
             _record(token, message, _failure(exc), elapsed_ms(started), counts)
     finally:
         delivered.flush()
+    return tally
 
 
 class _DeliveredBuffer:
@@ -424,8 +452,10 @@ def _write_outcome(
     held: dict = {}
     if outcome.hold:
         # Waiting never fails mail: the try is given back and the give-up time moves with the wait.
-        next_attempt = now + HOLD_RETRY
-        held = {"attempts": F("attempts") - 1, "give_up_at": F("give_up_at") + HOLD_RETRY}
+        # (At least HOLD_RETRY: a wait that ended already must not spin the worker on the same mail.)
+        wait = max(HOLD_RETRY, outcome.hold_until - now) if outcome.hold_until else HOLD_RETRY
+        next_attempt = now + wait
+        held = {"attempts": F("attempts") - 1, "give_up_at": F("give_up_at") + wait}
     elif state == MessageState.DEFERRED:
         next_attempt = now + backoff(message.attempts)
         if next_attempt > message.give_up_at:

@@ -3,7 +3,7 @@ API state."""
 
 from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
 from sending.models.batch import BatchJob, BatchStatus, UnsubscribeLevel  # noqa: F401
-from sending.models.egress import EgressAddress  # noqa: F401
+from sending.models.egress import ConfigSet, EgressAddress, IpPool, WarmupDay, WarmupType  # noqa: F401
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,

@@ -49,6 +49,10 @@ class BatchJob(models.Model):
     )
     sender = models.ForeignKey(SenderAddress, on_delete=models.PROTECT, related_name="batch_jobs")
     tag = models.ForeignKey(Tag, on_delete=models.SET_NULL, null=True, blank=True, related_name="batch_jobs")
+    # BatchSendMail's IpPoolId (else the sender's configuration set decides; sending.egress.route_of)
+    ip_pool = models.ForeignKey(
+        "sending.IpPool", on_delete=models.SET_NULL, null=True, blank=True, related_name="batch_jobs"
+    )
     open_trace = models.BooleanField(_("track opens"), default=False)
     click_trace = models.BooleanField(_("track clicks"), default=False)
     unsubscribe_link = models.BooleanField(_("unsubscribe link"), default=True)

@@ -215,6 +215,11 @@ class SenderAddress(models.Model):
     reply_to_verified_at = models.DateTimeField(null=True, blank=True)
     smtp_password = models.CharField(max_length=128, blank=True, editable=False)  # a Django password hash
     smtp_password_set_at = models.DateTimeField(null=True, blank=True)
+    # The configuration set its mail goes by (the IP pool it leaves from): at most one.
+    config_set = models.ForeignKey(
+        "sending.ConfigSet", on_delete=models.SET_NULL, null=True, blank=True, related_name="senders",
+        verbose_name=_("configuration set"),
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
 

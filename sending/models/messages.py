@@ -61,6 +61,14 @@ class Envelope(models.Model):
     attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     # The To header of the Bcc copies (BccAddress): the visible recipients; empty when there are none.
     visible_to = models.TextField(blank=True, default="", db_default="")
+    # Which addresses it leaves from (sending.egress.route): the call's IpPoolId, and the sender's
+    # configuration set at acceptance (its pool when the call named none, and whether it may back off).
+    ip_pool = models.ForeignKey(
+        "sending.IpPool", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    config_set = models.ForeignKey(
+        "sending.ConfigSet", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Set when sending.retention emptied the bodies (MESSAGE_CONTENT_RETENTION_DAYS); the log stays.
     content_purged_at = models.DateTimeField(null=True, blank=True)

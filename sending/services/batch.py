@@ -306,6 +306,8 @@ def _begin(job_id: int) -> bool:
         reply_to=job.reply_to,
         reply_to_alias=job.reply_to_alias if job.reply_to else "",
         headers=job.headers,
+        config_set_id=job.sender.config_set_id,
+        ip_pool_id=job.ip_pool_id,
     )
     job.status, job.started_at = BatchStatus.SENDING, now
     job.total = job.recipient_list.recipients.count()

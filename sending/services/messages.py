@@ -148,6 +148,7 @@ class Mail:
     suppressed: frozenset[str] | None = None
     source: str = Envelope.Source.SERVICE
     max_recipients: int = MAX_RECIPIENTS
+    ip_pool_id: int | None = None  # the call's IpPoolId, checked (sending.egress.route_of)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class PreparedMail:
     source: str
     content: Content
     bcc: tuple[str, ...] = ()  # Bcc copies' addresses (none of them among `recipients`)
+    ip_pool_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -576,6 +578,7 @@ def mail_prepare(mail: Mail) -> PreparedMail:
         source=mail.source,
         content=replace(content, headers=headers),
         bcc=tuple(bcc),
+        ip_pool_id=mail.ip_pool_id,
     )
 
 
@@ -679,6 +682,8 @@ def _store_many(batch: list[PreparedMail]) -> list[Enqueued | EnqueueError]:
             tag_name=p.tag.name if p.tag else "",
             source=p.source,
             visible_to=", ".join(p.recipients) if p.bcc else "",
+            ip_pool_id=p.ip_pool_id,
+            config_set_id=p.sender.config_set_id,
             **p.content.envelope_fields(),
         )
         for _index, p in storing

@@ -41,6 +41,7 @@ class Submission:
     unsubscribe: dict = field(default_factory=dict)  # FilterLevel and LinkType, "default" unless given
     idempotency_key: str = ""
     fingerprint: str = ""  # what identifies the message for its idempotency key (without our Received)
+    ip_pool: str = ""  # X-AliDM-Settings OutboundIp IpPoolId, checked against the account when stored
 
 
 def _headers(head: bytes) -> list[tuple[str, bytes]]:
@@ -90,7 +91,8 @@ def _apply_trace(submission: Submission, value: str) -> None:
 
 def _apply_settings(submission: Submission, value: str) -> None:
     """DirectMail's X-AliDM-Settings: base64 of {"Version": "1.0", "Unsubscribe": {"LinkType",
-    "FilterLevel"}, "OutboundIp": {"IpPoolId"}}. Until this server has IP pools, naming one is refused."""
+        "FilterLevel"}, "OutboundIp": {"IpPoolId"}} (the pool is looked up in the sender's account when the
+    message is stored: sending.smtp.store)."""
     settings = _decode_json("X-AliDM-Settings", value)
     unknown = sorted(set(settings) - {"Version", "Unsubscribe", "OutboundIp"})
     if unknown:
@@ -102,10 +104,7 @@ def _apply_settings(submission: Submission, value: str) -> None:
     level, link = unsubscribe.get("FilterLevel", "default"), unsubscribe.get("LinkType", "default")
     if level not in FILTER_LEVELS or link not in LINK_TYPES:
         raise Refused("504 5.5.2 Invalid setting: X-AliDM-Settings Unsubscribe FilterLevel or LinkType")
-    if pool := str(outbound.get("IpPoolId", "")).strip():
-        raise Refused(
-            f"550 5.7.1 Invalid setting: X-AliDM-Settings OutboundIp IpPoolId {pool[:64]} does not exist"
-        )
+    submission.ip_pool = str(outbound.get("IpPoolId", "")).strip()
     submission.unsubscribe = {"FilterLevel": level, "LinkType": link}
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from directmail.db import rows
 from sending.models import Envelope, SenderAddress
-from sending.services import idempotency
+from sending.services import egress, idempotency
 from sending.services import messages as service
 from sending.smtp.controls import Refused, Submission
 
@@ -51,6 +51,15 @@ def _prepare(
         raise Refused("535 5.7.8 This sender address was deleted; authenticate again")
     s = item.submission
     level = s.unsubscribe.get("FilterLevel", "default")
+    pool_id = None
+    if s.ip_pool:
+        try:
+            pool_id = egress.pool_by_id(sender.account, s.ip_pool).pk
+        except egress.NotFound as exc:
+            raise Refused(
+                "550 5.7.1 Invalid setting: X-AliDM-Settings OutboundIp IpPoolId "
+                f"{s.ip_pool[:64]} does not exist"
+            ) from exc
     try:
         return service.mail_prepare(
             service.Mail(
@@ -71,6 +80,7 @@ def _prepare(
                 suppressed=None if suppressed is None else frozenset(suppressed),
                 source=Envelope.Source.SMTP,
                 max_recipients=settings.SMTPD_MAX_RECIPIENTS,
+                ip_pool_id=pool_id,
             )
         )
     except service.EnqueueError as exc:

@@ -24,7 +24,8 @@ from accounts.services import user_signup
 from sending.api.actions import ACTIONS, load, unoffered
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
-from sending.models import Suppression, SuppressionReason
+from sending.models import EgressAddress, Suppression, SuppressionReason
+from sending.services.egress import config_set_bind, config_set_create, pool_create
 from sending.services.lists import list_create, recipients_save
 from sending.services.senders import reply_to_token, sender_address_create
 from sending.services.tags import tag_create
@@ -384,6 +385,16 @@ CASES: dict[str, list[tuple[dict[str, str], str | None]]] = {
                 "ToAddress": "a@example.org",
                 "Subject": "Hi",
                 "TextBody": "x",
+                "IpPoolId": "{pool_id}",
+            },
+            None,
+        ),
+        (
+            {
+                "AccountName": "noreply@mail.example.com",
+                "ToAddress": "a@example.org",
+                "Subject": "Hi",
+                "TextBody": "x",
                 "Attachments": '[{"AttachmentName": "a.pdf", "AttachmentUrl": "ftp://x/a"}]',
             },
             "InvalidAttachment",
@@ -399,8 +410,86 @@ CASES: dict[str, list[tuple[dict[str, str], str | None]]] = {
     "UpdateUser": [({"User": '{"EnableEventbridge": false}'}, None)],
 }
 
+CASES |= {
+    "DedicatedIpList": [({"Keyword": "127.0.0", "PageIndex": "1", "PageSize": "10"}, None)],
+    "DedicatedIpNonePoolList": [({}, None)],
+    "DedicatedIpPoolCreate": [
+        ({"Name": "new_pool", "BuyResourceIds": "{spare_ip_id}"}, None),
+        ({"Name": "pool1", "BuyResourceIds": ""}, "InvalidParameter"),  # named twice
+        ({"Name": "p2", "BuyResourceIds": "dip-someone-elses"}, "InvalidDedicatedIp.NotFound"),
+    ],
+    "DedicatedIpPoolUpdate": [
+        ({"Id": "{pool_id}", "BuyResourceIds": "{ip_id},{spare_ip_id}", "UpdateResource": "true"}, None),
+        ({"Id": "1", "BuyResourceIds": "", "UpdateResource": "true"}, "InvalidIpPoolId.NotFound"),
+    ],
+    "DedicatedIpPoolDelete": [
+        ({"Id": "{free_pool_id}"}, None),
+        ({"Id": "{pool_id}"}, "InvalidIpPool.InUse"),  # the configuration set uses it
+    ],
+    "DedicatedIpPoolList": [
+        ({"All": "false", "Keyword": "pool", "PageIndex": "1", "PageSize": "10", "PoolId": "{pool_id}"}, None)
+    ],
+    "DedicatedIpChangeWarmupType": [
+        ({"Id": "{ip_id}", "WarmupType": "cusSelfManager"}, None),
+        ({"Id": "{ip_id}", "WarmupType": "fast"}, "InvalidParameter"),
+    ],
+    "DedicatedIpAutoRenewal": [
+        ({"AutoRenewal": "true", "BuyResourceIds": "{ip_id}"}, None),
+        ({"AutoRenewal": "maybe", "BuyResourceIds": "{ip_id}"}, "InvalidParameter"),
+    ],
+    "GetDedicatedIpWarmUpInfo": [
+        ({"DedicatedIp": "{ip}"}, None),
+        ({"DedicatedIp": "203.0.113.9"}, "InvalidDedicatedIp.NotFound"),
+    ],
+    "GetDedicatedIpWarmUpDetail": [
+        (
+            {"DedicatedIp": "{ip}", "Esp": "gmail.com", "StartDayMark": "20260101", "EndDayMark": "20261231"},
+            None,
+        ),
+        ({"DedicatedIp": "{ip}", "StartDayMark": "2026-01-01"}, "InvalidParameter"),
+    ],
+    "ConfigSetCreate": [
+        (
+            {
+                "Name": "transactional",
+                "Description": "receipts",
+                "IpPoolId": "{pool_id}",
+                "IsPublicChannelBackoff": "true",
+                "ValidationOption": '{"Enabled": false}',
+            },
+            None,
+        ),
+        ({"Name": "set1"}, "InvalidParameter"),  # named twice
+        ({"Name": "x", "IpPoolId": "999"}, "InvalidIpPoolId.NotFound"),
+    ],
+    "ConfigSetUpdate": [
+        (
+            {
+                "Id": "{set_id}",
+                "Name": "set1b",
+                "Description": "d",
+                "IpPoolId": "",
+                "IsPublicChannelBackoff": "false",
+                "ValidationOption": '{"Enabled": false}',
+            },
+            None,
+        ),
+    ],
+    "ConfigSetDelete": [
+        ({"Ids": "{set_id}", "IsForce": "true"}, None),
+        ({"Ids": "{set_id}"}, "InvalidConfigSet.InUse"),  # a sender is bound
+    ],
+    "ConfigSetDetail": [({"Id": "{set_id}"}, None), ({"Id": "1"}, "InvalidConfigSet.NotFound")],
+    "ConfigSetList": [({"All": "false", "Keyword": "set", "PageIndex": "1", "PageSize": "10"}, None)],
+    "ConfigSetRelationFromAddress": [({"Id": "{set_id}", "FromAddress": "noreply@mail.example.com"}, None)],
+    "ConfigSetCancelRelationFromAddress": [
+        ({"Id": "{set_id}", "FromAddress": "news@mail.example.com"}, None),
+        ({"Id": "{set_id}", "FromAddress": "noreply@mail.example.com"}, "InvalidParameter"),  # not bound
+    ],
+}
+
 REFUSED = {name: "InvalidAction.NotOffered" for name in unoffered.SENDIFY} | {
-    name: "InvalidAction.NotYetAvailable" for name in (*unoffered.EGRESS, *unoffered.VALIDATION)
+    name: "InvalidAction.NotYetAvailable" for name in unoffered.VALIDATION
 }
 
 
@@ -450,6 +539,15 @@ def world():
         reason=SuppressionReason.UNSUBSCRIBE,
     )  # fmt: skip
     key, _secret = access_key_create(account=account, actor=SYSTEM)
+    ip = EgressAddress.objects.create(
+        address="127.0.0.2", helo="mta2.example.test", host="h", account=account
+    )
+    spare_ip = EgressAddress.objects.create(address="127.0.0.3", helo="mta3.example.test", host="h",
+                                            account=account)  # fmt: skip
+    pool = pool_create(account=account, name="pool1", addresses=[ip], actor=SYSTEM)
+    free_pool = pool_create(account=account, name="pool_free", addresses=[], actor=SYSTEM)
+    config = config_set_create(account=account, name="set1", pool=pool, actor=SYSTEM)
+    config_set_bind(config=config, sender=news, actor=SYSTEM)
     now = timezone.now()
     values = {
         "today": account.today().isoformat(), "now": str(int(now.timestamp()) + 60),
@@ -457,6 +555,8 @@ def world():
         "domain_id": domain.api_id, "spare_id": spare.api_id, "sender_id": sender.api_id,
         "news_id": news.api_id, "old_id": old.api_id, "tag_id": tag.api_id, "template_id": template.api_id,
         "list_id": members.api_id, "ipfilter_id": entry.api_id, "suppression_id": gone.pk,
+        "ip": ip.address, "ip_id": ip.resource_id, "spare_ip_id": spare_ip.resource_id,
+        "pool_id": pool.api_id, "free_pool_id": free_pool.api_id, "set_id": config.api_id,
     }  # fmt: skip
     with DnsServer():
         yield key, values

@@ -400,8 +400,6 @@ def test_send_test_by_template_sends_the_newest_version(api):
     ("call", "code"),
     [
         (lambda c: c.get_sendify_info(), "InvalidAction.NotOffered"),
-        (lambda c: c.dedicated_ip_list(dm.DedicatedIpListRequest()), "InvalidAction.NotYetAvailable"),
-        (lambda c: c.config_set_list(dm.ConfigSetListRequest()), "InvalidAction.NotYetAvailable"),
         (
             lambda c: c.validate_email(dm.ValidateEmailRequest(email="a@b.org")),
             "InvalidAction.NotYetAvailable",

@@ -14,7 +14,8 @@ from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
 from sending.delivery.worker import deliver_due
 from sending.lists.fields import clean_recipient
-from sending.models import BatchJob, Domain, Message, SenderAddress, Suppression, Tag
+from sending.models import BatchJob, Domain, EgressAddress, Message, SenderAddress, Suppression, Tag
+from sending.services.egress import config_set_create, pool_create
 from sending.services.lists import import_upload, list_create, recipient_add
 from sending.services.messages import Content, Mail, message_enqueue
 from sending.services.senders import sender_address_create
@@ -91,6 +92,11 @@ class OutsiderTests(AccountTestCase):
             event_types=["delivered"],
             secret_encrypted="x",
         )
+        cls.egress_address = EgressAddress.objects.create(
+            address="127.0.0.2", helo="mta.example.test", host="h", account=cls.account
+        )
+        cls.ip_pool = pool_create(account=cls.account, name="p", addresses=[cls.egress_address], actor=SYSTEM)
+        cls.config_set = config_set_create(account=cls.account, name="s", pool=cls.ip_pool, actor=SYSTEM)
         cls.webhook_event = WebhookEvent.objects.create(
             public_id="e" * 32, account=cls.account, endpoint=cls.endpoint, type="dm:Deliver:Fail",
             payload={}, status="failed",
@@ -119,6 +125,9 @@ class OutsiderTests(AccountTestCase):
             "job_id": self.batch_job.public_id,
             "endpoint_id": self.endpoint.public_id,
             "event_id": self.webhook_event.public_id,
+            "resource_id": self.egress_address.resource_id,
+            "pool_id": self.ip_pool.api_id,
+            "set_id": self.config_set.api_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):

@@ -15,7 +15,8 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from sending import tracking, unsubscribe
 from sending.delivery.worker import return_path
-from sending.models import Domain, Envelope, Message, MessageState, Suppression
+from sending.models import Domain, Envelope, Message, MessageState, SenderAddress, Suppression
+from sending.services.egress import pool_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
 from tests.smtp.conftest import DEST
@@ -202,7 +203,7 @@ def test_unsubscribe_filter_level_from_x_alidm_settings(smtp):
     assert second.unsubscribe_filter == "edm_id"
 
 
-def test_an_outbound_ip_pool_is_refused_until_pools_exist(smtp):
+def test_an_unknown_outbound_ip_pool_is_refused(smtp):
     settings = b64json({"Version": "1.0", "OutboundIp": {"IpPoolId": "pool-7"}})
     with smtp.client() as client, pytest.raises(smtplib.SMTPDataError) as caught:
         client.sendmail(
@@ -210,3 +211,14 @@ def test_an_outbound_ip_pool_is_refused_until_pools_exist(smtp):
         )
     assert caught.value.smtp_code == 550 and b"pool-7" in caught.value.smtp_error
     assert not Envelope.objects.exists()
+
+
+def test_an_outbound_ip_pool_of_the_account_routes_the_mail(smtp):
+    sender = SenderAddress.objects.get(address="noreply@mail.example.com")
+    pool = pool_create(account=sender.account, name="smtp_pool", addresses=[], actor=SYSTEM)
+    settings = b64json({"Version": "1.0", "OutboundIp": {"IpPoolId": str(pool.api_id)}})
+    with smtp.client() as client:
+        client.sendmail(
+            "noreply@mail.example.com", [f"bob@{DEST}"], message(X_AliDM_Settings=settings).as_bytes()
+        )
+    assert Envelope.objects.get().ip_pool == pool

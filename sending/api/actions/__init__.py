@@ -46,6 +46,7 @@ def load() -> None:
     theirs in their AppConfig.ready (stats: the statistics actions)."""
     from sending.api.actions import (  # noqa: F401
         account,
+        egress,
         identities,
         receivers,
         reports,

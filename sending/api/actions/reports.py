@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
-from sending.api.params import Params, dm_time, epoch
+from sending.api.params import Params, dm_time, epoch, refused
 from sending.models import EventType, Message, MessageState, Suppression
+from sending.services import egress
 from sending.services.suppressions import suppression_remove
 
 MAX_SPAN = timedelta(days=30)
@@ -45,11 +46,17 @@ def _window(caller: Caller, p: Params, fmt: str, *, required: bool, step: timede
 @action("SenderStatisticsDetailByParam")
 def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
-    for name in ("ConfigSetId", "IpPoolId"):  # configuration sets and IP pools come with the egress work
-        if value := p.text(name, max_length=128).strip():
-            raise ApiError(f"Invalid{name}.NotFound", f"{name}: {value} does not exist on this server.", 404)
+    with refused():
+        by_egress = egress.egress_filter(
+            account,
+            pool_id=p.text("IpPoolId", max_length=64),
+            config_set_id=p.text("ConfigSetId", max_length=64),
+            names=("DedicatedIp", "IpPoolId", "ConfigSetId"),
+        )
     start, end = _window(caller, p, "%Y-%m-%d %H:%M", required=True, step=timedelta(minutes=1))
     messages = Message.objects.filter(account=account, created_at__gte=start, created_at__lt=end)
+    if by_egress is not None:
+        messages = messages.filter(by_egress)
     if sender := p.text("AccountName", max_length=254).strip().lower():
         messages = messages.filter(envelope__sender__address=sender)
     if tag := p.text("TagName", max_length=128).strip():

@@ -14,6 +14,7 @@ from dataclasses import replace
 from django.db.models import Q
 
 from sending.api.actions import action, actor
+from sending.api.actions import egress as egress_actions
 from sending.api.actions.templates import approved_content
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, by_api_id, dm_time, epoch, refused
@@ -75,26 +76,23 @@ def _unsubscribe_params(p: Params) -> tuple[str, str]:
     return values[0], values[1]
 
 
-def _common(p: Params) -> None:
-    """Parameters both sending actions check the same way."""
+def _common(caller: Caller, p: Params) -> int | None:
+    """Parameters both sending actions check the same way; returns the IpPoolId's pool (its id)."""
     address_type = p.text("AddressType").strip()
     if address_type not in ("", "0", "1"):
         raise ApiError("InvalidParameter", "AddressType must be 0 (random account) or 1 (sender address).")
     # DomainAuth (domain-level authentication): the access key already authorizes every sender address of
     # the account's domains, so true and false send alike; anything else is refused.
     p.boolean("DomainAuth")
-    if pool := p.text("IpPoolId").strip():
-        # Until this server has IP pools (the egress issue), naming one is refused rather than ignored.
-        raise ApiError(
-            "InvalidIpPoolId.NotFound", f"IpPoolId: the IP pool {pool} does not exist on this server.", 404
-        )
+    pool = egress_actions.pool_for_sending(caller, p)
+    return pool.pk if pool else None
 
 
 def _mail(
     caller: Caller, p: Params, *, sender, to, content: service.Content, variables=None, bcc: str = ""
 ) -> service.Mail:
     """The Mail of a sending call, with the parameters both sending actions share."""
-    _common(p)
+    pool_id = _common(caller, p)
     link, level = _unsubscribe_params(p)
     content = replace(
         content,
@@ -116,6 +114,7 @@ def _mail(
         variables=variables or {},
         bcc=bcc,
         source=Envelope.Source.API,
+        ip_pool_id=pool_id,
     )
 
 
@@ -304,7 +303,7 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
         tag = account.tags.filter(name=tag_name).first()
         if tag is None:
             raise ApiError("InvalidTag.NotFound", f"TagName: there is no tag named {tag_name}.", 404)
-    _common(p)
+    pool_id = _common(caller, p)
     link, level = _unsubscribe_params(p)
     if level == "disabled":
         raise ApiError(
@@ -329,6 +328,7 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
         click_trace=p.text("ClickTrace").strip() == "1",
         unsubscribe_link=link != "disabled",
         unsubscribe_level=UNSUBSCRIBE_LEVELS.get(level, "sender"),
+        ip_pool_id=pool_id,
     )
 
     def store() -> dict:
@@ -339,6 +339,18 @@ def _list_job(caller: Caller, p: Params, sender: SenderAddress, version) -> Call
         return {"EnvId": started.envelope.env_id}
 
     return store
+
+
+def _task_egress(job: BatchJob) -> dict:
+    """The pool a task's mail leaves by (the call's, else its sender's configuration set's), and the set."""
+    config = job.envelope.config_set if job.envelope else job.sender.config_set
+    pool = job.ip_pool or (config.ip_pool if config else None)
+    return {
+        "IpPoolId": str(pool.api_id) if pool else "",
+        "IpPoolName": pool.name if pool else "",
+        "ConfigSetId": str(config.api_id) if config else "",
+        "ConfigSetName": config.name if config else "",
+    }
 
 
 # DirectMail's UnSubscribeFilterLevel -> whose mail an unsubscribe stops.
@@ -387,11 +399,7 @@ def query_task_by_param(caller: Caller, p: Params) -> dict:
             "AddressType": "1",
             "CreateTime": dm_time(job.created_at, zone),
             "UtcCreateTime": epoch(job.created_at),
-            # Dedicated IP pools and configuration sets come with the egress issue.
-            "IpPoolId": "",
-            "IpPoolName": "",
-            "ConfigSetId": "",
-            "ConfigSetName": "",
+            **_task_egress(job),
         }
         for job in rows
     ]

@@ -1,8 +1,8 @@
 """Actions of the DirectMail SDK this server answers with a clear refusal instead of "not found".
 
 Sendify is another Alibaba Cloud product (a marketing suite sold through DirectMail's console): it is not
-offered here. The dedicated IP and configuration set families come with the egress work, the validation
-family with address validation (docs/api.md marks them); until then a call says so, naming what it asked.
+offered here. The validation family comes with address validation (docs/api.md marks it); until then a
+call says so, naming what it asked.
 """
 
 from sending.api.actions import action
@@ -10,13 +10,6 @@ from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
 
 SENDIFY = ("GetSendifyAutoLoginURL", "GetSendifyInfo", "OpenSendifyTrialService")
-EGRESS = (
-    "DedicatedIpAutoRenewal", "DedicatedIpChangeWarmupType", "DedicatedIpList", "DedicatedIpNonePoolList",
-    "DedicatedIpPoolCreate", "DedicatedIpPoolDelete", "DedicatedIpPoolList", "DedicatedIpPoolUpdate",
-    "GetDedicatedIpWarmUpDetail", "GetDedicatedIpWarmUpInfo",
-    "ConfigSetCancelRelationFromAddress", "ConfigSetCreate", "ConfigSetDelete", "ConfigSetDetail",
-    "ConfigSetList", "ConfigSetRelationFromAddress", "ConfigSetUpdate",
-)  # fmt: skip
 VALIDATION = (
     "CheckDisposable", "ValidateEmail", "GetValidationQuota", "SendValidateFile", "GetValidateFile",
     "GetValidateFileStatus", "ListValidateFile", "DeleteValidateFile",
@@ -33,14 +26,6 @@ def _refuse(code: str, message: str, status: int):
 for _name in SENDIFY:
     action(_name)(
         _refuse("InvalidAction.NotOffered", "{action}: Sendify is not offered by this server.", 400)
-    )
-for _name in EGRESS:
-    action(_name)(
-        _refuse(
-            "InvalidAction.NotYetAvailable",
-            "{action}: dedicated IPs and configuration sets are not available on this server yet.",
-            501,
-        )
     )
 for _name in VALIDATION:
     action(_name)(

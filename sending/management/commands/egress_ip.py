@@ -1,5 +1,8 @@
-"""manage.py egress_ip add ADDRESS --helo NAME [--host HOST] [--account ACCOUNT_ID] | list | check [ADDRESS]
-| remove ADDRESS: the addresses this platform's mail leaves from (sending.egress)."""
+"""manage.py egress_ip add ADDRESS --helo NAME [--host HOST] [--account ACCOUNT_ID] [--warmup system|customer]
+| list | check [ADDRESS] | remove ADDRESS: the addresses this platform's mail leaves from (sending.egress).
+
+A dedicated address starts system-managed (warm-up caps, sending.warmup) unless --warmup customer; a shared
+one starts customer-managed (no caps: the platform's shared addresses are expected to be warm already)."""
 
 import ipaddress
 import re
@@ -9,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
 from sending import egress
-from sending.models import EgressAddress
+from sending.models import EgressAddress, WarmupType
 
 _HOSTNAME_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 
@@ -26,6 +29,10 @@ class Command(BaseCommand):
         add.add_argument(
             "--account", default="", help="Dedicate it to this account (the id create_account printed)."
         )
+        add.add_argument(
+            "--warmup", choices=["system", "customer"], default="",
+            help="Warm-up caps by the system, or none (default: system when dedicated, else customer).",
+        )  # fmt: skip
         sub.add_parser("list", help="Every address with its last check.")
         check = sub.add_parser("check", help="Check reverse DNS, SPF and blocklists now.")
         check.add_argument("address", nargs="?")
@@ -53,15 +60,18 @@ class Command(BaseCommand):
                 raise CommandError(f"there is no account {options['account']}")
         if EgressAddress.objects.filter(address=address).exists():
             raise CommandError(f"{address} is registered already (remove it first to change it)")
+        managed = options["warmup"] or ("system" if account else "customer")
         entry = EgressAddress.objects.create(
-            address=address, helo=helo, host=options["host"] or settings.EGRESS_HOST, account=account
-        )
+            address=address, helo=helo, host=options["host"] or settings.EGRESS_HOST, account=account,
+            warmup=WarmupType.SYSTEM if managed == "system" else WarmupType.CUSTOMER,
+        )  # fmt: skip
         self.stdout.write(f"added {entry.address} ({entry.helo}) on {entry.host}"
-                          + (f", dedicated to {account.public_id}" if account else ", shared"))  # fmt: skip
+                          + (f", dedicated to {account.public_id}" if account else ", shared")
+            + f", warm-up {managed}-managed, id {entry.resource_id}")  # fmt: skip
         self._report(entry, egress.check(entry))
 
     def _list(self, options) -> None:
-        entries = EgressAddress.objects.select_related("account")
+        entries = EgressAddress.objects.select_related("account", "pool")
         if not entries:
             self.stdout.write("no egress address registered: every host sends from what the system picks")
         for e in entries:
@@ -71,7 +81,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{e.address:<40} {e.helo:<30} {e.host:<20} {owner:<16} checked {checked} "
                 f"fcrdns={'yes' if e.fcrdns else 'no'} spf={'yes' if e.spf_covered else 'no'} "
-                f"listed={','.join(e.listings) or '-'} {state}"
+                f"listed={','.join(e.listings) or '-'} pool={e.pool.name if e.pool else '-'} "
+                f"warmup={'system' if e.warmup == WarmupType.SYSTEM else 'customer'} "
+                f"id={e.resource_id} {state}"
             )
 
     def _check(self, options) -> None:
