@@ -1,7 +1,12 @@
-"""Django admin for platform staff: look up domains, sender addresses and tags across accounts."""
+"""Django admin for platform staff: look up domains, sender addresses and tags across accounts; register
+sending IP addresses and see IP pools, configuration sets and warm-up days."""
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from sending import egress
 from sending.models import (
     ConfigSet,
     DkimKey,
@@ -55,9 +60,27 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name", "account__name"]
 
 
+class EgressAddressForm(forms.ModelForm):
+    class Meta:
+        model = EgressAddress
+        fields = ("address", "helo", "host", "account", "pool", "warmup", "auto_renewal")
+
+    def clean(self):
+        cleaned = super().clean()
+        address, host = cleaned.get("address"), cleaned.get("host")
+        if address and host == settings.EGRESS_HOST and (error := egress.bindable(address)):
+            raise forms.ValidationError(
+                _("%(address)s is not an address of this host (%(host)s): %(error)s.")
+                % {"address": address, "host": host, "error": error}
+            )
+        return cleaned
+
+
 @admin.register(EgressAddress)
 class EgressAddressAdmin(admin.ModelAdmin):
     """The platform's sending addresses (also `manage.py egress_ip`), given to hosts and accounts."""
+
+    form = EgressAddressForm
 
     list_display = (
         "address", "helo", "host", "account", "pool", "warmup",

@@ -17,6 +17,7 @@ and listings on the DNS blocklists of `EGRESS_DNSBL_ZONES`.
 
 import ipaddress
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,18 @@ def _reserve(entries: list[EgressAddress], esp: str, queue: list[Any]) -> list[P
     reservations, _left = warmup.reserve(entries, esp, len(queue))
     by_id = {e.pk: e for e in entries}
     return [Part(_source(by_id[r.address_id]), _take(queue, r.count), r) for r in reservations]
+
+
+def bindable(address: str) -> str:
+    """ "" when this machine can send from the address, else why not (it is not on an interface)."""
+    ip = ipaddress.ip_address(address)
+    family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def bind_failed(source: Source, error: str) -> None:

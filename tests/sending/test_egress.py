@@ -129,6 +129,7 @@ def test_bad_input_is_refused_and_changes_nothing(db):
         (["add", "127.0.0.2", "--helo", "no_dots"], "fully qualified"),
         (["add", "127.0.0.2", "--helo", "a.example.test", "--account", "nope"], "no account"),
         (["remove", "127.0.0.9"], "not registered"),
+        (["add", "192.0.2.77", "--helo", "a.example.test"], "not an address of this host"),  # not here
     ):
         with pytest.raises(CommandError, match=message):
             call_command("egress_ip", *args, stdout=io.StringIO())

@@ -195,3 +195,42 @@ def test_statistics_filter_by_address_pool_and_configuration_set(account_with_po
     client.force_login(User.objects.get(email="owner@example.com"))
     page = client.get(f"/a/{account.public_id}/statistics/", {"ip_pool": str(pool.api_id)})
     assert page.status_code == 200 and "campaigns" in page.content.decode()
+
+
+def test_a_pool_spread_over_two_hosts_sends_only_from_this_hosts_address(mx):
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    here = add("127.0.0.2", "a.example.test", account=sender.account.public_id)
+    there = EgressAddress.objects.create(
+        address="127.0.0.6", helo="b.example.test", host="worker-b", account=sender.account
+    )
+    pool = service.pool_create(account=sender.account, name="both", addresses=[here, there], actor=SYSTEM)
+    service.pool_set_default(pool=pool, account=sender.account, actor=SYSTEM)
+    send(sender, 4)
+    assert set(peers(mx)) == {"127.0.0.2"} and len(mx.messages) == 4
+
+
+def test_staff_cannot_register_an_address_this_host_does_not_have(admin_client):
+    from sending.models import EgressAddress as Address
+
+    with override_settings(EGRESS_HOST="worker-a"):
+        response = admin_client.post(
+            "/admin/sending/egressaddress/add/",
+            {"address": "192.0.2.77", "helo": "x.example.test", "host": "worker-a",
+             "warmup": WarmupType.CUSTOMER},
+        )  # fmt: skip
+    assert response.status_code == 200 and "is not an address of this host" in response.content.decode()
+    assert not Address.objects.exists()
+
+
+def test_a_complaint_counts_on_the_day_and_address_its_mail_left_from(account_with_pool):
+    from django.db import transaction
+
+    from sending import events
+
+    _sink, _trigger, batch_sender, _config, _addresses = account_with_pool
+    [message] = send(batch_sender, 1)
+    loaded = Message.objects.select_related("envelope__sender", "account").get(pk=message.pk)
+    with transaction.atomic():
+        events.record([events.Event("complained", loaded)])
+    [row] = WarmupDay.objects.filter(sent=1)
+    assert row.complained == 1 and row.esp == DEST

@@ -60,9 +60,15 @@ class Command(BaseCommand):
                 raise CommandError(f"there is no account {options['account']}")
         if EgressAddress.objects.filter(address=address).exists():
             raise CommandError(f"{address} is registered already (remove it first to change it)")
+        host = options["host"] or settings.EGRESS_HOST
+        if host == settings.EGRESS_HOST and (error := egress.bindable(address)):
+            raise CommandError(
+                f"{address} is not an address of this host ({host}): {error}. Configure it on an interface "
+                "first, or give --host the host it lives on"
+            )
         managed = options["warmup"] or ("system" if account else "customer")
         entry = EgressAddress.objects.create(
-            address=address, helo=helo, host=options["host"] or settings.EGRESS_HOST, account=account,
+            address=address, helo=helo, host=host, account=account,
             warmup=WarmupType.SYSTEM if managed == "system" else WarmupType.CUSTOMER,
         )  # fmt: skip
         self.stdout.write(f"added {entry.address} ({entry.helo}) on {entry.host}"
