@@ -63,27 +63,31 @@ def addresses_by_ids(account: Account, resource_ids: Sequence[str]) -> list[Egre
     return [found[r] for r in dict.fromkeys(wanted)]
 
 
-def pool_by_id(account: Account, api_id: str, param: str = "IpPoolId") -> IpPool:
+def pool_by_id(
+    account: Account, api_id: str, param: str = "IpPoolId", code: str = "InvalidIpPoolId.NotFound"
+) -> IpPool:
     pool = None
     if api_id.strip().isdigit():
         pool = IpPool.objects.filter(account=account, api_id=int(api_id)).first()
     if pool is None:
         raise NotFound(
             _("There is no IP pool %(id)s in this account.") % {"id": api_id.strip()[:64]},
-            "InvalidIpPoolId.NotFound",
+            code,
             param,
         )
     return pool
 
 
-def config_set_by_id(account: Account, api_id: str, param: str = "Id") -> ConfigSet:
+def config_set_by_id(
+    account: Account, api_id: str, param: str = "Id", code: str = "InvalidConfigSet.NotFound"
+) -> ConfigSet:
     found = None
     if str(api_id).strip().isdigit():
         found = ConfigSet.objects.filter(account=account, api_id=int(api_id)).first()
     if found is None:
         raise NotFound(
             _("There is no configuration set %(id)s in this account.") % {"id": str(api_id).strip()[:64]},
-            "InvalidConfigSet.NotFound",
+            code,
             param,
         )
     return found
@@ -336,21 +340,13 @@ def egress_filter(
         query &= Q(**{f"{message_field}__in": sent})
         given = True
     if pool_id := pool_id.strip():
-        try:
-            pool = pool_by_id(account, pool_id, names[1])
-        except NotFound as exc:
-            exc.code = f"Invalid{names[1]}.NotFound"
-            raise
+        pool = pool_by_id(account, pool_id, names[1], f"Invalid{names[1]}.NotFound")
         addresses = EgressAddress.objects.filter(pool=pool).values("address")
         sent = DeliveryAttempt.objects.filter(egress_ip__in=addresses).values("message_id")
         query &= Q(**{f"{message_field}__in": sent})
         given = True
     if config_set_id := config_set_id.strip():
-        try:
-            config = config_set_by_id(account, config_set_id, names[2])
-        except NotFound as exc:
-            exc.code = f"Invalid{names[2]}.NotFound"
-            raise
+        config = config_set_by_id(account, config_set_id, names[2], f"Invalid{names[2]}.NotFound")
         went = Message.objects.filter(envelope__config_set=config).values("pk")
         query &= Q(**{f"{message_field}__in": went})
         given = True
