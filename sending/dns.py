@@ -28,6 +28,7 @@ class Lookup:
     outcome: Outcome
     records: list[str] = field(default_factory=list)
     error: str = ""
+    ttl: int = 0  # of the answer (seconds), for callers that cache it
 
     @property
     def found(self) -> bool:
@@ -73,7 +74,7 @@ def lookup(name: str, rdtype: str) -> Lookup:
         return Lookup(Outcome.TEMPORARY, error=f"DNS error for {name}: {exc}")
     if answer.rrset is None:
         return Lookup(Outcome.NO_ANSWER, error=f"{name} has no {rdtype} record")
-    return Lookup(Outcome.OK, [_as_text(rdata) for rdata in answer.rrset])
+    return Lookup(Outcome.OK, [_as_text(rdata) for rdata in answer.rrset], ttl=answer.rrset.ttl)
 
 
 def _as_text(rdata) -> str:

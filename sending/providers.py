@@ -1,0 +1,94 @@
+"""Which mailbox provider receives a destination domain's mail, from its MX hosts (the first step of
+shaping by provider: a company domain on Google Workspace or Microsoft 365 is Gmail's or Microsoft's
+mail, whatever its name).
+
+A provider is known by the names of its MX hosts (PROVIDERS: suffixes of the host names, from the MX
+records the providers publish for their own and their customers' domains); any other domain's provider
+is "other:" and the registered domain of its best MX host, so the domains one hosting company serves
+share their limits. MX answers are cached for their TTL (at least MIN_TTL, at most MAX_TTL), per process.
+"""
+
+import time
+from dataclasses import dataclass
+
+from sending import dns
+
+MIN_TTL, MAX_TTL = 60, 3600
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    label: str
+    mx_suffixes: tuple[str, ...]
+
+
+# The MX host names each provider answers with (checked 2026 against their published MX records).
+PROVIDERS: tuple[Provider, ...] = (
+    Provider("gmail", "Gmail / Google Workspace", ("google.com", "googlemail.com")),
+    Provider("microsoft", "Microsoft (Outlook.com, Hotmail, Microsoft 365)",
+             ("outlook.com", "hotmail.com", "outlook.cn")),  # *.mail.protection.outlook.com, olc.protection
+    Provider("yahoo", "Yahoo / AOL", ("yahoodns.net", "yahoo.com", "aol.com")),
+    Provider("apple", "Apple iCloud", ("icloud.com", "me.com")),
+    Provider("qq", "QQ Mail / Tencent Exmail", ("qq.com",)),  # mx1.qq.com, mxbiz1.qq.com (Exmail)
+    Provider("netease", "NetEase (163, 126, yeah.net, qiye.163.com)", ("netease.com", "163.com", "126.com",
+                                                                          "yeah.net")),
+    Provider("sina", "Sina Mail", ("sina.com.cn", "sina.com", "sina.net")),
+    Provider("sohu", "Sohu Mail", ("sohu.com", "sohu.net")),
+    Provider("aliyun", "Aliyun Mail", ("aliyun.com", "mxhichina.com")),  # mxhichina: Aliyun enterprise mail
+    Provider("mailru", "Mail.ru", ("mail.ru",)),
+    Provider("yandex", "Yandex", ("yandex.net", "yandex.ru")),
+    Provider("gmx", "GMX / WEB.DE", ("gmx.net", "web.de", "gmx.com")),
+    Provider("comcast", "Comcast", ("comcast.net",)),
+)  # fmt: skip
+
+# Second-level labels under which names are registered one level deeper (mx.example.com.cn).
+_SECOND_LEVEL = frozenset({"com", "net", "org", "edu", "gov", "co", "ac", "or", "ne", "go"})
+
+_cache: dict[str, tuple[str, float]] = {}
+
+
+def registered_domain(host: str) -> str:
+    """The name a host is registered under: its last two labels, three under a country's second level
+    (example.com.cn, example.co.uk)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def provider_of_mx(host: str) -> str:
+    """The provider of one MX host name: a PROVIDERS name, or "other:" and its registered domain."""
+    host = host.lower().rstrip(".")
+    for provider in PROVIDERS:
+        if any(host == suffix or host.endswith("." + suffix) for suffix in provider.mx_suffixes):
+            return provider.name
+    return "other:" + registered_domain(host)
+
+
+def provider_of(domain: str) -> str:
+    """The provider of a destination domain, from its best MX host (the domain itself when it has no MX,
+    as delivery then uses its A record); cached for the answer's TTL."""
+    domain = domain.lower().rstrip(".")
+    now = time.monotonic()
+    cached = _cache.get(domain)
+    if cached and cached[1] > now:
+        return cached[0]
+    answer = dns.lookup(domain, "MX")
+    hosts = []
+    for record in answer.records:
+        preference, _space, host = record.partition(" ")
+        if host and host != ".":
+            hosts.append((int(preference) if preference.isdigit() else 0, host))
+    name = provider_of_mx(min(hosts)[1] if hosts else domain)
+    if answer.outcome != dns.Outcome.TEMPORARY:  # a DNS failure is asked again next time
+        ttl = min(MAX_TTL, max(MIN_TTL, answer.ttl))
+        _cache[domain] = (name, now + ttl)
+    return name
+
+
+def label_of(name: str) -> str:
+    for provider in PROVIDERS:
+        if provider.name == name:
+            return provider.label
+    return name.removeprefix("other:")
