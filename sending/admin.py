@@ -15,6 +15,7 @@ from sending.models import (
     EgressAddress,
     IpPool,
     SenderAddress,
+    Suspension,
     Tag,
     WarmupDay,
 )
@@ -132,3 +133,14 @@ class WarmupDayAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(admin.ModelAdmin):
+    """Providers x egress addresses a receiver asked us to leave alone (sending.shaping); delete one to
+    lift it early."""
+
+    list_display = ("provider", "egress_ip", "rule", "since", "until")
+    list_filter = ("provider", "rule")
+    search_fields = ("provider", "egress_ip", "reply")
+    readonly_fields = ("provider", "egress_ip", "rule", "reply", "since")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from directmail.metrics import DELIVERIES
-from sending import egress, events, unsubscribe, warmup
+from sending import egress, events, providers, shaping, unsubscribe, warmup
 from sending import headers as header_rules
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
@@ -268,13 +268,19 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
             key = (message.account_id, message.envelope.ip_pool_id, message.envelope.config_set_id)
             by_route.setdefault(key, []).append(message)
         esp = esp_of(real[0].rcpt_domain)
+        provider = providers.provider_of(real[0].rcpt_domain)
         for (account_id, pool_id, config_set_id), group in by_route.items():
             route = egress.route_of(account_id, pool_id, config_set_id)
             parts, waiting, reason = egress.plan(route, esp, group)
             for part in parts:
-                tally = _deliver_through(
-                    transport, token, part.messages, counts, [part.source] if part.source else None
-                )
+                source = part.source.address if part.source else ""
+                held = shaping.suspended(provider, source)
+                if held is not None:  # a receiver asked us to wait: nothing is attempted
+                    _hold_all(token, part.messages, held, counts)
+                    tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
+                else:
+                    tally = _deliver_through(transport, token, part.messages, counts,
+                                             [part.source] if part.source else None, provider)  # fmt: skip
                 if part.reservation:
                     warmup.settle(part.reservation, **tally)
             until = warmup.next_day_starts() if reason.startswith("warm-up") else None
@@ -290,9 +296,11 @@ def _deliver_through(
     pending: list[Message],
     counts: dict[str, int],
     sources: list[egress.Source] | None = None,
+    provider: str = "",
 ) -> dict[str, int]:
     """Send the messages through one session; returns what was handed to the receiver and what it
-    answered (for sending.warmup.settle)."""
+    answered (for sending.warmup.settle). In mx mode (`provider` given), a deferral that a shaping rule
+    reads as "stop" suspends the provider x address, and the rest of the batch waits for it."""
     tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
     remaining = list(pending)
     pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
@@ -330,6 +338,11 @@ def _deliver_through(
                     _record(token, message, outcome, elapsed_ms(started), counts)
                     tally["deferred" if outcome.state == MessageState.DEFERRED else "bounced"] += 1
                 remaining.pop(0)
+                if provider and outcome.state == MessageState.DEFERRED and outcome.code:
+                    held = shaping.react(provider, outcome.egress, outcome.code, outcome.text)
+                    if held is not None:
+                        _hold_all(token, remaining, held, counts)
+                        remaining = []
     except TransportError as exc:
         delivered.flush()
         # The destination could not be reached at all: every message still pending shares the outcome.
@@ -338,6 +351,12 @@ def _deliver_through(
     finally:
         delivered.flush()
     return tally
+
+
+def _hold_all(token: str, messages: list[Message], held: "shaping.Held", counts: dict[str, int]) -> None:
+    for message in messages:
+        _record(token, message, Outcome(MessageState.DEFERRED, None, held.reason, hold=True,
+                                        hold_until=held.until), 0, counts)  # fmt: skip
 
 
 class _DeliveredBuffer:

@@ -3,7 +3,14 @@ API state."""
 
 from sending.models.api import ApiNonce, ApiRateCounter, IdempotencyRecord  # noqa: F401
 from sending.models.batch import BatchJob, BatchStatus, UnsubscribeLevel  # noqa: F401
-from sending.models.egress import ConfigSet, EgressAddress, IpPool, WarmupDay, WarmupType  # noqa: F401
+from sending.models.egress import (  # noqa: F401
+    ConfigSet,
+    EgressAddress,
+    IpPool,
+    Suspension,
+    WarmupDay,
+    WarmupType,
+)
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,
