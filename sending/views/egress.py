@@ -128,7 +128,9 @@ def dedicated_ips(request):
     entries = list(service.account_addresses(account).order_by("address"))
     volume = _today_volume(entries)
     rows = [{"entry": e, "progress": warmup.progress(e), "today": volume.get(e.pk, 0)} for e in entries]
-    pools = account.ip_pools.annotate(ip_count=Count("addresses"), set_count=Count("config_sets"))
+    pools = account.ip_pools.annotate(
+        ip_count=Count("addresses", distinct=True), set_count=Count("config_sets", distinct=True)
+    )
     sets = account.config_sets.select_related("ip_pool").annotate(
         sender_count=Count("senders", filter=Q(senders__deleted_at__isnull=True))
     )

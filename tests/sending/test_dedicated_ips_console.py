@@ -76,11 +76,17 @@ class DedicatedIpPages(AccountTestCase):
         assert EgressAddress.objects.get(pk=self.theirs.pk).pool is None
 
     def test_a_pool_in_use_is_not_deleted(self):
-        pool = service.pool_create(account=self.account, name="used", addresses=[self.first], actor=SYSTEM)
+        pool = service.pool_create(account=self.account, name="used", addresses=[self.first, self.second],
+                                   actor=SYSTEM)  # fmt: skip
         service.config_set_create(account=self.account, name="s", pool=pool, actor=SYSTEM)
+        service.config_set_create(account=self.account, name="t", pool=pool, actor=SYSTEM)
         self.client.force_login(self.admin)
+        page = self.client.get(self.url("sending:dedicated_ips")).content.decode()
+        row = page.split('id="ip-pools-table"')[1].split("</tr>")[1]
+        assert '<td class="text-end">2</td>' in row  # two addresses, counted once each
+        assert "sending:ip_pool_delete" not in row and "/delete/" not in row  # used: no delete button
         response = self.client.post(self.url("sending:ip_pool_delete", pool.api_id), follow=True)
-        assert "is used by the configuration sets s" in response.content.decode()
+        assert "is used by the configuration sets s, t" in response.content.decode()
         assert IpPool.objects.filter(pk=pool.pk).exists()
 
     def test_an_other_accounts_pool_is_not_found(self):
