@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
 from django.utils import timezone
 
 from sending.models import Suspension
@@ -27,8 +26,7 @@ class Held:
 def suspended(provider: str, egress_ip: str) -> Held | None:
     """The suspension in force for mail to the provider from the address, if any (the longest)."""
     found = (
-        Suspension.objects.filter(provider=provider, until__gt=timezone.now())
-        .filter(Q(egress_ip=egress_ip) | Q(egress_ip="*"))
+        Suspension.objects.filter(provider=provider, egress_ip=egress_ip, until__gt=timezone.now())
         .order_by("-until")
         .first()
     )

@@ -4,7 +4,7 @@ day per mailbox provider. Changes go through sending.services.egress, as the API
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -92,11 +92,6 @@ def _save_set(request, form: ConfigSetForm, config: ConfigSet | None) -> ConfigS
     return config
 
 
-def _today_volume(entries: list[EgressAddress]) -> dict[int, int]:
-    rows = WarmupDay.objects.filter(address__in=entries, day=warmup.today())
-    return dict(rows.values("address_id").annotate(n=Sum("sent")).values_list("address_id", "n"))
-
-
 @account_view(Perm.VIEW)
 def dedicated_ips(request):
     account = request.account
@@ -125,9 +120,10 @@ def dedicated_ips(request):
                 request, _("Configuration set %(name)s created.") % {"name": set_form.cleaned_data["name"]}
             )
             return _back(request)
-    entries = list(service.account_addresses(account).order_by("address"))
-    volume = _today_volume(entries)
-    rows = [{"entry": e, "progress": warmup.progress(e), "today": volume.get(e.pk, 0)} for e in entries]
+    rows = []
+    for entry in service.account_addresses(account).order_by("address"):
+        progress = warmup.progress(entry)  # today's rows per provider: the day's volume is their sum
+        rows.append({"entry": entry, "progress": progress, "today": sum(p["sent"] for p in progress)})
     pools = account.ip_pools.annotate(
         ip_count=Count("addresses", distinct=True), set_count=Count("config_sets", distinct=True)
     )
