@@ -36,6 +36,11 @@ API_CALLS = Counter("directmail_api_calls", "DirectMail API calls answered", ["a
 SMTP_SESSIONS = Counter("directmail_smtp_sessions", "SMTP connections accepted", ["port"])
 SMTP_MESSAGES = Counter("directmail_smtp_messages", "SMTP submissions by result", ["result"])
 DELIVERIES = Counter("directmail_deliveries", "Delivery attempts by result", ["result"])
+REPLIES = Counter(
+    "directmail_replies",
+    "Receivers' refusals in mx mode, by the class of the reply rule they matched",
+    ["class"],
+)
 
 
 Gauges = Callable[[], Iterable[GaugeMetricFamily]]

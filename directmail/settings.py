@@ -298,16 +298,13 @@ DELIVERY_BATCH = env.int("DELIVERY_BATCH", default=100)
 # A message whose lease ran out this often (its worker died each time) is failed instead of retried.
 DELIVERY_MAX_LOST_LEASES = env.int("DELIVERY_MAX_LOST_LEASES", default=3)
 # Per destination domain: concurrent SMTP sessions and messages per second per session ("*" is the default).
-DELIVERY_DOMAIN_LIMITS = {
-    "*": {"connections": 2, "per_second": 10},
-    "gmail.com": {"connections": 5, "per_second": 20},
-    "googlemail.com": {"connections": 5, "per_second": 20},
-    "outlook.com": {"connections": 3, "per_second": 10},
-    "hotmail.com": {"connections": 3, "per_second": 10},
-    "qq.com": {"connections": 3, "per_second": 10},
-    "163.com": {"connections": 3, "per_second": 10},
-}
+# In mx mode a domain served by a known mailbox provider (sending.providers) is shaped by the provider's
+# limits instead of "*" (a Google Workspace domain is Gmail's mail); an entry of its own still applies.
+DELIVERY_DOMAIN_LIMITS = {"*": {"connections": 2, "per_second": 10}}
 DELIVERY_DOMAIN_LIMITS.update(json.loads(env.str("DELIVERY_DOMAIN_LIMITS", default="{}")))
+# Per mailbox provider x egress address in mx mode, over the shipped ones of sending.provider_limits:
+# {"gmail": {"connections": 20, "per_hour": 50000}, "qq@203.0.113.5": {"per_minute": 100}, "*": {...}}.
+DELIVERY_PROVIDER_LIMITS = json.loads(env.str("DELIVERY_PROVIDER_LIMITS", default="{}"))
 DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100)  # 0: no limit
 # DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])

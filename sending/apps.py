@@ -9,13 +9,15 @@ class SendingConfig(AppConfig):
     verbose_name = _("Sending")
 
     def ready(self) -> None:
+        from django.core import checks
+
         from accounts.audit import register_action_labels, register_detail_values
         from accounts.limits import register_usage
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
         from directmail.metrics import register_gauges
-        from sending import events, warmup
-        from sending.delivery.worker import queue_gauges
+        from sending import events, provider_limits, warmup
+        from sending.delivery.worker import queue_gauges, shaping_gauges
         from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
         from sending.services.sandbox import sandbox_create
@@ -24,6 +26,8 @@ class SendingConfig(AppConfig):
         register_account_setup(sandbox_create)
         events.listen(warmup.on_complaints, ["complained"])
         register_gauges(queue_gauges)
+        register_gauges(shaping_gauges)
+        checks.register(provider_limits.check_settings, checks.Tags.compatibility)
         register_detail_values("type", dict(SendType.choices))
         register_usage("max_domains", lambda account: account.domains.alive().own().count())
         register_usage("max_sender_addresses", lambda account: account.sender_addresses.alive().own().count())
@@ -60,6 +64,10 @@ class SendingConfig(AppConfig):
                 "tag.delete": _("Deleted a tag"),
                 "ip_pool.create": _("Created an IP pool"),
                 "ip_pool.update": _("Changed an IP pool"),
+                "queue.suspend": _("Held part of the delivery queue"),
+                "queue.resume": _("Ended a hold on the delivery queue"),
+                "queue.bounce": _("Bounced queued mail"),
+                "queue.retry": _("Retried deferred mail now"),
                 "ip_pool.default": _("Chose the default IP pool"),
                 "ip_pool.delete": _("Deleted an IP pool"),
                 "config_set.create": _("Created a configuration set"),

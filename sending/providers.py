@@ -5,13 +5,20 @@ mail, whatever its name).
 A provider is known by the names of its MX hosts (PROVIDERS: suffixes of the host names, from the MX
 records the providers publish for their own and their customers' domains); any other domain's provider
 is "other:" and the registered domain of its best MX host, so the domains one hosting company serves
-share their limits. MX answers are cached for their TTL (at least MIN_TTL, at most MAX_TTL), per process.
+share their limits. MX answers are cached for their TTL (at least MIN_TTL, at most MAX_TTL), per process;
+what was found is kept in DomainProvider too, so the queue page and queue actions can group and select
+mail by provider without asking DNS.
 """
 
+import contextlib
 import time
 from dataclasses import dataclass
 
+from django.db import DatabaseError
+from django.utils import timezone
+
 from sending import dns
+from sending.models import DomainProvider
 
 MIN_TTL, MAX_TTL = 60, 3600
 
@@ -80,11 +87,35 @@ def provider_of(domain: str) -> str:
         preference, _space, host = record.partition(" ")
         if host and host != ".":
             hosts.append((int(preference) if preference.isdigit() else 0, host))
-    name = provider_of_mx(min(hosts)[1] if hosts else domain)
+    best = min(hosts)[1].lower().rstrip(".") if hosts else domain
+    name = provider_of_mx(best)
     if answer.outcome != dns.Outcome.TEMPORARY:  # a DNS failure is asked again next time
         ttl = min(MAX_TTL, max(MIN_TTL, answer.ttl))
         _cache[domain] = (name, now + ttl)
+        _remember(domain, name, best)
     return name
+
+
+def _remember(domain: str, name: str, mx_host: str) -> None:
+    found = {"provider": name, "mx_host": mx_host[:255], "checked_at": timezone.now()}
+    with contextlib.suppress(DatabaseError):  # a convenience for the queue page: delivery goes on without
+        DomainProvider.objects.update_or_create(domain=domain[:253], defaults=found)
+
+
+def known(domain: str) -> str:
+    """The provider last found for a domain ("" if never looked up), without asking DNS."""
+    found = DomainProvider.objects.filter(domain=domain.lower()).values_list("provider", flat=True)
+    return found.first() or ""
+
+
+def domains_of(provider: str) -> list[str]:
+    """The destination domains last found to be served by `provider`."""
+    return list(DomainProvider.objects.filter(provider=provider).values_list("domain", flat=True))
+
+
+def is_named(name: str) -> bool:
+    """A provider of PROVIDERS (not "other:")."""
+    return any(provider.name == name for provider in PROVIDERS)
 
 
 def label_of(name: str) -> str:

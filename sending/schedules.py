@@ -19,4 +19,6 @@ SCHEDULES = [
     ScheduleSpec(name="imports_purge", func="sending.tasks.imports_purge", minutes=24 * 60),
     # Message bodies and Outbox copies older than MESSAGE_CONTENT_RETENTION_DAYS go; the log stays.
     ScheduleSpec(name="purge_content", func="sending.tasks.purge_content", minutes=24 * 60),
+    # Shaping's per-minute/hour/day counters of ended windows, and holds that ended a month ago.
+    ScheduleSpec(name="prune_shaping", func="sending.tasks.prune_shaping", minutes=24 * 60),
 ]

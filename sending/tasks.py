@@ -4,13 +4,16 @@ every task this app queues enters here.
 Tasks already queued under a service's own path (from before these wrappers) still run: the services
 keep their names."""
 
-from django.core.cache import cache
+from datetime import timedelta
 
-from sending import egress, retention
+from django.core.cache import cache
+from django.utils import timezone
+
+from sending import egress, provider_limits, retention
 from sending.api import auth, ratelimit
 from sending.delivery import worker
 from sending.lists import importer
-from sending.models import Domain, SenderAddress
+from sending.models import Domain, SenderAddress, Suspension
 from sending.services import batch, domains, idempotency, messages, senders
 
 
@@ -86,3 +89,12 @@ def imports_purge() -> int:
 def purge_content() -> dict[str, int]:
     """Daily: message bodies and Outbox copies older than MESSAGE_CONTENT_RETENTION_DAYS go."""
     return retention.purge_content()
+
+
+def prune_shaping() -> dict[str, int]:
+    """Daily: rate counters of windows long ended, and holds that ended more than 30 days ago."""
+    ended = timezone.now() - timedelta(days=30)
+    return {
+        "counters": provider_limits.prune(),
+        "holds": Suspension.objects.filter(until__lt=ended).delete()[0],
+    }

@@ -35,6 +35,8 @@ class _Handler:
     stored: threading.Event = field(default_factory=threading.Event)
     greetings: list[str] = field(default_factory=list)  # the EHLO names clients gave, in order
     refuse_all: str = ""  # a reply for every RCPT while set (a receiver that is down: "451 ...")
+    open_sessions: set = field(default_factory=set)  # sessions greeted and not quit yet
+    peak_sessions: int = 0  # the most open at once
 
     def _next(self, scripts: dict[str, list[str]], address: str) -> str | None:
         with self.lock:
@@ -46,8 +48,15 @@ class _Handler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         with self.lock:
             self.greetings.append(hostname)
+            self.open_sessions.add(id(session))
+            self.peak_sessions = max(self.peak_sessions, len(self.open_sessions))
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        with self.lock:
+            self.open_sessions.discard(id(session))
+        return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_all:

@@ -2,8 +2,11 @@
 
 Big receivers slow down or block senders that open many connections or send in bursts, so per destination
 domain there is a cap on concurrent sessions (counted from live leases in the database, so it holds across
-workers and machines) and a pace per session. Per account, a cap on messages per second (a counter per
-second in the shared cache). Throttled mail waits; it never fails for it.
+workers and machines) and a pace per session. In mx mode a domain that a known mailbox provider serves
+(sending.providers) has no cap of its own unless DELIVERY_DOMAIN_LIMITS names it: the provider's limits
+per egress address (sending.provider_limits) hold instead, across all the domains it serves. Per account,
+a cap on messages per second (a counter per second in the shared cache). Throttled mail waits; it never
+fails for it.
 """
 
 import time
@@ -17,9 +20,14 @@ from django.utils import timezone
 from sending.models import Message, MessageState
 
 
-def domain_limits(domain: str) -> dict[str, float]:
+def domain_limits(domain: str, provider: str = "") -> dict[str, float]:
+    """The domain's own caps ("connections", "per_second"); {} for a domain a named provider serves
+    (`provider`, in mx mode) that DELIVERY_DOMAIN_LIMITS does not name."""
     limits = settings.DELIVERY_DOMAIN_LIMITS
-    return {**limits["*"], **limits.get(domain.lower(), {})}
+    own = limits.get(domain.lower())
+    if own is None and provider and not provider.startswith("other:"):
+        return {}
+    return {**limits["*"], **(own or {})}
 
 
 def active_sessions(domain: str) -> int:
@@ -45,8 +53,9 @@ def renew_lease(token: str) -> None:
     )
 
 
-def may_open_session(domain: str) -> bool:
-    return active_sessions(domain) < domain_limits(domain)["connections"]
+def may_open_session(domain: str, provider: str = "") -> bool:
+    connections = domain_limits(domain, provider).get("connections")
+    return not connections or active_sessions(domain) < connections
 
 
 class Pacer:

@@ -17,12 +17,24 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, Count, F, Min, PositiveSmallIntegerField, Q, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Min,
+    OuterRef,
+    PositiveSmallIntegerField,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from directmail.metrics import DELIVERIES
-from sending import egress, events, providers, shaping, unsubscribe, warmup
+from directmail.metrics import DELIVERIES, REPLIES
+from sending import egress, events, provider_limits, providers, shaping, unsubscribe, warmup
 from sending import headers as header_rules
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
@@ -39,11 +51,13 @@ from sending.esp import esp_of
 from sending.events import Event
 from sending.models import (
     DeliveryAttempt,
+    DomainProvider,
     Envelope,
     EnvelopeAttachment,
     Message,
     MessageState,
     Suppression,
+    Suspension,
     suppression_applies,
 )
 
@@ -77,7 +91,15 @@ def claim(limit: int | None = None) -> tuple[str, list[Message]]:
     due = _due()
     # The oldest due domain that is not already at its limit of concurrent sessions.
     candidates = Message.objects.filter(due).order_by("next_attempt_at").values_list("rcpt_domain", flat=True)
-    domain = next((d for d in dict.fromkeys(candidates[:500]) if throttle.may_open_session(d)), None)
+    mx = settings.DELIVERY_MODE == "mx"
+    domain = next(
+        (
+            d
+            for d in dict.fromkeys(candidates[:500])
+            if throttle.may_open_session(d, providers.provider_of(d) if mx else "")
+        ),
+        None,
+    )
     if domain is None:
         return "", []
     ids = list(
@@ -252,6 +274,9 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
             _record(token, message, outcome, 0, counts)
         else:
             pending.append(message)
+    holds = shaping.operator_holds()
+    if holds:
+        pending = _operator_held(token, pending, holds, None, "", counts)
     sandboxed = [m for m in pending if m.envelope.sender.domain.sandbox]
     if sandboxed:
         _deliver_through(CaptureTransport(), token, sandboxed, counts)
@@ -259,7 +284,10 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     if real:
         transport = get_transport()
         if not isinstance(transport, MxTransport):
-            _deliver_through(transport, token, real, counts)
+            if any(hold.entry.provider for hold in holds):  # by the provider last found for the domain
+                real = _operator_held(token, real, holds, providers.known(real[0].rcpt_domain), "", counts)
+            if real:
+                _deliver_through(transport, token, real, counts)
             return counts
         # mx mode: each message leaves from the addresses of its route (its account's, its pool's), as
         # far as today's warm-up caps allow; the rest waits for the next day.
@@ -273,14 +301,7 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
             route = egress.route_of(account_id, pool_id, config_set_id)
             parts, waiting, reason = egress.plan(route, esp, group)
             for part in parts:
-                source = part.source.address if part.source else ""
-                held = shaping.suspended(provider, source)
-                if held is not None:  # a receiver asked us to wait: nothing is attempted
-                    _hold_all(token, part.messages, held, counts)
-                    tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
-                else:
-                    tally = _deliver_through(transport, token, part.messages, counts,
-                                             [part.source] if part.source else None, provider)  # fmt: skip
+                tally = _deliver_part(token, transport, part, provider, holds, counts)
                 if part.reservation:
                     warmup.settle(part.reservation, **tally)
             until = warmup.next_day_starts() if reason.startswith("warm-up") else None
@@ -290,6 +311,85 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     return counts
 
 
+def _operator_held(
+    token: str,
+    messages: list[Message],
+    holds: list["shaping.Hold"],
+    provider: str | None,
+    source: str | None,
+    counts: dict[str, int],
+) -> list[Message]:
+    """Hold the messages an operator's hold matches; returns the others."""
+    left = []
+    for message in messages:
+        hold = next((h for h in holds if h.matches(message, provider, source)), None)
+        if hold is None:
+            left.append(message)
+        else:
+            _hold_all(token, [message], hold.held, counts)
+    return left
+
+
+# How soon mail given back for a busy connection slot is due again.
+SLOT_RETRY = timedelta(seconds=2)
+
+
+def _deliver_part(
+    token: str,
+    transport: Transport,
+    part: egress.Part,
+    provider: str,
+    holds: list["shaping.Hold"],
+    counts: dict[str, int],
+) -> dict[str, int]:
+    """One session's messages in mx mode, within the provider x address's shaping: nothing while a
+    receiver's suspension holds it, only what an operator's hold leaves, only while a connection slot
+    of the provider x address is ours, at its pace and within its minute / hour / day budget."""
+    tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
+    source = part.source.address if part.source else ""
+    held = shaping.suspended(provider, source)
+    if held is not None:  # a receiver asked us to wait: nothing is attempted
+        _hold_all(token, part.messages, held, counts)
+        return tally
+    messages = part.messages
+    if holds:
+        messages = _operator_held(token, messages, holds, provider, source, counts)
+    if not messages:
+        return tally
+    limits = provider_limits.limits_for(provider, source, shaping.fraction(provider, source))
+    if not provider_limits.take_slot(provider, source, limits, token):
+        _give_back(token, messages, timezone.now() + SLOT_RETRY)  # another session has the last slot
+        return tally
+    try:
+        budget = provider_limits.Budget(provider, source, limits)
+        return _deliver_through(transport, token, messages, counts, [part.source] if part.source else None,
+                                provider, limits, budget)  # fmt: skip
+    finally:
+        provider_limits.release_slots(token)
+
+
+def _give_back(token: str, messages: list[Message], until: datetime) -> None:
+    """Messages not tried at all (a limit is reached, a slot is busy) wait until `until` as they were:
+    no attempt spent, no event, the give-up time moved by the wait."""
+    wait = max(timedelta(0), until - timezone.now())
+
+    def write() -> None:
+        Message.objects.filter(
+            lease_owner=token, state=MessageState.SENDING, pk__in=[m.pk for m in messages]
+        ).update(
+            state=Case(
+                When(last_error="", then=Value(MessageState.QUEUED)), default=Value(MessageState.DEFERRED)
+            ),
+            attempts=Greatest(F("attempts") - 1, 0),
+            give_up_at=F("give_up_at") + wait,
+            next_attempt_at=until,
+            lease_owner="",
+            lease_until=None,
+        )
+
+    _durably(write)
+
+
 def _deliver_through(
     transport: Transport,
     token: str,
@@ -297,60 +397,100 @@ def _deliver_through(
     counts: dict[str, int],
     sources: list[egress.Source] | None = None,
     provider: str = "",
+    limits: "provider_limits.Limits | None" = None,
+    budget: "provider_limits.Budget | None" = None,
 ) -> dict[str, int]:
-    """Send the messages through one session; returns what was handed to the receiver and what it
-    answered (for sending.warmup.settle). In mx mode (`provider` given), a deferral that a shaping rule
-    reads as "stop" suspends the provider x address, and the rest of the batch waits for it."""
+    """Send the messages through one session (several when `limits` caps messages per connection);
+    returns what was handed to the receiver and what it answered (for sending.warmup.settle). In mx mode
+    (`provider` given), a deferral that a reply rule reads as "stop" suspends the provider x address, and
+    the rest of the batch waits for it; mail over the budget waits for its window."""
     tally = {"used": 0, "delivered": 0, "deferred": 0, "bounced": 0}
     remaining = list(pending)
-    pacer = throttle.Pacer(throttle.domain_limits(remaining[0].rcpt_domain)["per_second"])
+    domain = remaining[0].rcpt_domain
+    paces = [throttle.domain_limits(domain, provider).get("per_second", 0), limits.pace if limits else 0]
+    pacer = throttle.Pacer(min([p for p in paces if p] or [0]))
+    per_connection = limits.per_connection if limits else 0
     cache = _BatchCache()
     delivered = _DeliveredBuffer(token, counts)
     started = time.monotonic()
     try:
-        with transport.session(remaining[0].rcpt_domain, sources) as session:
-            renewed = time.monotonic()
-            while remaining:
-                message = remaining[0]
-                if time.monotonic() - renewed > settings.DELIVERY_SESSION_ALIVE / 3:
-                    throttle.renew_lease(token)  # still alive: the session keeps counting
-                    renewed = time.monotonic()
-                pacer.wait()
-                throttle.account_slot(message.account_id)
-                started = time.monotonic()
-                try:
-                    raw = render(message, cache)
-                    tally["used"] += 1
-                    result: Result = session.send(message, return_path(message), raw)
-                    outcome = Outcome(
-                        MessageState.DELIVERED, result.code, result.text, result.mx_host, egress=result.source
-                    )
-                except TransportError as exc:
-                    outcome = _failure(exc)
-                except Exception as exc:  # a bug of ours must not lose the message: retry it later
-                    log.exception("could not deliver message %s", message.pk)
-                    outcome = Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}")
-                if outcome.state == MessageState.DELIVERED:
-                    delivered.add(message, outcome, elapsed_ms(started))
-                    tally["delivered"] += 1
-                else:
-                    delivered.flush()
-                    _record(token, message, outcome, elapsed_ms(started), counts)
-                    tally["deferred" if outcome.state == MessageState.DEFERRED else "bounced"] += 1
-                remaining.pop(0)
-                if provider and outcome.state == MessageState.DEFERRED and outcome.code:
-                    held = shaping.react(provider, outcome.egress, outcome.code, outcome.text)
-                    if held is not None:
-                        _hold_all(token, remaining, held, counts)
-                        remaining = []
+        while remaining:
+            with transport.session(domain, sources) as session:
+                renewed = time.monotonic()
+                sent_here = 0
+                while remaining and not (per_connection and sent_here >= per_connection):
+                    message = remaining[0]
+                    if time.monotonic() - renewed > settings.DELIVERY_SESSION_ALIVE / 3:
+                        throttle.renew_lease(token)  # still alive: the session keeps counting
+                        provider_limits.renew_slots(token)
+                        renewed = time.monotonic()
+                    if budget is not None:
+                        until = budget.take(len(remaining))
+                        if until is not None:  # this minute's, hour's or day's share is used up
+                            delivered.flush()
+                            _give_back(token, remaining, until)
+                            remaining = []
+                            break
+                    pacer.wait()
+                    throttle.account_slot(message.account_id)
+                    started = time.monotonic()
+                    outcome, handed = _send_one(session, message, cache)
+                    tally["used"] += handed
+                    sent_here += 1
+                    if outcome.state == MessageState.DELIVERED:
+                        delivered.add(message, outcome, elapsed_ms(started))
+                        tally["delivered"] += 1
+                    else:
+                        delivered.flush()
+                        _record(token, message, outcome, elapsed_ms(started), counts)
+                        tally["deferred" if outcome.state == MessageState.DEFERRED else "bounced"] += 1
+                    remaining.pop(0)
+                    if provider and outcome.state != MessageState.DELIVERED and outcome.code:
+                        held = _react(provider, outcome)
+                        if held is not None:
+                            _hold_all(token, remaining, held, counts)
+                            remaining = []
     except TransportError as exc:
         delivered.flush()
         # The destination could not be reached at all: every message still pending shares the outcome.
         for message in remaining:
             _record(token, message, _failure(exc), elapsed_ms(started), counts)
+        if provider and exc.code and not exc.permanent and remaining:
+            _react(provider, _failure(exc))
     finally:
         delivered.flush()
+        if budget is not None:
+            budget.give_back()
     return tally
+
+
+def _send_one(session, message: Message, cache: "_BatchCache") -> tuple[Outcome, bool]:
+    """Render and hand over one message: its outcome, and whether it reached the receiver at all."""
+    try:
+        raw = render(message, cache)
+    except TransportError as exc:
+        return _failure(exc), False
+    except Exception as exc:  # a bug of ours must not lose the message: retry it later
+        log.exception("could not render message %s", message.pk)
+        return Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}"), False
+    try:
+        result: Result = session.send(message, return_path(message), raw)
+        return Outcome(
+            MessageState.DELIVERED, result.code, result.text, result.mx_host, egress=result.source
+        ), True
+    except TransportError as exc:
+        return _failure(exc), True
+    except Exception as exc:
+        log.exception("could not deliver message %s", message.pk)
+        return Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}"), True
+
+
+def _react(provider: str, outcome: Outcome) -> "shaping.Held | None":
+    """What a receiver's refusal means for the provider x address (sending.shaping); counts its class.
+    Only a deferral can suspend: a permanent refusal is classified, and acted on when a rule says so."""
+    rule, held = shaping.react(provider, outcome.egress, outcome.code, outcome.text)
+    REPLIES.labels(rule.kind if rule else "unclassified").inc()
+    return held
 
 
 def _hold_all(token: str, messages: list[Message], held: "shaping.Held", counts: dict[str, int]) -> None:
@@ -589,3 +729,45 @@ def queue_gauges() -> Iterator[GaugeMetricFamily]:
         "How long the most overdue queued or deferred message has waited past its time",
         value=max(lag, 0.0),
     )
+
+
+def shaping_gauges() -> Iterator[GaugeMetricFamily]:
+    """/metrics: waiting mail by provider (the one last found for its domain; "" before any lookup) and
+    state ("held": waiting for a hold), and the holds in force by origin and action."""
+    held = Q(last_error__startswith=shaping.HELD_PREFIX)
+    known = DomainProvider.objects.filter(domain=OuterRef("rcpt_domain")).values("provider")[:1]
+    rows = (
+        Message.objects.filter(state__in=[MessageState.QUEUED, MessageState.DEFERRED, MessageState.SENDING])
+        .annotate(provider=Subquery(known))
+        .values("provider")
+        .annotate(
+            queued=Count("pk", filter=Q(state=MessageState.QUEUED) & ~held),
+            deferred=Count("pk", filter=Q(state=MessageState.DEFERRED) & ~held),
+            held=Count("pk", filter=Q(state__in=[MessageState.QUEUED, MessageState.DEFERRED]) & held),
+            sending=Count("pk", filter=Q(state=MessageState.SENDING)),
+        )
+        .order_by()
+    )
+    by_provider = GaugeMetricFamily(
+        "directmail_queue_provider_messages", "Messages not yet final by mailbox provider and state",
+        labels=["provider", "state"],
+    )  # fmt: skip
+    for row in rows:
+        for state in ("queued", "deferred", "held", "sending"):
+            by_provider.add_metric([row["provider"] or "", state], row[state])
+    yield by_provider
+    active = GaugeMetricFamily(
+        "directmail_suspensions_active", "Holds and lowered rates in force", labels=["origin", "action"]
+    )
+    counts = dict(
+        ((o, a), n)
+        for o, a, n in Suspension.objects.filter(until__gt=timezone.now())
+        .values_list("origin", "action")
+        .annotate(n=Count("pk"))
+        .values_list("origin", "action", "n")
+        .order_by()
+    )
+    for origin in Suspension.Origin.values:
+        for action in Suspension.Action.values:
+            active.add_metric([origin, action], counts.get((origin, action), 0))
+    yield active

@@ -7,7 +7,6 @@ from sending.models.egress import (  # noqa: F401
     ConfigSet,
     EgressAddress,
     IpPool,
-    Suspension,
     WarmupDay,
     WarmupType,
 )
@@ -49,4 +48,12 @@ from sending.models.messages import (  # noqa: F401
     SuppressionReason,
     suppression_applies,
     suppression_scopes,
+)
+from sending.models.shaping import (  # noqa: F401
+    DomainProvider,
+    ProviderLimit,
+    ShapingCounter,
+    ShapingRule,
+    ShapingSlot,
+    Suspension,
 )

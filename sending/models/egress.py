@@ -157,25 +157,3 @@ class WarmupDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address_id} {self.esp} {self.day}"
-
-
-class Suspension(models.Model):
-    """Mail to a provider (sending.providers) from one egress address ("" : from the address the system
-    picks) is not attempted until `until`, because a receiver said so (`reply`, matched by `rule` of
-    sending.shaping_rules). Waiting costs the mail no attempt."""
-
-    provider = models.CharField(max_length=255)
-    egress_ip = models.CharField(max_length=45, blank=True)
-    rule = models.CharField(max_length=64)
-    reply = models.TextField(blank=True)
-    since = models.DateTimeField(default=timezone.now)
-    until = models.DateTimeField()
-
-    class Meta:
-        verbose_name = _("suspension")
-        verbose_name_plural = _("suspensions")
-        ordering = ["-until"]
-        indexes = [models.Index(fields=["provider", "egress_ip", "until"], name="suspension_lookup")]
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.egress_ip or '-'} until {self.until:%Y-%m-%d %H:%M}"

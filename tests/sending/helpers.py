@@ -28,3 +28,16 @@ def smtp_sender(
     )
     sender_address_set_smtp_password(sender=sender, password=password, actor=SYSTEM)
     return sender
+
+
+def send(sender, rcpts: list[str]) -> list:
+    """Enqueue a plain message from `sender` to `rcpts` (delivered inline unless the kick is patched);
+    returns its messages in recipient order."""
+    from sending.models import Message
+    from sending.services import messages as mail
+
+    enqueued = mail.message_enqueue(
+        mail.Mail(account=sender.account, sender=sender, to=rcpts,
+                  content=mail.Content(subject="Hi", text_body="Hello"))
+    )  # fmt: skip
+    return list(Message.objects.filter(envelope__env_id=enqueued.env_id).order_by("pk"))

@@ -4,7 +4,10 @@ or Microsoft 365 are Gmail's or Microsoft's; other domains are their MX's regist
 import pytest
 
 from sending import providers
+from sending.models import DomainProvider
 from tests.dnsserver import DnsServer
+
+pytestmark = pytest.mark.django_db
 
 MX = {
     "gmail.com": "5 gmail-smtp-in.l.google.com",
@@ -48,6 +51,11 @@ def test_providers_by_their_mx_hosts():
         for domain, mx in MX.items():
             dns.add(domain, "MX", mx)
         assert {domain: providers.provider_of(domain) for domain in MX} == EXPECTED
+    # What was found is kept for the queue page and queue actions, without asking DNS again.
+    assert dict(DomainProvider.objects.values_list("domain", "provider")) == EXPECTED
+    assert providers.known("acme.example") == "gmail" and providers.known("never.example") == ""
+    assert DomainProvider.objects.get(domain="acme.example").mx_host == "aspmx.l.google.com"
+    assert sorted(providers.domains_of("gmail")) == ["acme.example", "gmail.com"]
 
 
 def test_the_best_mx_decides_and_answers_are_cached_for_their_ttl():

@@ -2,19 +2,21 @@
 suspends Gmail-class mail (every domain behind Google's MX) while other providers' mail keeps flowing; the
 suspended mail is not attempted, spends no attempt, and goes once the suspension ends."""
 
+import threading
+from collections import Counter
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from sending import providers
+from directmail.metrics import REPLIES
+from sending import provider_limits, shaping
 from sending.delivery import worker
-from sending.models import DeliveryAttempt, Message, MessageState, Suspension
-from sending.services import messages as mail
-from tests.dnsserver import DnsServer
-from tests.sending.helpers import smtp_sender
-from tests.smtpsink import SmtpSink
+from sending.models import DeliveryAttempt, Message, MessageState, ShapingRule, ShapingSlot, Suspension
+from tests.sending.helpers import send, smtp_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,30 +25,6 @@ THROTTLED = (
     "your IP address. To protect our users from spam, mail sent from your IP address has been temporarily "
     "rate limited."
 )
-
-
-@pytest.fixture
-def mx():
-    providers._cache.clear()
-    with SmtpSink() as sink, DnsServer() as dns:
-        for domain, host in (
-            ("workspace.example", "aspmx.l.google.com"),
-            ("gmail.com", "gmail-smtp-in.l.google.com"),
-            ("elsewhere.example", "mx.elsewhere.example"),
-        ):
-            dns.add(domain, "MX", f"10 {host}")
-            dns.add(host, "A", "127.0.0.1")
-        with override_settings(DELIVERY_MODE="mx", MX_PORT=sink.port, SMTP_TIMEOUT=5, EGRESS_HOST="worker-a"):
-            yield sink
-    providers._cache.clear()
-
-
-def send(sender, rcpts: list[str]) -> list[Message]:
-    enqueued = mail.message_enqueue(
-        mail.Mail(account=sender.account, sender=sender, to=rcpts,
-                  content=mail.Content(subject="Hi", text_body="Hello"))
-    )  # fmt: skip
-    return list(Message.objects.filter(envelope__env_id=enqueued.env_id).order_by("pk"))
 
 
 def test_a_throttling_answer_suspends_the_provider_and_other_mail_keeps_flowing(mx):
@@ -77,3 +55,85 @@ def test_a_throttling_answer_suspends_the_provider_and_other_mail_keeps_flowing(
     mx.handler.rcpt_scripts.clear()
     worker.deliver_due(max_seconds=10)
     assert set(Message.objects.values_list("state", flat=True)) == {MessageState.DELIVERED}
+
+
+def _worker_threads(count: int, seconds: float) -> list[threading.Thread]:
+    """`count` delivery workers, each in its own thread with its own database connection."""
+
+    def work():
+        try:
+            worker.deliver_due(max_seconds=seconds)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_provider_limits_hold_across_two_workers(mx):
+    """One connection at a time to Gmail from this host, two messages per connection: two workers with
+    Gmail mail for two domains take turns, and waiting for the slot spends no attempt."""
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    mx.handler.reply_delay = 0.05
+    with override_settings(DELIVERY_PROVIDER_LIMITS={"gmail": {"connections": 1, "per_connection": 2}}):
+        with mock.patch("sending.services.messages.kick_delivery"):  # the two workers below deliver
+            sent = send(sender, [f"u{n}@workspace.example" for n in range(5)])
+            sent += send(sender, [f"v{n}@gmail.com" for n in range(5)])
+        for thread in _worker_threads(2, seconds=40):
+            thread.join(timeout=60)
+    assert Message.objects.filter(state=MessageState.DELIVERED).count() == len(sent) == 10
+    assert mx.handler.peak_sessions == 1  # never two sessions to Gmail at once
+    per_session = Counter(received.peer for received in mx.messages)
+    assert max(per_session.values()) <= 2 and len(per_session) >= 5  # a new session every two messages
+    assert set(Message.objects.values_list("attempts", flat=True)) == {1}
+    assert not ShapingSlot.objects.exclude(owner="").exists()  # every slot given back
+
+
+def test_a_minute_budget_gives_the_rest_back_without_an_attempt(mx):
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    with override_settings(DELIVERY_PROVIDER_LIMITS={"gmail": {"per_minute": 3}}):
+        with mock.patch("sending.services.messages.kick_delivery"):
+            sent = send(sender, [f"u{n}@workspace.example" for n in range(5)])
+        token, claimed = worker.claim()
+        worker.deliver_batch(token, claimed)
+    states = Counter(Message.objects.values_list("state", "attempts"))
+    assert states == {(MessageState.DELIVERED, 1): 3, (MessageState.QUEUED, 0): 2}
+    waiting = Message.objects.filter(state=MessageState.QUEUED)
+    assert all(m.next_attempt_at.second == 0 and m.next_attempt_at > timezone.now() for m in waiting)
+    assert all(m.give_up_at > sent[0].give_up_at for m in waiting)  # moved by the wait
+    assert not DeliveryAttempt.objects.filter(message__in=waiting).exists()  # nothing was tried
+
+
+def test_a_rate_limited_answer_lowers_the_rate_and_mail_keeps_going(mx):
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    mx.script("a@workspace.example", "421 4.7.0 Try again later, closing connection.")
+    sent = send(sender, ["a@workspace.example", "b@workspace.example"])
+    [lowered] = Suspension.objects.all()
+    assert (lowered.action, lowered.fraction, lowered.rule) == ("lower", 0.5, "gmail-rate-limited")
+    assert shaping.fraction("gmail", "") == 0.5 and shaping.suspended("gmail", "") is None
+    limits = provider_limits.limits_for("gmail", "", shaping.fraction("gmail", ""))
+    assert limits.connections == 5 and limits.per_second == 12.5
+    assert Message.objects.get(pk=sent[1].pk).state == MessageState.DELIVERED
+
+
+def test_a_rule_staff_add_is_read_first_and_counted_by_class(mx):
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    ShapingRule.objects.create(
+        name="elsewhere-slow-down", provider="other:elsewhere.example", code=451, pattern=r"slow\s+down",
+        action="suspend", duration=timedelta(minutes=10), kind="rate limited",
+    )  # fmt: skip
+    before = REPLIES.labels("rate limited")._value.get()
+    mx.script("a@elsewhere.example", "451 4.7.1 Please slow down")
+    sent = send(sender, ["a@elsewhere.example", "b@elsewhere.example"])
+    [held] = Suspension.objects.all()
+    assert (held.provider, held.rule, held.origin) == (
+        "other:elsewhere.example",
+        "elsewhere-slow-down",
+        "reply",
+    )
+    assert timedelta(minutes=9) < held.until - held.since <= timedelta(minutes=10)
+    waiting = Message.objects.get(pk=sent[1].pk)
+    assert waiting.attempts == 0 and "elsewhere-slow-down" in waiting.last_error
+    assert REPLIES.labels("rate limited")._value.get() == before + 1
