@@ -18,6 +18,7 @@ NAVIGATION = [
     ("batch_sends", _("Batch sends"), "sending:batch_jobs", Perm.VIEW),
     ("messages", _("Messages"), "sending:messages", Perm.VIEW),
     ("outbox", _("Outbox"), "sending:outbox", Perm.VIEW),
+    ("queue", _("Queue"), "sending:queue", Perm.MANAGE_ACCOUNT),
     ("suppressions", _("Suppression list"), "sending:suppressions", Perm.VIEW),
     ("statistics", _("Statistics"), "stats:dashboard", Perm.VIEW),
 ]

@@ -62,7 +62,8 @@ KINDS: dict[str, Kind] = {
         Kind("suppressed", EventType.INVALID, (NEW,), S.INVALID),
         Kind("delivered", EventType.DELIVERED, (S.SENDING,), S.DELIVERED),
         Kind("deferred", EventType.DEFERRED, (S.SENDING,), S.DEFERRED),
-        Kind("failed", EventType.FAILED, (S.SENDING,), S.FAILED),
+        # From queued or deferred: an operator bounced it before it was tried (sending.queue_control).
+        Kind("failed", EventType.FAILED, (S.SENDING, S.QUEUED, S.DEFERRED), S.FAILED),
         Kind("invalid", EventType.INVALID, (S.SENDING,), S.INVALID, suppresses=True),
         # A recipient suppressed after its mail was accepted: held back by the worker, never sent.
         Kind("withheld", EventType.INVALID, (S.SENDING,), S.INVALID),

@@ -8,6 +8,7 @@ from sending.views import (
     egress,
     lists,
     messages,
+    queue,
     senders,
     suppressions,
     tags,
@@ -84,6 +85,10 @@ urlpatterns = [
     path(A + "outbox/", messages.outbox, name="outbox"),
     path(A + "outbox/<str:message_id>/", messages.outbox_detail, name="outbox_detail"),
     path(A + "outbox/<str:message_id>/html/", messages.outbox_html, name="outbox_html"),
+    path(A + "queue/", queue.queue_page, name="queue"),
+    path(A + "queue/act/", queue.queue_act, name="queue_act"),
+    path("staff/queue/", queue.staff_queue, name="staff_queue"),
+    path("staff/queue/act/", queue.staff_queue_act, name="staff_queue_act"),
     path(A + "settings/dedicated-ips/", egress.dedicated_ips, name="dedicated_ips"),
     path(A + "settings/dedicated-ips/<str:resource_id>/", egress.dedicated_ip_detail, name="dedicated_ip"),
     path(

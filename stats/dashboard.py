@@ -7,7 +7,7 @@ the messages they select instead.
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
 from sending.esp import domains_of
-from sending.models import MessageEvent
+from sending.models import DomainProvider, MessageEvent
+from sending.providers import label_of
 from stats.models import COUNTER_FIELDS, DailyCounter
 
 MAX_DAYS = 90
@@ -148,6 +149,31 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
     )
     totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
     return Report(start, end, days, tags, totals)
+
+
+def deferrals_by_provider(account, start: date, end: date, limit: int = 20) -> list[dict]:
+    """Deferrals (and holds) of the account's mail in the range (days in its time zone), by the mailbox
+    provider last found for each destination domain (sending.providers): {"provider", "label",
+    "deferred", "domains"}, most first. Read from the deferral events: few, next to deliveries."""
+    zone = ZoneInfo(account.time_zone)
+    since = datetime.combine(start, time.min, tzinfo=zone)
+    before = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    counted = (
+        MessageEvent.objects.filter(account=account, type="deferred", at__gte=since, at__lt=before)
+        .values("message__rcpt_domain")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_domain = {row["message__rcpt_domain"]: row["n"] for row in counted}
+    known = dict(DomainProvider.objects.filter(domain__in=by_domain).values_list("domain", "provider"))
+    rows: dict[str, dict] = {}
+    for domain, count in by_domain.items():
+        name = known.get(domain, "")
+        row = rows.setdefault(name, {"provider": name, "label": label_of(name) if name else "", "deferred": 0,
+                                     "domains": 0})  # fmt: skip
+        row["deferred"] += count
+        row["domains"] += 1
+    return sorted(rows.values(), key=lambda r: (-r["deferred"], r["provider"]))[:limit]
 
 
 def monthly_usage(account, months: int = 12) -> list[dict]:

@@ -158,6 +158,7 @@ def stats_dashboard(request):
         "day_rows": [(d["day"], [d[f] for f in COUNTER_FIELDS]) for d in reversed(report.days)],
         "chart": chart,
         "query": request.GET.urlencode(),
+        "deferrals": dashboard.deferrals_by_provider(request.account, report.start, report.end),
     }
     return render(request, "stats/dashboard.html", context, status=400 if form.errors else 200)
 
