@@ -4,6 +4,8 @@ Each account-scoped view declares its permission at the top with `account_view(p
 through `accounts.services`.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -14,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -112,6 +115,12 @@ def overview(request):
         "limits": account_limits(account),
         # The account's dedicated sending addresses a DNS blocklist lists (sending.egress's daily check).
         "listed_addresses": [e for e in account.egress_addresses.all() if e.listings],
+        # Repeated reputation or policy refusals at a provider this week (sending.feedback), read through
+        # the relation like the sandbox above.
+        "bounce_warnings": account.bounce_warnings.filter(
+            day__gte=timezone.now().date() - timedelta(days=6),
+            count__gte=max(1, settings.BOUNCE_WARNING_AFTER),
+        ).order_by("-day", "-count")[:5],
     }
     return render(request, "accounts/overview.html", context)
 

@@ -305,6 +305,10 @@ DELIVERY_DOMAIN_LIMITS.update(json.loads(env.str("DELIVERY_DOMAIN_LIMITS", defau
 # Per mailbox provider x egress address in mx mode, over the shipped ones of sending.provider_limits:
 # {"gmail": {"connections": 20, "per_hour": 50000}, "qq@203.0.113.5": {"per_minute": 100}, "*": {...}}.
 DELIVERY_PROVIDER_LIMITS = json.loads(env.str("DELIVERY_PROVIDER_LIMITS", default="{}"))
+# Bounce categories (sending.feedback): a mailbox full this many times in 30 days is suppressed (0: never);
+# this many reputation, blocklist or policy refusals at one provider in a day warn the account (0: never).
+BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER = env.int("BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER", default=3)
+BOUNCE_WARNING_AFTER = env.int("BOUNCE_WARNING_AFTER", default=10)
 DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100)  # 0: no limit
 # DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])

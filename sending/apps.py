@@ -16,7 +16,7 @@ class SendingConfig(AppConfig):
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
         from directmail.metrics import register_gauges
-        from sending import events, provider_limits, warmup
+        from sending import events, feedback, provider_limits, warmup
         from sending.delivery.worker import queue_gauges, shaping_gauges
         from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
@@ -25,6 +25,7 @@ class SendingConfig(AppConfig):
 
         register_account_setup(sandbox_create)
         events.listen(warmup.on_complaints, ["complained"])
+        events.listen(feedback.on_failures, feedback.FAILURE_KINDS)
         register_gauges(queue_gauges)
         register_gauges(shaping_gauges)
         checks.register(provider_limits.check_settings, checks.Tags.compatibility)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.forms import CrispyForm
+from sending.bounce_categories import Category
 from sending.models import (
     Domain,
     DomainStatus,
@@ -93,6 +94,7 @@ class MessageFilterForm(forms.Form):
 
     q = forms.CharField(label=_("Recipient, subject or EnvId"), required=False, max_length=254)
     state = forms.ChoiceField(label=_("Status"), required=False)
+    category = forms.ChoiceField(label=_("Bounce category"), required=False)
     sender = forms.CharField(label=_("Sender address"), required=False, max_length=254)
     tag = forms.CharField(label=_("Tag"), required=False, max_length=128)
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -101,6 +103,7 @@ class MessageFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["state"].choices = [("", _("Any status")), *MessageState.choices]
+        self.fields["category"].choices = [("", _("Any category")), *Category.choices]
         for field in self.fields.values():
             select = isinstance(field, forms.ChoiceField)
             field.widget.attrs.setdefault(

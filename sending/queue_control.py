@@ -337,11 +337,12 @@ def bounce(selection: Selection, reason: str, actor: Actor) -> Done:
             last_pk = batch[-1].pk
             now = timezone.now()
             recorded = events.record(
-                [Event("failed", m, {"code": None, "text": text[:500], "mx": ""}) for m in batch],
+                [Event("failed", m, {"code": None, "text": text[:500], "mx": "", "category": "other"})
+                 for m in batch],
                 at=now,
                 where=Q(state__in=WAITING),
                 changes={"lease_owner": "", "lease_until": None, "next_attempt_at": now, "last_code": None,
-                         "last_error": text[:2000], "finished_at": now},
+                         "last_error": text[:2000], "finished_at": now, "bounce_category": "other"},
             )  # fmt: skip
             failed += len(recorded)
     skipped = selection.messages(states=(MessageState.SENDING,)).count()

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from sending.esp import esp_of
 from sending.events import Event
-from stats.models import COUNTER_FIELDS, DailyCounter
+from stats.models import COUNTER_FIELDS, CategoryCounter, DailyCounter
 
 # Which counter a Hit adds to: an event kind (sending.events.KINDS) or "sent".
 FIELD_OF = {
@@ -74,6 +74,13 @@ def on_events(events: list[Event], at: datetime) -> None:
         if event.kind == "accepted":
             hits.append(Hit(*key, "sent", esp=esp))
     add(hits)
+    add_categories(
+        [
+            (e.message.account_id, e.message.account.time_zone, at, e.detail["category"], e.kind)
+            for e in events
+            if e.detail.get("category") and e.kind in CATEGORY_FIELD_OF
+        ]
+    )
 
 
 @lru_cache(maxsize=64)
@@ -114,6 +121,36 @@ def add(hits: list[Hit]) -> None:
             cursor.execute(_sql(), [account_id, day_value, sender_id, tag_name, esp, *values])
 
 
+# Which CategoryCounter column an event kind with a bounce category adds to.
+CATEGORY_FIELD_OF = {
+    "deferred": "deferred", "delayed": "deferred", "failed": "failed", "bounced": "failed",
+    "invalid": "invalid", "hard_bounced": "invalid",
+}  # fmt: skip
+
+
+def add_categories(hits: list[tuple[int, str, datetime, str, str]]) -> None:
+    """Count (account id, time zone, at, category, event kind) hits: one upsert per (account, local day,
+    category). Call inside the events' transaction."""
+    rows: dict[tuple, Counter] = {}
+    for account_id, zone, at, category, kind in hits:
+        day = at.astimezone(_zone(zone)).date()
+        rows.setdefault((account_id, day, category[:16]), Counter())[CATEGORY_FIELD_OF[kind]] += 1
+    if not rows:
+        return
+    table = CategoryCounter._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (account_id, day, category, deferred, failed, invalid) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (account_id, day, category) DO UPDATE SET "
+        f"deferred = {table}.deferred + excluded.deferred, failed = {table}.failed + excluded.failed, "
+        f"invalid = {table}.invalid + excluded.invalid"
+    )
+    with connection.cursor() as cursor:
+        for (account_id, day, category), deltas in rows.items():
+            day_value = connection.ops.adapt_datefield_value(day)
+            cursor.execute(sql, [account_id, day_value, category, deltas["deferred"], deltas["failed"],
+                                 deltas["invalid"]])  # fmt: skip
+
+
 @transaction.atomic
 def rebuild(account_id: int | None = None) -> int:
     """Recompute the counters from the events (of one account, or all); returns the rows written."""
@@ -124,6 +161,7 @@ def rebuild(account_id: int | None = None) -> int:
     written = 0
     for account in accounts.only("pk", "time_zone"):
         DailyCounter.objects.filter(account=account).delete()
+        CategoryCounter.objects.filter(account=account).delete()
         events = (
             MessageEvent.objects.filter(account=account, type__in=EventType.values)
             .values_list(
@@ -136,14 +174,27 @@ def rebuild(account_id: int | None = None) -> int:
                 "message__envelope__open_trace",
                 "message__envelope__click_trace",
                 "message__rcpt_domain",
+                "detail__category",
             )
             .order_by("pk")
         )
         seen: set[tuple[int, str]] = set()
         hits = []
-        for message_id, kind, at, sender_id, tag_name, reason, opens, clicks, domain in events.iterator(
-            chunk_size=5000
-        ):
+        categories = []
+        for (
+            message_id,
+            kind,
+            at,
+            sender_id,
+            tag_name,
+            reason,
+            opens,
+            clicks,
+            domain,
+            category,
+        ) in events.iterator(chunk_size=5000):
+            if category and kind in CATEGORY_FIELD_OF:
+                categories.append((account.pk, account.time_zone, at, category, kind))
             first = False
             if kind in _UNIQUE and (message_id, kind) not in seen:
                 seen.add((message_id, kind))
@@ -156,6 +207,7 @@ def rebuild(account_id: int | None = None) -> int:
             elif kind == "invalid" and reason == "suppressed":
                 hits.append(Hit(*key, "sent", count=-1, esp=esp_of(domain)))
         add(hits)
+        add_categories(categories)
         written += DailyCounter.objects.filter(account=account).count()
     return written
 

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
+from sending.bounce_categories import label as category_label
 from sending.esp import domains_of
 from sending.models import DomainProvider, MessageEvent
 from sending.providers import label_of
-from stats.models import COUNTER_FIELDS, DailyCounter
+from stats.models import COUNTER_FIELDS, CategoryCounter, DailyCounter
 
 MAX_DAYS = 90
 PRESETS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -149,6 +150,23 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
     )
     totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
     return Report(start, end, days, tags, totals)
+
+
+def by_category(account, start: date, end: date) -> list[dict]:
+    """Deferrals, failures and invalid addresses in the range by bounce category (sending.bounce_categories),
+    most first: {"category", "label", "deferred", "failed", "invalid", "total"}."""
+    sums = (
+        CategoryCounter.objects.filter(account=account, day__gte=start, day__lte=end)
+        .values("category")
+        .annotate(deferred=Sum("deferred"), failed=Sum("failed"), invalid=Sum("invalid"))
+        .order_by()
+    )
+    rows = [
+        {**row, "label": category_label(row["category"]),
+         "total": row["deferred"] + row["failed"] + row["invalid"]}
+        for row in sums
+    ]  # fmt: skip
+    return sorted(rows, key=lambda r: (-r["total"], r["category"]))
 
 
 def deferrals_by_provider(account, start: date, end: date, limit: int = 20) -> list[dict]:

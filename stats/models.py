@@ -63,6 +63,26 @@ class DailyCounter(models.Model):
         return f"{self.account_id} {self.day} {self.sender_id} {self.tag_name} {self.esp}"
 
 
+class CategoryCounter(models.Model):
+    """Deferrals, failures and invalid addresses of one day (the account's time zone) by bounce category
+    (sending.bounce_categories), counted with the daily counters (stats.counters)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="category_counters")
+    day = models.DateField()
+    category = models.CharField(max_length=16)
+    deferred = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day", "category"], name="category_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day} {self.category}"
+
+
 class ReputationReview(models.Model):
     """One weekly look at an account's delivery quality, and what it did to the daily quota."""
 

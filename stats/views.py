@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.roles import Perm
 from accounts.tenancy import account_view
+from sending import feedback
 from sending.csv_cells import escape_formula
 from sending.services import egress
 from stats import dashboard
@@ -159,6 +160,8 @@ def stats_dashboard(request):
         "chart": chart,
         "query": request.GET.urlencode(),
         "deferrals": dashboard.deferrals_by_provider(request.account, report.start, report.end),
+        "categories": dashboard.by_category(request.account, report.start, report.end),
+        "bounce_warnings": feedback.warnings(request.account),
     }
     return render(request, "stats/dashboard.html", context, status=400 if form.errors else 200)
 

@@ -2,7 +2,8 @@
 
 A DSN names the message it is about through our VERP return path (bounce+<signed id>@...) or, failing that,
 the Message-ID of the returned original. Only the per-recipient delivery-status fields count, and only
-`Action: failed` is terminal; addresses quoted in the returned original message are never touched.
+`Action: failed` is terminal; addresses quoted in the returned original message are never touched. Each
+failure gets its bounce category from its Status and Diagnostic-Code (sending.bounce_categories).
 """
 
 import email
@@ -15,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from sending import events
+from sending import bounce_categories, events
 from sending.delivery.worker import message_from_return_path
 from sending.events import Event
 from sending.models import Message, MessageState
@@ -108,8 +109,12 @@ def apply_dsn(raw: bytes, *, envelope_to: str | None = None) -> BounceResult:
     return BounceResult(message, applied, ignored)
 
 
+def _category(item: DsnRecipient) -> str:
+    return bounce_categories.categorize(None, item.diagnostic, status=item.status)
+
+
 def _detail(item: DsnRecipient) -> dict:
-    return {"dsn": True, "status": item.status, "text": item.diagnostic[:500]}
+    return {"dsn": True, "status": item.status, "text": item.diagnostic[:500], "category": _category(item)}
 
 
 def _event(message: Message, kind: str | None, item: DsnRecipient) -> None:
@@ -124,11 +129,14 @@ def _loaded(message: Message) -> Message:
 
 @transaction.atomic
 def _fail(message: Message, item: DsnRecipient) -> str:
-    """A failed recipient: a hard bounce (5.1.x, the address does not exist) makes the message invalid and
-    suppresses the address; any other failure makes it failed. A message already final stays as it is."""
-    invalid = item.status.startswith("5.1.")
+    """A failed recipient: a recipient-caused bounce (bad mailbox, bad domain: sending.bounce_categories)
+    makes the message invalid and suppresses the address; any other failure makes it failed (a blocklist
+    or policy bounce never suppresses). A message already final stays as it is."""
+    category = _category(item)
+    invalid = bounce_categories.invalid(category, permanent=True)
     changes = {
         "last_error": f"bounce {item.status} {item.diagnostic}"[:2000],
+        "bounce_category": category,
         "finished_at": timezone.now(),
         "lease_owner": "",
         "lease_until": None,

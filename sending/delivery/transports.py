@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from sending import dns, egress, netguard
+from sending import bounce_categories, dns, egress, netguard
 from sending.models import CapturedMessage, Message
 
 
@@ -57,13 +57,19 @@ class TransportError(Exception):
         )
         self.source = ""  # the egress address of the session that got it (SmtpSession.send sets it)
 
+    @property
+    def category(self) -> str:
+        """Why (sending.bounce_categories)."""
+        return bounce_categories.categorize(self.code, self.text)
+
     @classmethod
     def from_reply(cls, code: int, reply: bytes | str, mx_host: str) -> "TransportError":
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        enhanced = text.split(" ", 1)[0] if text[:2] in ("5.", "4.") else ""
         permanent = code >= 500
-        # 5.1.x (bad mailbox or domain) and plain 550/551/553 "no such user" mean the address is invalid.
-        invalid = permanent and (enhanced.startswith("5.1.") or (not enhanced and code in (550, 551, 553)))
+        # Only a permanent refusal for a recipient-caused reason (bad mailbox, bad domain) makes the address
+        # invalid: a blocklist or policy refusal says nothing about it.
+        category = bounce_categories.categorize(code, text)
+        invalid = bounce_categories.invalid(category, permanent)
         return cls(f"{code} {text}", code=code, permanent=permanent, invalid=invalid, mx_host=mx_host)
 
 

@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 from directmail.metrics import DELIVERIES, REPLIES
 from sending import egress, events, provider_limits, providers, shaping, unsubscribe, warmup
 from sending import headers as header_rules
+from sending.bounce_categories import categorize
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import (
@@ -76,6 +77,7 @@ class Outcome:
     egress: str = ""  # the address it left from, when this host has egress addresses
     hold: bool = False  # waiting, not failing: for the operator (TransportError.hold) or for warm-up
     hold_until: datetime | None = None  # when to try again (None: after HOLD_RETRY)
+    category: str = ""  # why it did not arrive (sending.bounce_categories), for every outcome but delivered
 
 
 def _due() -> Q:
@@ -559,11 +561,14 @@ class _DeliveredBuffer:
 
 
 def _failure(exc: TransportError) -> Outcome:
+    source, category = exc.source, exc.category
     if exc.invalid:
-        return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True, egress=exc.source)
+        return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True, egress=source,
+                       category=category)  # fmt: skip
     if exc.permanent:
-        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=exc.source)
-    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=exc.source, hold=exc.hold)
+        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=source, category=category)
+    return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=source, hold=exc.hold,
+                   category=category)  # fmt: skip
 
 
 # How often mail held for the operator (an egress address that cannot be bound) is tried again.
@@ -620,13 +625,23 @@ def _write_outcome(
         if next_attempt > message.give_up_at:
             state, text = MessageState.FAILED, f"gave up after {message.attempts} attempts: {text}"
     final = state != MessageState.DEFERRED
+    kind = "withheld" if state == MessageState.INVALID and not outcome.invalid else _EVENT[state]
+    # Every failure but a recipient suppressed while its mail waited (nothing was tried) has a category.
+    category = ""
+    if state != MessageState.DELIVERED and kind != "withheld":
+        category = outcome.category or categorize(outcome.code, text)
     with transaction.atomic():
-        kind = "withheld" if state == MessageState.INVALID and not outcome.invalid else _EVENT[state]
-        event = Event(kind, message, _detail(outcome.code, text, outcome.mx_host))
+        detail = _detail(outcome.code, text, outcome.mx_host)
+        if category:
+            detail["category"] = category
+        if outcome.hold:
+            detail["held"] = True
+        event = Event(kind, message, detail)
         changes = _finished(
             now if final else None, outcome.code, "" if state == MessageState.DELIVERED else text
         )
         changes["next_attempt_at"] = next_attempt or now
+        changes["bounce_category"] = category
         changes.update(held)
         if not events.record([event], at=now, where=Q(lease_owner=token), changes=changes):
             log.warning("lease on message %s was lost before its result was recorded", message.pk)
@@ -640,6 +655,7 @@ def _write_outcome(
             egress_ip=outcome.egress or None,
             code=outcome.code,
             text=text[:2000],
+            category=category,
             duration_ms=duration_ms,
         )
     counts[state] = counts.get(state, 0) + 1
@@ -668,6 +684,7 @@ def _finished(at, code: int | None, error: str) -> dict:
         "next_attempt_at": at or timezone.now(),
         "last_code": code,
         "last_error": error[:2000],
+        "bounce_category": "",
         "finished_at": at,
     }
 

@@ -10,6 +10,7 @@ from sending.models.egress import (  # noqa: F401
     WarmupDay,
     WarmupType,
 )
+from sending.models.feedback import BounceWarning  # noqa: F401
 from sending.models.identities import (  # noqa: F401
     CHECK_PATIENCE,
     AliveQuerySet,

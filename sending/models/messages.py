@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.ids import new_public_id
 from accounts.models import Account
+from sending.bounce_categories import Category
 from sending.models.identities import SenderAddress, Tag
 
 
@@ -132,6 +133,10 @@ class Message(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     last_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Why it was deferred, failed or found invalid (sending.bounce_categories); "" while nothing went wrong.
+    bounce_category = models.CharField(
+        max_length=16, blank=True, default="", db_default="", choices=Category.choices
+    )
     variables = models.JSONField(default=dict, blank=True)  # per-recipient template data
     # The recipient's own subject when the envelope's has variables ("{UserName}, …"); empty: the envelope's.
     subject = models.CharField(max_length=998, blank=True, default="", db_default="")
@@ -159,6 +164,12 @@ class Message(models.Model):
             models.Index(fields=["account", "rcpt"], name="message_account_rcpt"),
             # A bounce or a complaint names its message by Message-ID (sending.delivery.bounces).
             models.Index(fields=["message_id"], name="message_message_id"),
+            # The message log filtered by bounce category.
+            models.Index(
+                fields=["account", "bounce_category", "-created_at"],
+                condition=~Q(bounce_category=""),
+                name="message_account_category",
+            ),
         ]
         # A recipient once per envelope: a batch job's repeated or resumed fan-out cannot send twice.
         constraints = [models.UniqueConstraint(fields=["envelope", "rcpt"], name="message_unique_rcpt")]
@@ -181,6 +192,9 @@ class DeliveryAttempt(models.Model):
     egress_ip = models.GenericIPAddressField(null=True, blank=True)  # the source it left from
     code = models.PositiveSmallIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
+    category = models.CharField(  # the bounce category of a failure
+        max_length=16, blank=True, default="", db_default="", choices=Category.choices
+    )
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -234,6 +248,7 @@ class CapturedMessage(models.Model):
 
 class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    MAILBOX_FULL = "mailbox_full", _("Mailbox full, repeatedly")
     COMPLAINT = "complaint", _("Complaint")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
     MANUAL = "manual", _("Added by hand")

@@ -41,6 +41,8 @@ def message_list(request):
             )
         if data["state"]:
             rows = rows.filter(state=data["state"])
+        if data["category"]:
+            rows = rows.filter(bounce_category=data["category"])
         if data["sender"]:
             rows = rows.filter(envelope__sender__address__icontains=data["sender"].strip())
         if data["tag"]:

@@ -78,6 +78,8 @@ def _payload(event: Event, at, event_id: str) -> dict:
             "err_code": event.detail.get("code"),
             "err_msg": _error_text(event),
             "failed_type": {"invalid": "invalid_address", "failed": "failed"}.get(status, ""),
+            # Ours: why it did not arrive (sending.bounce_categories), for deferrals and failures.
+            "bounce_category": event.detail.get("category", ""),
             "url": event.detail.get("url", ""),
             "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
         },

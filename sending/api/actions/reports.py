@@ -85,6 +85,7 @@ def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
                 "Subject": m.subject or m.envelope.subject,
                 "Status": code,
                 "ErrorClassification": CLASSIFICATION[code],
+                "BounceCategory": m.bounce_category,  # ours (sending.bounce_categories)
                 "Message": f"{m.last_code or ''} {m.last_error}".strip() or MessageState(m.state).label,
                 "LastUpdateTime": dm_time(updated, account.time_zone),
                 "UtcLastUpdateTime": str(epoch(updated)),
