@@ -307,6 +307,10 @@ DELIVERY_DOMAIN_LIMITS.update(json.loads(env.str("DELIVERY_DOMAIN_LIMITS", defau
 DELIVERY_PROVIDER_LIMITS = json.loads(env.str("DELIVERY_PROVIDER_LIMITS", default="{}"))
 # Bounce categories (sending.feedback): a mailbox full this many times in 30 days is suppressed (0: never);
 # this many reputation, blocklist or policy refusals at one provider in a day warn the account (0: never).
+# Complaints (sending.complaints): the local part of each sending domain's feedback-loop address
+# (fbl@<domain>, taken by manage.py smtpd), and the stable sender id ending every Feedback-ID header.
+FEEDBACK_LOCAL_PART = env.str("FEEDBACK_LOCAL_PART", default="fbl")
+FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
 BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER = env.int("BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER", default=3)
 BOUNCE_WARNING_AFTER = env.int("BOUNCE_WARNING_AFTER", default=10)
 DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100)  # 0: no limit

@@ -22,6 +22,7 @@ from datetime import UTC
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sending import headers as header_rules
@@ -184,6 +185,23 @@ def _visible_to(envelope: Envelope) -> str:
     return ",\r\n ".join(encode_address("", address) for address in envelope.visible_to.split(", "))
 
 
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def feedback_id(envelope: Envelope, message: Message) -> str:
+    """Gmail's Feedback-ID (support.google.com/a/answer/6254652): campaign, sender, account and our stable
+    sender id (FEEDBACK_SENDER_ID), so that Postmaster Tools counts complaints per campaign and customer.
+    The campaign is the tag, else the batch send (its EnvId), else how the mail came in."""
+    if envelope.tag_name:
+        campaign = _ID_UNSAFE.sub("-", envelope.tag_name)[:64]
+    elif envelope.source == Envelope.Source.BATCH:
+        campaign = f"b{envelope.env_id}"
+    else:
+        campaign = envelope.source
+    sender = envelope.sender
+    return f"{campaign}:{sender.public_id}:{message.account.public_id}:{settings.FEEDBACK_SENDER_ID}"
+
+
 def build(
     envelope: Envelope,
     message: Message,
@@ -201,6 +219,7 @@ def build(
         ("Subject", encode_header("Subject", envelope.subject)),
         ("Date", format_datetime(message.created_at.astimezone(UTC))),
         ("Message-ID", f"<{message.message_id}>"),
+        ("Feedback-ID", feedback_id(envelope, message)),
     ]
     reply_to = envelope.reply_to or (
         sender.reply_to if sender.reply_to_verified and envelope.use_sender_reply_to else ""
@@ -210,7 +229,8 @@ def build(
             ("Reply-To", encode_address(envelope.reply_to_alias if envelope.reply_to else "", reply_to))
         )
     headers.extend(raw_headers or [])
-    # The caller's own headers; one that we write too (Message-ID, List-Unsubscribe) replaces ours.
+    # The caller's own headers; one that we write too (Message-ID, Feedback-ID, List-Unsubscribe) replaces
+    # ours.
     given = {**envelope.headers, **(extra_headers or {})}
     replaced = {name.lower() for name in given}
     headers = [(name, value) for name, value in headers if name.lower() not in replaced]

@@ -197,6 +197,7 @@ def render(message: Message, cache: _BatchCache | None = None) -> bytes:
     submitted = cache.raw(envelope) if envelope.source == Envelope.Source.SMTP else None
     if submitted is not None:
         raw = mime.build_raw(submitted, message)
+        raw = mime.add_raw_headers(raw, [("Feedback-ID", mime.feedback_id(envelope, message))])
         if unsubscribe.wants_link(message):  # the headers; the client's body is not rewritten
             url, mailto = unsubscribe.links(message)
             raw = mime.add_raw_headers(raw, mime.unsubscribe_headers(url, mailto))
