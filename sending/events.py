@@ -7,7 +7,8 @@ click, an unsubscribe. `record()` takes a batch of them and, in the caller's tra
    in a state the kind moves from (or does not match the caller's `where`, such as its worker's lease) is
    left alone and its event is not recorded;
 2. writes the event rows (MessageEvent) in one INSERT;
-3. suppresses the recipients of hard bounces (account-wide, like DirectMail's invalid-address list);
+3. suppresses the recipients of hard bounces and complaints (account-wide, like DirectMail's invalid-address
+   list);
 4. hands the recorded batch to every listener registered for its kinds. `stats` registers its per-day
    counters and its webhooks in its AppConfig.ready, so `sending` knows nothing of them.
 
@@ -41,7 +42,8 @@ class Kind:
     stored: str  # MessageEvent.type
     moves_from: tuple[str, ...] = ()  # states the message may be in; () for no change of state
     to: str = ""  # the message's state afterwards
-    suppresses: bool = False  # its recipient goes on the account's suppression list (a hard bounce)
+    # The SuppressionReason its recipient goes on the account's suppression list with ("": it does not).
+    suppresses: str = ""
     or_created_as: tuple[str, ...] = ()  # other states a message created with this event may have
 
     @property
@@ -52,6 +54,7 @@ class Kind:
 S = MessageState
 # A bounce may come for a message being retried or one its receiver took (the usual case).
 _BOUNCEABLE = (S.QUEUED, S.SENDING, S.DEFERRED, S.DELIVERED)
+HARD = SuppressionReason.HARD_BOUNCE
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
@@ -64,17 +67,18 @@ KINDS: dict[str, Kind] = {
         Kind("deferred", EventType.DEFERRED, (S.SENDING,), S.DEFERRED),
         # From queued or deferred: an operator bounced it before it was tried (sending.queue_control).
         Kind("failed", EventType.FAILED, (S.SENDING, S.QUEUED, S.DEFERRED), S.FAILED),
-        Kind("invalid", EventType.INVALID, (S.SENDING,), S.INVALID, suppresses=True),
+        Kind("invalid", EventType.INVALID, (S.SENDING,), S.INVALID, suppresses=HARD),
         # A recipient suppressed after its mail was accepted: held back by the worker, never sent.
         Kind("withheld", EventType.INVALID, (S.SENDING,), S.INVALID),
         # Delivery status notifications (sending.delivery.bounces): a failure after the hand-over.
         Kind("bounced", EventType.FAILED, _BOUNCEABLE, S.FAILED),
-        Kind("hard_bounced", EventType.INVALID, _BOUNCEABLE, S.INVALID, suppresses=True),
+        Kind("hard_bounced", EventType.INVALID, _BOUNCEABLE, S.INVALID, suppresses=HARD),
         Kind("delayed", EventType.DEFERRED),  # a DSN saying a server down the line is still trying
         Kind("opened", EventType.OPENED),
         Kind("clicked", EventType.CLICKED),
         Kind("unsubscribed", EventType.UNSUBSCRIBED),
-        Kind("complained", EventType.COMPLAINED),
+        # A feedback-loop report (sending.complaints): "this is spam", once per message.
+        Kind("complained", EventType.COMPLAINED, suppresses=SuppressionReason.COMPLAINT),
     )
 }
 
@@ -180,7 +184,8 @@ def _move(events: list[Event], where: Q | None, changes: dict[str, Any] | None) 
 
 
 def _suppress(events: list[Event], at: datetime) -> None:
-    """Hard bounces: the recipient is on the account's list for all its mail (an entry there is kept)."""
+    """Hard bounces and complaints: the recipient is on the account's list for all its mail (an entry there
+    is kept)."""
     if events:
         Suppression.objects.bulk_create(
             [
@@ -188,7 +193,7 @@ def _suppress(events: list[Event], at: datetime) -> None:
                     account_id=e.message.account_id,
                     address=e.message.rcpt.lower(),
                     scope="",
-                    reason=SuppressionReason.HARD_BOUNCE,
+                    reason=KINDS[e.kind].suppresses,
                     message_id=e.message.pk,
                     detail=str(e.detail.get("text", ""))[:500],
                     created_at=at,

@@ -6,7 +6,7 @@ egress address a message left from, its IP pool, its configuration set: `message
 the messages they select instead.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,9 @@ from stats.models import COUNTER_FIELDS, CategoryCounter, DailyCounter
 
 MAX_DAYS = 90
 PRESETS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
+# Complaint rates to stay under (Gmail's and Yahoo's bulk sender rules since 2024): keep it below 0.1%,
+# never reach 0.3%.
+COMPLAINT_WATCH, COMPLAINT_LIMIT = 0.001, 0.003
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Report:
     days: list[dict]  # {"day": date, **counters}, every day of the range
     tags: list[dict]  # {"tag_name": str, **counters}, busiest first
     totals: dict[str, int]
+    senders: list[dict] = field(default_factory=list)  # {"sender_id": int, **counters}, busiest first
 
     @property
     def rates(self) -> dict[str, float | None]:
@@ -39,8 +43,9 @@ class Report:
 
 def rates(counts: dict[str, int]) -> dict[str, float | None]:
     """Delivery and invalid-address rates over requests; open and click rates (unique) over the delivered
-    mail that was tracked (mail sent without tracking cannot be opened, as far as we know). None where the
-    divisor is zero (shown as a dash, never as 0% or an error)."""
+    mail that was tracked (mail sent without tracking cannot be opened, as far as we know); the complaint
+    rate over delivered mail (as Gmail's Postmaster Tools counts it). None where the divisor is zero (shown
+    as a dash, never as 0% or an error)."""
 
     def ratio(part: str, whole: str) -> float | None:
         return counts[part] / counts[whole] if counts[whole] else None
@@ -50,7 +55,28 @@ def rates(counts: dict[str, int]) -> dict[str, float | None]:
         "invalid": ratio("invalid", "requests"),
         "open": ratio("unique_opens", "tracked"),
         "click": ratio("unique_clicks", "tracked"),
+        "complaint": ratio("complaints", "delivered"),
     }
+
+
+def complaint_level(rate: float | None) -> str:
+    """ "ok" under COMPLAINT_WATCH, "watch" from it, "over" from COMPLAINT_LIMIT; "" without a rate."""
+    if rate is None:
+        return ""
+    return "over" if rate >= COMPLAINT_LIMIT else "watch" if rate >= COMPLAINT_WATCH else "ok"
+
+
+def complaint_rows(rows: list[dict], key: str) -> list[dict]:
+    """Rows of a report (its tags or senders) with mail delivered or complained about: {key, "delivered",
+    "complaints", "rate", "level"}, the highest complaint rate first."""
+    found = []
+    for row in rows:
+        if not row["delivered"] and not row["complaints"]:
+            continue
+        rate = rates(row)["complaint"]
+        found.append({key: row[key], "delivered": row["delivered"], "complaints": row["complaints"],
+                      "rate": rate, "level": complaint_level(rate)})  # fmt: skip
+    return sorted(found, key=lambda r: (-(r["rate"] or 0), -r["complaints"], str(r[key])))
 
 
 def report(
@@ -87,8 +113,12 @@ def report(
         {"tag_name": r["tag_name"], **{f: r[f] or 0 for f in COUNTER_FIELDS}}
         for r in rows.values("tag_name").annotate(**sums).order_by("-requests", "tag_name")
     ]
+    senders = [
+        {"sender_id": r["sender_id"], **{f: r[f] or 0 for f in COUNTER_FIELDS}}
+        for r in rows.values("sender_id").annotate(**sums).order_by("-requests", "sender_id")
+    ]
     totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
-    return Report(start, end, days, tags, totals)
+    return Report(start, end, days, tags, totals, senders)
 
 
 # The counter each event type adds to, when counting events (the rest as stats.counters.FIELD_OF).
@@ -120,7 +150,9 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
         Q(message__envelope__open_trace=True) | Q(message__envelope__click_trace=True)
     )
     unsent = Q(type="invalid", message__attempts=0)
-    counted = events.values("local_day", "message__envelope__tag_name").annotate(
+    counted = events.values(
+        "local_day", "message__envelope__tag_name", "message__envelope__sender_id"
+    ).annotate(
         **{f"n_{t}": Count("pk", filter=Q(type=t)) for t in _EVENT_FIELD},
         unique_opens=Count("message", filter=Q(type="opened"), distinct=True),
         unique_clicks=Count("message", filter=Q(type="clicked"), distinct=True),
@@ -129,6 +161,7 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
     )
     by_day: dict[date, dict[str, int]] = {}
     by_tag: dict[str, dict[str, int]] = {}
+    by_sender: dict[int, dict[str, int]] = {}
     for row in counted:
         values = {field: row[f"n_{t}"] for t, field in _EVENT_FIELD.items()}
         values.update(unique_opens=row["unique_opens"], unique_clicks=row["unique_clicks"],
@@ -136,9 +169,10 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
         for bucket in (
             by_day.setdefault(row["local_day"], dict.fromkeys(COUNTER_FIELDS, 0)),
             by_tag.setdefault(row["message__envelope__tag_name"], dict.fromkeys(COUNTER_FIELDS, 0)),
+            by_sender.setdefault(row["message__envelope__sender_id"], dict.fromkeys(COUNTER_FIELDS, 0)),
         ):
-            for field, value in values.items():
-                bucket[field] += value
+            for name, value in values.items():
+                bucket[name] += value
     days: list[dict[str, Any]] = []
     day = start
     while day <= end:
@@ -148,8 +182,12 @@ def _report_from_events(account, start, end, messages, sender_id, sender_ids, ta
         ({"tag_name": name, **values} for name, values in by_tag.items()),
         key=lambda r: (-int(r["requests"]), str(r["tag_name"])),
     )
+    senders: list[dict[str, Any]] = sorted(
+        ({"sender_id": pk, **values} for pk, values in by_sender.items()),
+        key=lambda r: (-int(r["requests"]), int(r["sender_id"])),
+    )
     totals: dict[str, int] = {f: sum(d[f] for d in days) for f in COUNTER_FIELDS}
-    return Report(start, end, days, tags, totals)
+    return Report(start, end, days, tags, totals, senders)
 
 
 def by_category(account, start: date, end: date) -> list[dict]:

@@ -1,5 +1,6 @@
 """The statistics dashboard: a date range (presets or custom, at most 90 days), sender and tag filters,
-totals with rates, a chart by day and one by tag with their tables, and the CSV of what is shown."""
+totals with rates, a chart by day and one by tag with their tables, the complaint rate against Gmail's and
+Yahoo's lines per day, sender and tag, and the CSV of what is shown."""
 
 import csv
 from datetime import timedelta
@@ -14,6 +15,7 @@ from accounts.roles import Perm
 from accounts.tenancy import account_view
 from sending import feedback
 from sending.csv_cells import escape_formula
+from sending.models import SenderAddress
 from sending.services import egress
 from stats import dashboard
 from stats.models import COUNTER_FIELDS
@@ -135,9 +137,48 @@ def _report(request):
     return form, dashboard.report(request.account, start, end, **form.filters())
 
 
+def _percent(rate: float | None, digits: int) -> float | None:
+    return None if rate is None else round(100 * rate, digits)
+
+
+def _complaints(account, report: dashboard.Report) -> dict:
+    """The complaint section: the rate per day for the chart, the lines, and the rows per sender and tag."""
+    names = dict(
+        SenderAddress.objects.filter(
+            account=account, pk__in=[s["sender_id"] for s in report.senders]
+        ).values_list("pk", "address")
+    )
+    senders = dashboard.complaint_rows(report.senders, "sender_id")
+    for row in senders:
+        row["name"] = names.get(row["sender_id"], f"#{row['sender_id']}")
+    tags = dashboard.complaint_rows(report.tags, "tag_name")
+    for rows in (senders, tags):
+        for row in rows:
+            row["percent"] = _percent(row["rate"], 2)
+    watch, limit = _percent(dashboard.COMPLAINT_WATCH, 1), _percent(dashboard.COMPLAINT_LIMIT, 1)
+    return {
+        "watch": watch,
+        "limit": limit,
+        "level": dashboard.complaint_level(report.rates["complaint"]),
+        "senders": senders,
+        "tags": tags,
+        "chart": {
+            "rates": [_percent(dashboard.rates(d)["complaint"], 3) for d in report.days],
+            "watch": watch,
+            "limit": limit,
+            "names": {
+                "rate": str(_("Complaint rate (%)")),
+                "watch": str(_("Keep under %(rate)s%%") % {"rate": watch}),
+                "limit": str(_("Never reach %(rate)s%%") % {"rate": limit}),
+            },
+        },
+    }
+
+
 @account_view(Perm.VIEW)
 def stats_dashboard(request):
     form, report = _report(request)
+    complaints = _complaints(request.account, report)
     chart = {
         "labels": [d["day"].isoformat() for d in report.days],
         "series": {
@@ -150,11 +191,19 @@ def stats_dashboard(request):
             "requests": [t["requests"] for t in report.tags],
             "delivered": [t["delivered"] for t in report.tags],
         },
+        "complaints": complaints.pop("chart"),
     }
+    rates = {k: _percent(v, 1) for k, v in report.rates.items()}
+    rates["complaint"] = _percent(report.rates["complaint"], 2)
     context = {
         "form": form,
         "report": report,
-        "rates": {k: None if v is None else round(100 * v, 1) for k, v in report.rates.items()},
+        "rates": rates,
+        "complaints": complaints,
+        "complaint_tables": [
+            (_("By sender address"), complaints["senders"], "sender"),
+            (_("By tag"), complaints["tags"], "tag"),
+        ],
         "columns": [LABELS[f] for f in COUNTER_FIELDS],
         "day_rows": [(d["day"], [d[f] for f in COUNTER_FIELDS]) for d in reversed(report.days)],
         "chart": chart,

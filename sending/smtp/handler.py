@@ -3,8 +3,9 @@ the durable accept, and bounce intake. aiosmtpd calls these hooks on its event l
 the database runs in the server's thread pool (`run_db`), so one slow query never stalls other sessions.
 
 An authenticated session submits mail from its sender address to anyone. A session without AUTH may only
-hand in bounces: RCPT is accepted for our signed VERP return paths and nothing else, so the server is never
-an open relay.
+hand in what comes back: RCPT is accepted for our signed VERP return paths (bounces, and the feedback
+reports some providers send there), List-Unsubscribe mailto addresses and the feedback-loop address of each
+sending domain (fbl@<domain>), and nothing else, so the server is never an open relay.
 """
 
 import binascii
@@ -23,10 +24,10 @@ from django.core.exceptions import ValidationError
 from accounts.network import ip_allowed
 from accounts.throttle import Scope, attempt_give_back, attempt_take
 from directmail.metrics import SMTP_MESSAGES
-from sending import unsubscribe
+from sending import complaints, unsubscribe
 from sending.delivery.bounces import apply_dsn
 from sending.delivery.worker import message_from_return_path
-from sending.models import SenderAddress
+from sending.models import Domain, SenderAddress
 from sending.services import messages as service
 from sending.smtp import controls, store
 
@@ -112,15 +113,33 @@ def _unsubscribe_message(address: str):
     return message
 
 
+def _is_feedback_address(address: str) -> bool:
+    """fbl@<a sending domain of ours> (FEEDBACK_LOCAL_PART): where feedback loops send complaints."""
+    local, _at, domain = address.rpartition("@")
+    if local.lower() != settings.FEEDBACK_LOCAL_PART.lower():
+        return False
+    return Domain.objects.alive().filter(name=domain.lower()).exists()
+
+
+def _accepts_without_auth(address: str) -> bool:
+    return bool(_is_bounce_address(address) or _is_feedback_address(address) or _unsubscribe_message(address))
+
+
 def _receive(content: bytes, rcpts: list[str]) -> None:
-    bounces = []
+    """Apply what came back: an unsubscribe per mailto address, then the message once as a feedback report
+    (at a feedback address, or at a return path when it is one) or a DSN."""
+    feedback, bounces = [], []
     for rcpt in rcpts:
         message = _unsubscribe_message(rcpt)
         if message is not None:
             unsubscribe.unsubscribe(message, how="mail")
-        else:
+        elif rcpt.lower().startswith("bounce+"):
             bounces.append(rcpt)
-    if bounces:
+        else:
+            feedback.append(rcpt)
+    if feedback or (bounces and complaints.is_feedback_report(content)):
+        complaints.apply_feedback(content, envelope_to=(bounces or feedback)[0])
+    elif bounces:
         apply_dsn(content, envelope_to=bounces[0])
 
 
@@ -224,7 +243,7 @@ class Handler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options):
         login: Login | None = session.auth_data if session.authenticated else None
         if login is None:
-            if await self.run_db(lambda: _is_bounce_address(address) or _unsubscribe_message(address)):
+            if await self.run_db(_accepts_without_auth, address):
                 envelope.rcpt_tos.append(address)
                 return "250 2.1.5 OK"
             return "550 5.7.1 Relaying denied: authenticate with a sender address to send mail"
@@ -251,11 +270,12 @@ class Handler:
         return await self._submit(server, session, envelope, login)
 
     async def _bounce(self, envelope: Envelope) -> str:
-        """Mail without AUTH: to our VERP return paths (a bounce) or List-Unsubscribe mailto addresses."""
+        """Mail without AUTH: to our VERP return paths (a bounce or a feedback report), feedback addresses or
+        List-Unsubscribe mailto addresses."""
         try:
             await self.run_db(_receive, envelope.original_content, list(envelope.rcpt_tos))
         except Exception:  # like a submission: temporary, and never the exception's text
-            log.exception("could not apply a bounce or an unsubscribe")
+            log.exception("could not apply a bounce, a feedback report or an unsubscribe")
             SMTP_MESSAGES.labels("temporary_failure").inc()
             return TEMPORARY_FAILURE
         SMTP_MESSAGES.labels("bounce_or_unsubscribe").inc()

@@ -1,5 +1,6 @@
-// The statistics page: a line chart by day and a bar chart by tag, from the numbers the page carries
-// (Chart.js, served from static/). The tables under the charts show the same numbers.
+// The statistics page: a line chart by day, the complaint rate by day against the providers' lines, and a
+// bar chart by tag, from the numbers the page carries (Chart.js, served from static/). The tables under
+// the charts show the same numbers.
 (function () {
   "use strict";
   const source = document.getElementById("stats-data");
@@ -18,6 +19,19 @@
     });
     new Chart(days, { type: "line", data: { labels: data.labels, datasets: series },
       options: { locale: locale, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+  }
+  const complaints = document.getElementById("chart-complaints");
+  if (complaints && data.complaints) {
+    const c = data.complaints;
+    const line = function (label, value, color) {
+      return { label: label, data: data.labels.map(function () { return value; }), borderColor: color,
+               backgroundColor: color, borderDash: [6, 4], borderWidth: 1, pointRadius: 0, tension: 0 };
+    };
+    new Chart(complaints, { type: "line", data: { labels: data.labels, datasets: [
+      { label: c.names.rate, data: c.rates, borderColor: colors[4], backgroundColor: colors[4], borderWidth: 3, tension: 0, spanGaps: true },
+      line(c.names.watch, c.watch, colors[3]), line(c.names.limit, c.limit, colors[2]) ] },
+      options: { locale: locale, maintainAspectRatio: false, animation: false,
+                 scales: { y: { beginAtZero: true, suggestedMax: c.limit * 1.5, ticks: { callback: function (v) { return v + "%"; } } } } } });
   }
   const tags = document.getElementById("chart-tags");
   if (tags) {

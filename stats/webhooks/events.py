@@ -53,6 +53,10 @@ def _error_text(event: Event) -> str:
     return f"{detail['status']} {text}" if detail.get("status") else text  # a DSN's status first
 
 
+# A complaint's feedback-report fields (sending.complaints), in dm:Feedback:FblReport's data.
+_FEEDBACK_FIELDS = ("feedback_type", "user_agent", "source_ip", "arrival_date", "reporter")
+
+
 def _payload(event: Event, at, event_id: str) -> dict:
     message = event.message
     envelope = message.envelope
@@ -82,6 +86,11 @@ def _payload(event: Event, at, event_id: str) -> dict:
             "bounce_category": event.detail.get("category", ""),
             "url": event.detail.get("url", ""),
             "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
+            **(
+                {name: event.detail.get(name, "") for name in _FEEDBACK_FIELDS}
+                if event.kind == "complained"
+                else {}
+            ),
         },
     }
 

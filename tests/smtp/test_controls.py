@@ -140,6 +140,39 @@ def test_a_bounce_is_accepted_without_auth_only_for_our_return_paths(smtp):
     assert Suppression.objects.filter(address=f"bob@{DEST}").exists()
 
 
+def _arf(to: str, rcpt: str, message_id: str) -> bytes:
+    return (
+        f"From: staff@hotmail.com\r\nTo: {to}\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nAn abuse report\r\n"
+        "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+        f"Feedback-Type: abuse\r\nUser-Agent: Hotmail FBL\r\nVersion: 1\r\nOriginal-Rcpt-To: {rcpt}\r\n\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\nTo: {rcpt}\r\n\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+def test_feedback_reports_are_taken_at_the_feedback_address_and_the_return_path(smtp):
+    with smtp.client() as client:
+        client.sendmail("noreply@mail.example.com", [f"bob@{DEST}", f"carol@{DEST}"], message().as_bytes())
+    bob, carol = Message.objects.get(rcpt=f"bob@{DEST}"), Message.objects.get(rcpt=f"carol@{DEST}")
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx, pytest.raises(smtplib.SMTPRecipientsRefused):
+        mx.sendmail("", ["fbl@unknown.example"], b"Subject: x\r\n\r\nx\r\n")  # only our domains have one
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        feedback_to = "FBL@mail.example.com"
+        assert mx.sendmail("", [feedback_to], _arf(feedback_to, bob.rcpt, bob.message_id)) == {}
+        to = return_path(carol)  # a report at a return path is a report, not a DSN
+        assert mx.sendmail("", [to], _arf(to, "redacted@hotmail.com", "x@y")) == {}
+    assert set(Suppression.objects.values_list("address", "reason")) == {
+        (bob.rcpt, "complaint"),
+        (carol.rcpt, "complaint"),
+    }
+    for sent in (bob, carol):
+        sent.refresh_from_db()
+        assert sent.state != MessageState.INVALID
+        assert sent.events.filter(type="complained").count() == 1
+
+
 def test_mail_to_a_list_unsubscribe_address_unsubscribes_without_auth(smtp):
     with smtp.client() as client:
         client.sendmail("noreply@mail.example.com", [f"bob@{DEST}"], message().as_bytes())

@@ -82,6 +82,40 @@ class DashboardTest(AccountTestCase):
         )
         self.assertContains(untagged, '<div class="small" data-rate="open">— open rate</div>', html=True)
 
+    def test_complaint_rate_per_sender_and_tag_against_the_lines(self):
+        now, zone = timezone.now(), self.account.time_zone
+        counters.add(
+            [
+                counters.Hit(self.account.pk, zone, sender.pk, tag, now, kind, count=count, first=True)
+                for sender, tag, kind, count in (
+                    (self.ann, "welcome", "delivered", 992),  # 1,000 delivered with the 8 above
+                    (self.ann, "welcome", "complained", 4),  # 0.4%: over the 0.3% line
+                    (self.bob, "-news", "delivered", 995),  # 1,000 delivered with the 5 above
+                    (self.bob, "-news", "complained", 1),  # 0.1%: at the 0.1% line
+                )
+            ]
+        )
+        page = self.page()
+        self.assertContains(page, '<div class="fs-4" data-total="complaints">5</div>', html=True)
+        self.assertContains(
+            page, '<div class="small" data-rate="complaint">0.25% complaint rate</div>', html=True
+        )
+        self.assertEqual(page.context["complaints"]["level"], "watch")
+        senders = {r["name"]: (r["percent"], r["level"]) for r in page.context["complaints"]["senders"]}
+        self.assertEqual(senders, {self.ann.address: (0.4, "over"), self.bob.address: (0.1, "watch")})
+        tags = [(r["tag_name"], r["level"]) for r in page.context["complaints"]["tags"]]
+        self.assertEqual(tags, [("welcome", "over"), ("-news", "watch")])
+        chart = page.context["chart"]["complaints"]
+        self.assertEqual((chart["watch"], chart["limit"]), (0.1, 0.3))
+        self.assertEqual(chart["rates"][-1], 0.251)  # 5 of the 1,995 delivered today
+        self.assertContains(page, 'id="chart-complaints"')
+        self.assertContains(page, '<span class="badge text-bg-danger">0.4%</span>', html=True)
+        # Filtered to one sender, only its rate counts.
+        bob = self.page(sender=str(self.bob.pk))
+        self.assertContains(
+            bob, '<div class="small" data-rate="complaint">0.1% complaint rate</div>', html=True
+        )
+
     def test_custom_periods_are_bounded(self):
         today = self.account.today()
         too_long = self.page(range="custom", start=str(today - timedelta(days=90)), end=str(today))
