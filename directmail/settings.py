@@ -311,6 +311,12 @@ DELIVERY_PROVIDER_LIMITS = json.loads(env.str("DELIVERY_PROVIDER_LIMITS", defaul
 # (fbl@<domain>, taken by manage.py smtpd), and the stable sender id ending every Feedback-ID header.
 FEEDBACK_LOCAL_PART = env.str("FEEDBACK_LOCAL_PART", default="fbl")
 FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
+# DMARC aggregate reports (sending.reports): the local part of the rua address the proposed DMARC record
+# names (dmarc-reports@<domain>, taken by manage.py smtpd), and the networks that send the company's mail
+# besides our egress addresses (a relay, its own mail servers: "192.0.2.0/24,2001:db8::/32"), marked as
+# ours in the reports.
+DMARC_REPORT_LOCAL_PART = env.str("DMARC_REPORT_LOCAL_PART", default="dmarc-reports")
+DMARC_OUR_NETWORKS = env.list("DMARC_OUR_NETWORKS", default=[])
 BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER = env.int("BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER", default=3)
 BOUNCE_WARNING_AFTER = env.int("BOUNCE_WARNING_AFTER", default=10)
 DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100)  # 0: no limit

@@ -64,13 +64,18 @@ class CheckResult:
     suggested: str = ""  # a value to publish instead of what is there (SPF merge)
 
 
+def report_address(domain: Domain) -> str:
+    """Where the DMARC record sends aggregate reports: the domain itself, whose MX is our smtpd (the same
+    organizational domain, so receivers need no external-destination record, RFC 7489 7.1)."""
+    return f"{settings.DMARC_REPORT_LOCAL_PART}@{domain.name}"
+
+
 def spf_value() -> str:
     return f"v=spf1 include:{settings.SPF_INCLUDE} -all"
 
 
 def records_to_publish(domain: Domain) -> list[RecordSpec]:
     name = domain.name
-    zone = registrable_domain(name) or name
     specs = [
         RecordSpec(
             RecordKind.OWNERSHIP,
@@ -106,7 +111,7 @@ def records_to_publish(domain: Domain) -> list[RecordSpec]:
             RecordKind.DMARC,
             f"_dmarc.{name}",
             "TXT",
-            f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{zone}; adkim=r; aspf=r",
+            f"v=DMARC1; p=none; rua=mailto:{report_address(domain)}; adkim=r; aspf=r",
             False,
             _(
                 "Tells receivers what to do with mail that fails SPF and DKIM, and where to send reports. "
@@ -215,8 +220,14 @@ def _check_dmarc(spec: RecordSpec) -> CheckResult:
             return CheckResult(CheckStatus.ERROR, error=result.error)
         dmarc = [r for r in result.records if r.replace(" ", "").lower().startswith("v=dmarc1")]
         if dmarc:
-            note = "" if name == spec.name else str(_("Inherited from %(name)s.") % {"name": name})
-            return CheckResult(CheckStatus.VERIFIED, found=dmarc[0], error=note)
+            notes = [] if name == spec.name else [str(_("Inherited from %(name)s.") % {"name": name})]
+            ours = spec.value.partition("rua=mailto:")[2].partition(";")[0]
+            if ours and ours.lower() not in dmarc[0].lower():
+                notes.append(
+                    str(_("Its reports do not come here: add mailto:%(address)s to rua to see them.")
+                        % {"address": ours})
+                )  # fmt: skip
+            return CheckResult(CheckStatus.VERIFIED, found=dmarc[0], error=" ".join(notes))
     return CheckResult(CheckStatus.MISSING)
 
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path(A + "domains/<str:domain_id>/dkim/rotate/", domains.dkim_rotate, name="dkim_rotate"),
     path(A + "domains/<str:domain_id>/dkim/<str:selector>/retire/", domains.dkim_retire, name="dkim_retire"),
     path(A + "domains/<str:domain_id>/delete/", domains.domain_delete, name="domain_delete"),
+    path(A + "domains/<str:domain_id>/reports/", domains.domain_reports, name="domain_reports"),
     path(A + "senders/", senders.sender_list, name="sender_addresses"),
     path(A + "senders/new/", senders.sender_create, name="sender_create"),
     path(A + "senders/<str:sender_id>/", senders.sender_detail, name="sender_detail"),

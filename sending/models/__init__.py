@@ -50,6 +50,7 @@ from sending.models.messages import (  # noqa: F401
     suppression_applies,
     suppression_scopes,
 )
+from sending.models.reports import DmarcReport, DmarcRow  # noqa: F401
 from sending.models.shaping import (  # noqa: F401
     DomainProvider,
     ProviderLimit,

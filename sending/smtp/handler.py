@@ -4,8 +4,9 @@ the database runs in the server's thread pool (`run_db`), so one slow query neve
 
 An authenticated session submits mail from its sender address to anyone. A session without AUTH may only
 hand in what comes back: RCPT is accepted for our signed VERP return paths (bounces, and the feedback
-reports some providers send there), List-Unsubscribe mailto addresses and the feedback-loop address of each
-sending domain (fbl@<domain>), and nothing else, so the server is never an open relay.
+reports some providers send there), List-Unsubscribe mailto addresses, and the feedback-loop and report
+addresses of each sending domain (fbl@<domain>, dmarc-reports@<domain>), and nothing else, so the server is
+never an open relay.
 """
 
 import binascii
@@ -24,7 +25,7 @@ from django.core.exceptions import ValidationError
 from accounts.network import ip_allowed
 from accounts.throttle import Scope, attempt_give_back, attempt_take
 from directmail.metrics import SMTP_MESSAGES
-from sending import complaints, unsubscribe
+from sending import complaints, reports, unsubscribe
 from sending.delivery.bounces import apply_dsn
 from sending.delivery.worker import message_from_return_path
 from sending.models import Domain, SenderAddress
@@ -113,30 +114,41 @@ def _unsubscribe_message(address: str):
     return message
 
 
-def _is_feedback_address(address: str) -> bool:
-    """fbl@<a sending domain of ours> (FEEDBACK_LOCAL_PART): where feedback loops send complaints."""
+def _our_address(address: str) -> str:
+    """ "feedback" for fbl@<a sending domain of ours> (FEEDBACK_LOCAL_PART), where feedback loops send
+    complaints; "report" for dmarc-reports@<domain> (DMARC_REPORT_LOCAL_PART), the DMARC record's rua; ""
+    for anything else."""
     local, _at, domain = address.rpartition("@")
-    if local.lower() != settings.FEEDBACK_LOCAL_PART.lower():
-        return False
-    return Domain.objects.alive().filter(name=domain.lower()).exists()
+    kinds = {
+        settings.FEEDBACK_LOCAL_PART.lower(): "feedback",
+        settings.DMARC_REPORT_LOCAL_PART.lower(): "report",
+    }
+    kind = kinds.get(local.lower(), "")
+    return kind if kind and Domain.objects.alive().filter(name=domain.lower()).exists() else ""
 
 
 def _accepts_without_auth(address: str) -> bool:
-    return bool(_is_bounce_address(address) or _is_feedback_address(address) or _unsubscribe_message(address))
+    return bool(_is_bounce_address(address) or _our_address(address) or _unsubscribe_message(address))
 
 
 def _receive(content: bytes, rcpts: list[str]) -> None:
-    """Apply what came back: an unsubscribe per mailto address, then the message once as a feedback report
-    (at a feedback address, or at a return path when it is one) or a DSN."""
-    feedback, bounces = [], []
+    """Apply what came back: an unsubscribe per mailto address, a DMARC report, then the message once as a
+    feedback report (at a feedback address, or at a return path when it is one) or a DSN."""
+    feedback, bounces, report_to = [], [], []
     for rcpt in rcpts:
         message = _unsubscribe_message(rcpt)
         if message is not None:
             unsubscribe.unsubscribe(message, how="mail")
         elif rcpt.lower().startswith("bounce+"):
             bounces.append(rcpt)
+        elif _our_address(rcpt) == "report":
+            report_to.append(rcpt)
         else:
             feedback.append(rcpt)
+    if report_to:
+        result = reports.apply_report(content, envelope_to=report_to[0])
+        for line in result.applied + result.ignored:
+            log.info("report to %s: %s", report_to[0], line)
     if feedback or (bounces and complaints.is_feedback_report(content)):
         complaints.apply_feedback(content, envelope_to=(bounces or feedback)[0])
     elif bounces:

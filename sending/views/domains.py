@@ -1,9 +1,11 @@
-"""Domain pages: the list, adding one, the verification wizard, DNS checks, DKIM rotation, deleting."""
+"""Domain pages: the list, adding one, the verification wizard, DNS checks, DKIM rotation, deleting, and
+the DMARC reports receivers send about it."""
 
 from django.contrib import messages
 from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -13,7 +15,7 @@ from accounts.errors import ServiceError
 from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
-from sending import domain_records
+from sending import domain_records, reports
 from sending.forms import DomainForm
 from sending.models import DkimKey, DkimKeyStatus, DnsRecordCheck, Domain
 from sending.services import domains as service
@@ -165,3 +167,36 @@ def domain_delete(request, domain_id: str):
         back_url=detail.url,
         back_label=str(domain),
     )
+
+
+REPORT_PERIODS = (7, 30, 90)
+
+
+@account_view(Perm.VIEW)
+def domain_reports(request, domain_id: str):
+    """The DMARC aggregate reports receivers sent about the domain: its sources (ours and others), pass
+    and alignment rates, the policy applied, by day; the reports themselves, newest first."""
+    domain = _get_domain(request, domain_id)
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in REPORT_PERIODS else 30
+    today = timezone.now().date()  # the reports' days are UTC days
+    result = reports.summary(domain, days, today)
+    chart = {
+        "labels": [d["day"].isoformat() for d in result.days],
+        "passed": [d["passed"] for d in result.days],
+        "failed": [d["failed"] for d in result.days],
+        "names": {"passed": str(_("Passed DMARC")), "failed": str(_("Failed DMARC"))},
+    }
+    context = {
+        "domain": domain,
+        "days": days,
+        "periods": REPORT_PERIODS,
+        "summary": result,
+        "chart": chart,
+        "address": domain_records.report_address(domain),
+        "page": page_of(request, domain.dmarc_reports.all(), per_page=20),
+    }
+    return render(request, "sending/domain_reports.html", context)

@@ -4,6 +4,7 @@ suppressed recipients and the quota refused with clear replies; bounces handed i
 
 import base64
 import email
+import gzip
 import json
 import smtplib
 from email.policy import default as default_policy
@@ -15,7 +16,7 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from sending import tracking, unsubscribe
 from sending.delivery.worker import return_path
-from sending.models import Domain, Envelope, Message, MessageState, SenderAddress, Suppression
+from sending.models import DmarcReport, Domain, Envelope, Message, MessageState, SenderAddress, Suppression
 from sending.services.egress import pool_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
@@ -171,6 +172,20 @@ def test_feedback_reports_are_taken_at_the_feedback_address_and_the_return_path(
         sent.refresh_from_db()
         assert sent.state != MessageState.INVALID
         assert sent.events.filter(type="complained").count() == 1
+
+
+def test_dmarc_reports_are_taken_at_the_report_address(smtp):
+    from tests.sending.test_dmarc_reports import SAMPLES, report_mail
+
+    xml = (SAMPLES / "google.xml").read_bytes().replace(b"mail.acme.example", b"mail.example.com")
+    mail = report_mail("noreply-dmarc-support@google.com", "Report domain: mail.example.com", "r.xml.gz",
+                       gzip.compress(xml), ("application", "gzip"))  # fmt: skip
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        assert mx.sendmail("noreply-dmarc-support@google.com", ["dmarc-reports@mail.example.com"], mail) == {}
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            mx.sendmail("", ["dmarc-reports@unknown.example"], mail)
+    report = DmarcReport.objects.get()
+    assert (report.domain.name, report.messages, report.org_name) == ("mail.example.com", 130, "google.com")
 
 
 def test_mail_to_a_list_unsubscribe_address_unsubscribes_without_auth(smtp):
