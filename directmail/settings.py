@@ -323,6 +323,11 @@ DELIVERY_ACCOUNT_PER_SECOND = env.int("DELIVERY_ACCOUNT_PER_SECOND", default=100
 # DNS lookups (domain verification, MX): "host:port" nameservers, the system resolver when empty.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
+# The resolver validates DNSSEC (a local unbound, say): trust its AD bit, so that DANE TLSA records
+# (sending.tls_policy) count. Off by default: an AD bit from a resolver across the network proves nothing.
+DNS_DNSSEC_VALIDATING = env.bool("DNS_DNSSEC_VALIDATING", default=False)
+# MTA-STS (sending.tls_policy): the HTTPS port its policies are fetched from (443; tests use another).
+MTA_STS_PORT = env.int("MTA_STS_PORT", default=443)
 _public_host = PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
 if not any(c.isalpha() for c in _public_host) or "." not in _public_host:
     _public_host = "directmail.test"  # a development address (an IP or localhost) has no DNS of its own
@@ -330,6 +335,15 @@ if not any(c.isalpha() for c in _public_host) or "." not in _public_host:
 SPF_INCLUDE = env.str("SPF_INCLUDE", default=f"spf.{_public_host}")
 # Where bounces for sending domains are received (their optional MX record points here).
 BOUNCE_MX_HOST = env.str("BOUNCE_MX_HOST", default=f"mx.{_public_host}")
+# TLS-RPT (sending.tlsrpt). Our daily reports to recipient domains that ask for them: the organization and
+# domain they come from, a contact, and the sender address (of a verified domain with DKIM, so that they
+# are signed) they are mailed from; without one, only https destinations get them. Reports about our
+# domains come to tls-reports@<domain> (the local part below), named by the proposed _smtp._tls record.
+TLSRPT_ORGANIZATION = env.str("TLSRPT_ORGANIZATION", default="directmail")
+TLSRPT_SUBMITTER = env.str("TLSRPT_SUBMITTER", default=_public_host)
+TLSRPT_CONTACT = env.str("TLSRPT_CONTACT", default=f"postmaster@{_public_host}")
+TLSRPT_SENDER = env.str("TLSRPT_SENDER", default="")
+TLSRPT_LOCAL_PART = env.str("TLSRPT_LOCAL_PART", default="tls-reports")
 # API sending calls (SingleSendMail, BatchSendMail) per account and second; over it: Throttling.User.
 API_SEND_RATE_PER_SECOND = env.int("API_SEND_RATE_PER_SECOND", default=100)
 # A request's body as Django reads it (the API's HtmlBody and TextBody are up to 8 MB each, as DirectMail's,

@@ -132,6 +132,19 @@ def records_to_publish(domain: Domain) -> list[RecordSpec]:
             ),
         )
     )
+    specs.append(
+        RecordSpec(
+            RecordKind.TLSRPT,
+            f"_smtp._tls.{name}",
+            "TXT",
+            f"v=TLSRPTv1; rua=mailto:{settings.TLSRPT_LOCAL_PART}@{name}",
+            False,
+            _(
+                "Optional: asks senders such as Gmail and Microsoft for a daily report of their TLS sessions "
+                "to this domain's mail server; the domain's reports page shows them."
+            ),
+        )
+    )
     return specs
 
 
@@ -231,6 +244,19 @@ def _check_dmarc(spec: RecordSpec) -> CheckResult:
     return CheckResult(CheckStatus.MISSING)
 
 
+def _check_tlsrpt(spec: RecordSpec) -> CheckResult:
+    result = dns.lookup(spec.name, "TXT")
+    if failed := _unanswered(result):
+        return failed
+    found = [r for r in result.records if r.replace(" ", "").startswith("v=TLSRPTv1")]
+    if not found:
+        return CheckResult(CheckStatus.MISSING)
+    ours = spec.value.partition("rua=")[2]
+    if ours.lower() not in found[0].lower():
+        return CheckResult(CheckStatus.MISMATCH, found=found[0])
+    return CheckResult(CheckStatus.VERIFIED, found=found[0])
+
+
 def _check_mx(spec: RecordSpec) -> CheckResult:
     result = dns.lookup(spec.name, "MX")
     if failed := _unanswered(result):
@@ -248,4 +274,5 @@ _CHECKERS = {
     RecordKind.DKIM: _check_dkim,
     RecordKind.DMARC: _check_dmarc,
     RecordKind.MX: _check_mx,
+    RecordKind.TLSRPT: _check_tlsrpt,
 }

@@ -125,7 +125,7 @@ def check_url(url: str) -> Target:
     return Target(parts.scheme, host, port, path, str(addresses[0]))
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
+class PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout)
         self.target = target
@@ -134,7 +134,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self.target.address, self.target.port), self.timeout)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
         self.target = target
@@ -154,7 +154,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.
     """POST to a checked URL at the address that was checked; redirects are answers, not followed.
     Raises UnsafeTarget, or OSError / http.client.HTTPException for network failures."""
     target = check_url(url)
-    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
     connection = kind(target, timeout)
     try:
         connection.request("POST", target.path, body=body, headers=headers)
@@ -187,7 +187,7 @@ def fetch(url: str, *, max_bytes: int, timeout: float = 20.0) -> Fetched:
     than 200, a body over `max_bytes` or a network failure."""
     for _hop in range(MAX_REDIRECTS + 1):
         target = check_url(url)
-        kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
         connection = kind(target, timeout)
         try:
             connection.request("GET", target.path, headers={"User-Agent": "directmail", "Accept": "*/*"})

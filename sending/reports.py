@@ -1,4 +1,4 @@
-"""Aggregate reports about our domains: DMARC (RFC 7489), read with parsedmarc.
+"""Aggregate reports about our domains: DMARC (RFC 7489) and TLS-RPT (RFC 8460), read with parsedmarc.
 
 Receivers send a DMARC aggregate report a day per domain to the `rua` address of its DMARC record; the
 record the domain page proposes names `dmarc-reports@<domain>` (DMARC_REPORT_LOCAL_PART), which
@@ -10,6 +10,10 @@ and, when it came by mail, only to a domain of the account that owns the address
 once per receiver and report id; its records become DmarcRows, shown on the domain's reports page
 (`summary`): sources by address, ours (an egress address, or DMARC_OUR_NETWORKS) marked as such, others
 highlighted; alignment and pass rates; the policy applied; by day.
+
+TLS-RPT reports (how other senders' TLS sessions to our MX went) come to `tls-reports@<domain>`, named by
+the `_smtp._tls` record the domain page proposes; each policy domain of ours in one becomes a TlsReport,
+kept once per sender and report id, shown on the same page.
 """
 
 import ipaddress
@@ -23,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 
-from sending.models import DmarcReport, DmarcRow, Domain, EgressAddress
+from sending.models import DmarcReport, DmarcRow, Domain, EgressAddress, TlsReport
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ class ReportError(ValueError):
 
 @dataclass
 class ReportResult:
-    kind: str  # "dmarc", or "" when nothing was read
+    kind: str  # "dmarc", "tlsrpt", or "" when nothing was read
     domain: Domain | None = None
     applied: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -49,7 +53,7 @@ def parse(raw: bytes) -> dict[str, Any]:
 
     try:
         return dict(parsedmarc.parse_report_file(raw, offline=True, always_use_local_files=True))
-    except (parsedmarc.ParserError, parsedmarc.InvalidDMARCReport) as exc:
+    except (parsedmarc.ParserError, parsedmarc.InvalidDMARCReport, KeyError, ValueError, TypeError) as exc:
         raise ReportError(str(exc).splitlines()[0][:300] if str(exc) else "not a report") from exc
 
 
@@ -136,7 +140,53 @@ def apply_report(raw: bytes, *, envelope_to: str | None = None) -> ReportResult:
     kind = parsed.get("report_type")
     if kind == "aggregate":
         return _apply_dmarc(parsed["report"], envelope_to)
-    return ReportResult("", ignored=[f"a {kind} report: only DMARC aggregate reports are read"])
+    if kind == "smtp_tls":
+        return _apply_tls(parsed["report"], envelope_to)
+    return ReportResult("", ignored=[f"a {kind} report: only aggregate DMARC and TLS reports are read"])
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _apply_tls(report: dict, envelope_to: str | None) -> ReportResult:
+    title = f"TLS report {report.get('report_id')} from {report.get('organization_name')}"
+    result = ReportResult("tlsrpt")
+    by_domain: dict[str, list[dict]] = {}
+    for policy in report.get("policies") or []:
+        by_domain.setdefault(str(policy.get("policy_domain") or "").lower(), []).append(policy)
+    domains = Domain.objects.alive().filter(name__in=by_domain)
+    if envelope_to:
+        arrived = Domain.objects.alive().filter(name=envelope_to.rpartition("@")[2].lower()).first()
+        domains = domains.filter(account_id=arrived.account_id) if arrived else domains.none()
+    found = {d.name: d for d in domains}
+    for name, policies in by_domain.items():
+        domain = found.get(name)
+        if domain is None:
+            result.ignored.append(f"{title}: {name} is not a domain of ours")
+            continue
+        result.domain = domain
+        try:
+            with transaction.atomic():
+                TlsReport.objects.create(
+                    account_id=domain.account_id,
+                    domain=domain,
+                    org_name=str(report.get("organization_name") or "")[:255],
+                    contact=str(report.get("contact_info") or "")[:255],
+                    report_id=str(report.get("report_id") or "")[:255],
+                    begin=_iso(report["begin_date"]),
+                    end=_iso(report["end_date"]),
+                    successful=sum(int(p.get("successful_session_count") or 0) for p in policies),
+                    failed=sum(int(p.get("failed_session_count") or 0) for p in policies),
+                    policies=policies,
+                )
+        except IntegrityError:
+            result.ignored.append(f"{title}: already received")
+            continue
+        sessions = sum(int(p.get(k) or 0) for p in policies for k in ("successful_session_count",
+                                                                       "failed_session_count"))  # fmt: skip
+        result.applied.append(f"{title}: {sessions} sessions to {name}")
+    return result
 
 
 # -- what the domain's reports page shows
@@ -224,3 +274,28 @@ def summary(domain: Domain, days: int, today: date) -> Summary:
         sources,
         {"messages": sum(s["messages"] for s in foreign), "sources": len(foreign)},
     )
+
+
+def tls_summary(domain: Domain, days: int, today: date) -> dict[str, Any]:
+    """The TLS reports about the domain's mail server over the last `days` days: sessions that succeeded
+    and failed, and the failures by result type and sender."""
+    since = today - timedelta(days=days - 1)
+    found = list(TlsReport.objects.filter(domain=domain, begin__date__gte=since))
+    failures: dict[tuple[str, str, str], int] = {}
+    for report in found:
+        for policy in report.policies:
+            for detail in policy.get("failure_details") or []:
+                key = (report.org_name, str(detail.get("result_type") or ""),
+                       str(detail.get("receiving_mx_hostname") or ""))  # fmt: skip
+                failures[key] = failures.get(key, 0) + int(detail.get("failed_session_count") or 0)
+    successful, failed = sum(r.successful for r in found), sum(r.failed for r in found)
+    return {
+        "reports": len(found),
+        "successful": successful,
+        "failed": failed,
+        "failure_rate": _rate(failed, successful + failed),
+        "failures": [
+            {"reporter": k[0], "result": k[1], "mx": k[2], "sessions": n}
+            for k, n in sorted(failures.items(), key=lambda item: -item[1])
+        ],
+    }

@@ -21,4 +21,6 @@ SCHEDULES = [
     ScheduleSpec(name="purge_content", func="sending.tasks.purge_content", minutes=24 * 60),
     # Shaping's per-minute/hour/day counters of ended windows, and holds that ended a month ago.
     ScheduleSpec(name="prune_shaping", func="sending.tasks.prune_shaping", minutes=24 * 60),
+    # TLS-RPT: yesterday's TLS outcomes to the recipient domains that publish _smtp._tls (sending.tlsrpt).
+    ScheduleSpec(name="send_tls_reports", func="sending.tasks.send_tls_reports", minutes=24 * 60),
 ]

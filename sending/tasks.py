@@ -98,3 +98,12 @@ def prune_shaping() -> dict[str, int]:
         "counters": provider_limits.prune(),
         "holds": Suspension.objects.filter(until__lt=ended).delete()[0],
     }
+
+
+def send_tls_reports() -> dict[str, int]:
+    """Yesterday's TLS-RPT reports to the recipient domains that ask for them; old session counts go."""
+    from sending import tlsrpt
+
+    counts = tlsrpt.send_reports()
+    counts["pruned"] = tlsrpt.prune()
+    return counts

@@ -31,6 +31,7 @@ class DnsServer:
     def __init__(self, host: str = "127.0.0.1"):
         self.records: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.failing: set[str] = set()
+        self.authenticated: set[str] = set()  # names answered with the AD bit (a validating resolver's)
         self.queries: list[tuple[str, str]] = []
         handler = self._handle
 
@@ -91,12 +92,17 @@ class DnsServer:
             if spec.kind not in skip:
                 self.add(spec.name, spec.type, spec.value)
 
+    def authenticate(self, name: str) -> None:
+        """Answer for `name` with the AD bit set, as a validating resolver does for signed zones."""
+        self.authenticated.add(self._key(name))
+
     def servfail(self, name: str) -> None:
         self.failing.add(self._key(name))
 
     def clear(self) -> None:
         self.records.clear()
         self.failing.clear()
+        self.authenticated.clear()
 
     # --- serving ---
 
@@ -112,6 +118,8 @@ class DnsServer:
         name = question.name.to_text().lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((name, rdtype))
+        if name in self.authenticated:
+            response.flags |= dns.flags.AD
         if name in self.failing:
             response.set_rcode(dns.rcode.SERVFAIL)
         elif name not in self.records or not any(self.records[name].values()):

@@ -89,9 +89,10 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, host: str = "127.0.0.1", smtputf8: bool = True):
+    def __init__(self, host: str = "127.0.0.1", smtputf8: bool = True, tls_context=None):
+        """`tls_context`: an ssl.SSLContext (server side) to offer STARTTLS with."""
         self.handler = _Handler()
-        self.host, self.smtputf8 = host, smtputf8
+        self.host, self.smtputf8, self.tls_context = host, smtputf8, tls_context
         self.port = 0
         self.controller: Controller | None = None
 
@@ -114,6 +115,7 @@ class SmtpSink:
                 port=self.port,
                 decode_data=False,
                 enable_SMTPUTF8=self.smtputf8,
+                **({"tls_context": self.tls_context} if self.tls_context is not None else {}),
             )
             try:
                 self.controller.start()

@@ -21,8 +21,23 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from sending import bounce_categories, dns, egress, netguard
+from sending import bounce_categories, dns, egress, netguard, tls_policy
 from sending.models import CapturedMessage, Message
+from sending.tls_policy import HostPolicy, PolicyFailure
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A session's TLS: its version and cipher ("" without TLS), whether the certificate was verified, and
+    the policy it was held to (sending.tls_policy; "" without TLS)."""
+
+    version: str = ""
+    cipher: str = ""
+    verified: bool = False
+    policy: str = ""
+
+
+NO_TLS = Tls()
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class Result:
     text: str
     mx_host: str = ""
     source: str = ""  # the egress address it left from ("" when the system picked)
+    tls: Tls = NO_TLS
 
 
 class TransportError(Exception):
@@ -56,6 +72,7 @@ class TransportError(Exception):
             mx_host,
         )
         self.source = ""  # the egress address of the session that got it (SmtpSession.send sets it)
+        self.tls = NO_TLS  # the TLS of that session
 
     @property
     def category(self) -> str:
@@ -116,14 +133,14 @@ def helo_name() -> str:
 class SmtpSession(Session):
     """One SMTP connection; a message that fails leaves the connection usable (RSET) unless it dropped."""
 
-    def __init__(self, smtp: smtplib.SMTP, host: str, source: str = ""):
-        self.smtp, self.host, self.source = smtp, host, source
+    def __init__(self, smtp: smtplib.SMTP, host: str, source: str = "", tls: Tls = NO_TLS):
+        self.smtp, self.host, self.source, self.tls = smtp, host, source, tls
 
     def send(self, message: Message, mail_from: str, raw: bytes) -> Result:
         try:
             return self._send(message, mail_from, raw)
         except TransportError as exc:
-            exc.source = self.source  # the attempt records the address it was made from
+            exc.source, exc.tls = self.source, self.tls  # the attempt records where it left from, and how
             raise
 
     def _send(self, message: Message, mail_from: str, raw: bytes) -> Result:
@@ -154,7 +171,7 @@ class SmtpSession(Session):
                     self.smtp.sock.settimeout(settings.SMTP_TIMEOUT)
             if code != 250:
                 raise TransportError.from_reply(code, reply, self.host)
-            return Result(code, reply.decode("utf-8", "replace"), self.host, self.source)
+            return Result(code, reply.decode("utf-8", "replace"), self.host, self.source, self.tls)
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"connection to {self.host} lost: {exc}", mx_host=self.host) from exc
 
@@ -225,6 +242,73 @@ def _connect(
     return SmtpSession(smtp, host, source.address if source else "")
 
 
+def _connect_mx(
+    domain: str, policy: HostPolicy, address: str, source: egress.Source | None, *, verify: bool = True
+) -> SmtpSession:
+    """A session to an MX held to its TLS policy (sending.tls_policy): DANE and enforced MTA-STS need
+    STARTTLS and a certificate that passes, else the mail waits (4.7.5, counted for TLS-RPT); MTA-STS in
+    testing mode only counts a failure and goes on without the check (`verify` False); opportunistic TLS
+    checks nothing. An address that cannot be bound raises EgressUnavailable."""
+    host, sending_ip, port = policy.host, source.address if source else "", settings.MX_PORT
+    helo = source.helo if source else helo_name()
+    bind = (source.address, 0) if source else None
+
+    def count(result: str, detail: str = "") -> None:
+        tls_policy.record(domain, policy, result, sending_ip=sending_ip, receiving_ip=address, detail=detail)
+
+    def refused(result: str, text: str) -> TransportError:
+        count(result, text)
+        return TransportError(f"4.7.5 {text}", mx_host=host)
+
+    try:
+        smtp = smtplib.SMTP(address, port, local_hostname=helo, timeout=settings.SMTP_TIMEOUT,
+                            source_address=bind)  # fmt: skip
+        # STARTTLS names the MX, not the address we reached it at: SNI and the certificate check need the
+        # name (smtplib takes the name it connected to, which is the address here).
+        smtp._host = host  # type: ignore[attr-defined]
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            if policy.requires_tls:
+                smtp.close()
+                text = f"{host} does not offer STARTTLS, which {policy.kind} requires for {domain}"
+                raise refused("starttls-not-supported", text)
+            if verify:
+                count("starttls-not-supported")
+            return SmtpSession(smtp, host, sending_ip)
+        try:
+            smtp.starttls(context=tls_policy.context(policy, verify=verify))
+        except ssl.SSLCertVerificationError as exc:
+            smtp.close()
+            text = f"MTA-STS of {domain}: the certificate of {host} is not valid: {exc.verify_message}"
+            if policy.kind != tls_policy.STS_TESTING:
+                raise refused(tls_policy.failure_of(exc), text) from exc
+            count(tls_policy.failure_of(exc), text)  # testing: recorded, and the mail goes on
+            return _connect_mx(domain, policy, address, source, verify=False)
+        smtp.ehlo()
+        sock = smtp.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        verified = verify and policy.verifies_name
+        if policy.kind == tls_policy.DANE:
+            try:
+                verified = tls_policy.check_dane(policy, sock.getpeercert(binary_form=True))
+            except PolicyFailure as failure:
+                smtp.close()
+                raise refused(failure.result, f"DANE of {host}: {failure.text}") from failure
+        if verify:
+            count("success")
+        cipher = sock.cipher()
+        tls = Tls(sock.version() or "", cipher[0] if cipher else "", verified, policy.kind)
+    except smtplib.SMTPResponseException as exc:
+        raise TransportError.from_reply(exc.smtp_code, exc.smtp_error, host) from exc
+    except OSError as exc:
+        if source is not None and exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+            raise EgressUnavailable(source, str(exc)) from exc
+        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    except smtplib.SMTPException as exc:
+        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    return SmtpSession(smtp, host, sending_ip, tls)
+
+
 class EgressUnavailable(Exception):
     """The egress address cannot be bound on this machine: the operator's to fix, not the recipient's."""
 
@@ -269,13 +353,23 @@ class MxTransport(Transport):
         errors: list[str] = []
         internal: list[str] = []
         holds: list[str] = []
-        for host in self.mx_hosts(domain):
+        policy = tls_policy.for_domain(domain)
+        if policy.fetch_error is not None:
+            failure = policy.fetch_error
+            tls_policy.record(domain, HostPolicy(tls_policy.STS, ""), failure.result, detail=failure.text)
+        hosts = self.mx_hosts(domain)
+        allowed = policy.allowed(hosts)
+        if not allowed:
+            text = f"MTA-STS of {domain}: none of its MX hosts ({', '.join(hosts)}) is named by its policy"
+            tls_policy.record(domain, HostPolicy(tls_policy.STS, hosts[0]), "validation-failure", detail=text)
+            raise TransportError(f"4.7.5 {text}")
+        for host in allowed:
             for address in self.addresses(host):
                 if not netguard.deliverable_address(address):
                     internal.append(f"{host} ({address})")  # never ours to connect to (our own network)
                     continue
                 try:
-                    session = self._connect_from(host, address, sources)
+                    session = self._connect_from(domain, policy.for_host(host), address, sources)
                 except TransportError as exc:
                     if exc.permanent:
                         raise
@@ -298,19 +392,20 @@ class MxTransport(Transport):
         raise TransportError("; ".join(errors) or f"no mail server of {domain} answered")
 
     @staticmethod
-    def _connect_from(host: str, address: str, sources: list[egress.Source] | None) -> SmtpSession:
+    def _connect_from(
+        domain: str, policy: HostPolicy, address: str, sources: list[egress.Source] | None
+    ) -> SmtpSession:
         """A session to the MX from the first of the sources that can be bound and reaches the address's
         family; one that cannot be bound is set aside (sending.egress.bind_failed). None: the system picks
         the source."""
+        host = policy.host
         if sources is None:
-            return _connect(host, address, settings.MX_PORT, implicit_tls=False, starttls="opportunistic",
-                            verify=False)  # fmt: skip
+            return _connect_mx(domain, policy, address, None)
         for source in sources:
             if not source.reaches(address):
                 continue
             try:
-                return _connect(host, address, settings.MX_PORT, implicit_tls=False,
-                                starttls="opportunistic", verify=False, source=source)  # fmt: skip
+                return _connect_mx(domain, policy, address, source)
             except EgressUnavailable as exc:
                 egress.bind_failed(exc.source, exc.error)
         # Addresses are chosen but none can carry this: the mail waits for the operator, never leaves

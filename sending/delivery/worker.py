@@ -40,9 +40,11 @@ from sending.bounce_categories import categorize
 from sending.delivery import mime, throttle
 from sending.delivery import signing as dkim_signing
 from sending.delivery.transports import (
+    NO_TLS,
     CaptureTransport,
     MxTransport,
     Result,
+    Tls,
     Transport,
     TransportError,
     elapsed_ms,
@@ -78,6 +80,13 @@ class Outcome:
     hold: bool = False  # waiting, not failing: for the operator (TransportError.hold) or for warm-up
     hold_until: datetime | None = None  # when to try again (None: after HOLD_RETRY)
     category: str = ""  # why it did not arrive (sending.bounce_categories), for every outcome but delivered
+    tls: Tls = NO_TLS  # the session's TLS (sending.tls_policy)
+
+    def tls_fields(self) -> dict:
+        """The DeliveryAttempt fields of its TLS."""
+        tls = self.tls
+        return {"tls_version": tls.version, "tls_cipher": tls.cipher[:64], "tls_verified": tls.verified,
+                "tls_policy": tls.policy}  # fmt: skip
 
 
 def _due() -> Q:
@@ -478,9 +487,9 @@ def _send_one(session, message: Message, cache: "_BatchCache") -> tuple[Outcome,
         return Outcome(MessageState.DEFERRED, None, f"internal error: {type(exc).__name__}"), False
     try:
         result: Result = session.send(message, return_path(message), raw)
-        return Outcome(
-            MessageState.DELIVERED, result.code, result.text, result.mx_host, egress=result.source
-        ), True
+        delivered = Outcome(MessageState.DELIVERED, result.code, result.text, result.mx_host,
+                            egress=result.source, tls=result.tls)  # fmt: skip
+        return delivered, True
     except TransportError as exc:
         return _failure(exc), True
     except Exception as exc:
@@ -531,7 +540,7 @@ class _DeliveredBuffer:
         now = timezone.now()
         with transaction.atomic():
             recorded = events.record(
-                [Event("delivered", m, _detail(o.code, o.text, o.mx_host)) for m, o, _d in items],
+                [Event("delivered", m, _detail(o.code, o.text, o.mx_host, o.tls)) for m, o, _d in items],
                 at=now,
                 where=Q(lease_owner=self.token),
                 changes=_finished(now, items[-1][1].code, ""),
@@ -552,6 +561,7 @@ class _DeliveredBuffer:
                     code=o.code,
                     text=o.text[:2000],
                     duration_ms=d,
+                    **o.tls_fields(),
                 )
                 for m, o, d in kept
             )
@@ -562,14 +572,15 @@ class _DeliveredBuffer:
 
 
 def _failure(exc: TransportError) -> Outcome:
-    source, category = exc.source, exc.category
+    source, category, tls = exc.source, exc.category, exc.tls
     if exc.invalid:
         return Outcome(MessageState.INVALID, exc.code, exc.text, exc.mx_host, invalid=True, egress=source,
-                       category=category)  # fmt: skip
+                       category=category, tls=tls)  # fmt: skip
     if exc.permanent:
-        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=source, category=category)
+        return Outcome(MessageState.FAILED, exc.code, exc.text, exc.mx_host, egress=source, category=category,
+                       tls=tls)  # fmt: skip
     return Outcome(MessageState.DEFERRED, exc.code, exc.text, exc.mx_host, egress=source, hold=exc.hold,
-                   category=category)  # fmt: skip
+                   category=category, tls=tls)  # fmt: skip
 
 
 # How often mail held for the operator (an egress address that cannot be bound) is tried again.
@@ -632,7 +643,7 @@ def _write_outcome(
     if state != MessageState.DELIVERED and kind != "withheld":
         category = outcome.category or categorize(outcome.code, text)
     with transaction.atomic():
-        detail = _detail(outcome.code, text, outcome.mx_host)
+        detail = _detail(outcome.code, text, outcome.mx_host, outcome.tls)
         if category:
             detail["category"] = category
         if outcome.hold:
@@ -658,6 +669,7 @@ def _write_outcome(
             text=text[:2000],
             category=category,
             duration_ms=duration_ms,
+            **outcome.tls_fields(),
         )
     counts[state] = counts.get(state, 0) + 1
 
@@ -671,9 +683,13 @@ _EVENT: dict[str, str] = {
 }
 
 
-def _detail(code: int | None, text: str, mx_host: str) -> dict:
-    """What an outcome's event keeps of the receiver's answer."""
-    return {"code": code, "text": text[:500], "mx": mx_host}
+def _detail(code: int | None, text: str, mx_host: str, tls: Tls = NO_TLS) -> dict:
+    """What an outcome's event keeps of the receiver's answer, and of the session's TLS (webhooks show it)."""
+    detail: dict = {"code": code, "text": text[:500], "mx": mx_host}
+    if tls.policy:
+        detail["tls"] = {"version": tls.version, "cipher": tls.cipher, "verified": tls.verified,
+                         "policy": tls.policy}  # fmt: skip
+    return detail
 
 
 def _finished(at, code: int | None, error: str) -> dict:

@@ -59,3 +59,4 @@ from sending.models.shaping import (  # noqa: F401
     ShapingSlot,
     Suspension,
 )
+from sending.models.tls import MtaStsPolicy, TlsOutcome, TlsReport, TlsReportDelivery  # noqa: F401

@@ -161,6 +161,7 @@ class RecordKind(models.TextChoices):
     DKIM = "dkim", _("DKIM")
     DMARC = "dmarc", _("DMARC")
     MX = "mx", _("Return path (MX)")
+    TLSRPT = "tlsrpt", _("TLS reports (TLS-RPT)")
 
 
 class CheckStatus(models.TextChoices):

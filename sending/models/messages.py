@@ -182,6 +182,15 @@ class Message(models.Model):
         return self.state in FINAL_STATES
 
 
+# The TLS policies a session is held to (sending.tls_policy), as the message page names them.
+TLS_POLICY_LABELS = {
+    "dane": _("DANE"),
+    "mta-sts": _("MTA-STS"),
+    "mta-sts-testing": _("MTA-STS (testing)"),
+    "opportunistic": _("opportunistic"),
+}
+
+
 class DeliveryAttempt(models.Model):
     """One try at handing a message to the next server."""
 
@@ -196,12 +205,22 @@ class DeliveryAttempt(models.Model):
         max_length=16, blank=True, default="", db_default="", choices=Category.choices
     )
     duration_ms = models.PositiveIntegerField(default=0)
+    # The session's TLS (sending.tls_policy): version and cipher ("" without TLS), whether the certificate
+    # was verified, and by which policy (dane, mta-sts, mta-sts-testing, opportunistic; "" without TLS).
+    tls_version = models.CharField(max_length=16, blank=True, default="", db_default="")
+    tls_cipher = models.CharField(max_length=64, blank=True, default="", db_default="")
+    tls_verified = models.BooleanField(default=False, db_default=False)
+    tls_policy = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.result} {self.code or ''} {self.mx_host}"
+
+    @property
+    def tls_policy_label(self) -> str:
+        return str(TLS_POLICY_LABELS.get(self.tls_policy, self.tls_policy))
 
 
 class EventType(models.TextChoices):

@@ -5,8 +5,8 @@ the database runs in the server's thread pool (`run_db`), so one slow query neve
 An authenticated session submits mail from its sender address to anyone. A session without AUTH may only
 hand in what comes back: RCPT is accepted for our signed VERP return paths (bounces, and the feedback
 reports some providers send there), List-Unsubscribe mailto addresses, and the feedback-loop and report
-addresses of each sending domain (fbl@<domain>, dmarc-reports@<domain>), and nothing else, so the server is
-never an open relay.
+addresses of each sending domain (fbl@<domain>, dmarc-reports@<domain>, tls-reports@<domain>), and nothing
+else, so the server is never an open relay.
 """
 
 import binascii
@@ -116,12 +116,13 @@ def _unsubscribe_message(address: str):
 
 def _our_address(address: str) -> str:
     """ "feedback" for fbl@<a sending domain of ours> (FEEDBACK_LOCAL_PART), where feedback loops send
-    complaints; "report" for dmarc-reports@<domain> (DMARC_REPORT_LOCAL_PART), the DMARC record's rua; ""
-    for anything else."""
+    complaints; "report" for dmarc-reports@<domain> (DMARC_REPORT_LOCAL_PART), the DMARC record's rua, and
+    tls-reports@<domain> (TLSRPT_LOCAL_PART), the TLS-RPT record's; "" for anything else."""
     local, _at, domain = address.rpartition("@")
     kinds = {
         settings.FEEDBACK_LOCAL_PART.lower(): "feedback",
         settings.DMARC_REPORT_LOCAL_PART.lower(): "report",
+        settings.TLSRPT_LOCAL_PART.lower(): "report",
     }
     kind = kinds.get(local.lower(), "")
     return kind if kind and Domain.objects.alive().filter(name=domain.lower()).exists() else ""

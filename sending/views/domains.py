@@ -1,6 +1,7 @@
 """Domain pages: the list, adding one, the verification wizard, DNS checks, DKIM rotation, deleting, and
 the DMARC reports receivers send about it."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import JsonResponse
@@ -175,7 +176,8 @@ REPORT_PERIODS = (7, 30, 90)
 @account_view(Perm.VIEW)
 def domain_reports(request, domain_id: str):
     """The DMARC aggregate reports receivers sent about the domain: its sources (ours and others), pass
-    and alignment rates, the policy applied, by day; the reports themselves, newest first."""
+    and alignment rates, the policy applied, by day; the reports themselves, newest first. Then the TLS
+    reports (TLS-RPT) senders sent about its mail server."""
     domain = _get_domain(request, domain_id)
     try:
         days = int(request.GET.get("days", 30))
@@ -198,5 +200,8 @@ def domain_reports(request, domain_id: str):
         "chart": chart,
         "address": domain_records.report_address(domain),
         "page": page_of(request, domain.dmarc_reports.all(), per_page=20),
+        "tls": reports.tls_summary(domain, days, today),
+        "tls_reports": domain.tls_reports.all()[:20],
+        "tls_address": f"{settings.TLSRPT_LOCAL_PART}@{domain.name}",
     }
     return render(request, "sending/domain_reports.html", context)

@@ -84,6 +84,8 @@ def _payload(event: Event, at, event_id: str) -> dict:
             "failed_type": {"invalid": "invalid_address", "failed": "failed"}.get(status, ""),
             # Ours: why it did not arrive (sending.bounce_categories), for deferrals and failures.
             "bounce_category": event.detail.get("category", ""),
+            # Ours: the TLS of the session (sending.tls_policy): version, cipher, verified, policy.
+            "tls": event.detail.get("tls", {}),
             "url": event.detail.get("url", ""),
             "header": {"X-Notify-Message-ID": (envelope.headers or {}).get("X-Notify-Message-ID", "")},
             **(

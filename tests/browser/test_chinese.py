@@ -72,6 +72,16 @@ ALLOWED = {
     "Message",
     "From",
     "Chart",
+    "FBL",
+    "Feedback",
+    "Postmaster",
+    "Google",
+    "TLS",
+    "MTA",
+    "STS",
+    "DANE",
+    "RPT",
+    "Microsoft",
 }
 VISIBLE_TEXT = """() => {
   const root = document.body.cloneNode(true);

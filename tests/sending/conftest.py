@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from sending import providers, shaping
+from sending import providers, shaping, tls_policy
 from tests.dnsserver import DnsServer
 from tests.smtpsink import SmtpSink
 
@@ -15,6 +15,7 @@ def mx():
     server; yields the sink."""
     providers._cache.clear()
     shaping._clear_rules()
+    tls_policy.clear_memo()
     with SmtpSink() as sink, DnsServer() as dns:
         for domain, host in (
             ("workspace.example", "aspmx.l.google.com"),

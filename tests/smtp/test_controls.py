@@ -16,7 +16,16 @@ from django.test import override_settings
 from accounts.audit import SYSTEM
 from sending import tracking, unsubscribe
 from sending.delivery.worker import return_path
-from sending.models import DmarcReport, Domain, Envelope, Message, MessageState, SenderAddress, Suppression
+from sending.models import (
+    DmarcReport,
+    Domain,
+    Envelope,
+    Message,
+    MessageState,
+    SenderAddress,
+    Suppression,
+    TlsReport,
+)
 from sending.services.egress import pool_create
 from sending.services.suppressions import suppression_add
 from sending.services.tags import tag_create
@@ -174,7 +183,7 @@ def test_feedback_reports_are_taken_at_the_feedback_address_and_the_return_path(
         assert sent.events.filter(type="complained").count() == 1
 
 
-def test_dmarc_reports_are_taken_at_the_report_address(smtp):
+def test_dmarc_and_tls_reports_are_taken_at_the_report_addresses(smtp):
     from tests.sending.test_dmarc_reports import SAMPLES, report_mail
 
     xml = (SAMPLES / "google.xml").read_bytes().replace(b"mail.acme.example", b"mail.example.com")
@@ -186,6 +195,14 @@ def test_dmarc_reports_are_taken_at_the_report_address(smtp):
             mx.sendmail("", ["dmarc-reports@unknown.example"], mail)
     report = DmarcReport.objects.get()
     assert (report.domain.name, report.messages, report.org_name) == ("mail.example.com", 130, "google.com")
+    tls = (SAMPLES / "google_tlsrpt.json").read_bytes().replace(b"mail.acme.example", b"mail.example.com")
+    mail = report_mail("noreply-smtp-tls-reporting@google.com", "Report Domain: mail.example.com",
+                       "r.json.gz", gzip.compress(tls), ("application", "tlsrpt+gzip"))  # fmt: skip
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=10) as mx:
+        assert (
+            mx.sendmail("noreply-smtp-tls-reporting@google.com", ["tls-reports@mail.example.com"], mail) == {}
+        )
+    assert TlsReport.objects.get().failed == 2
 
 
 def test_mail_to_a_list_unsubscribe_address_unsubscribes_without_auth(smtp):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, dm_time, epoch, refused
-from sending.models import EventType, Message, MessageState, Suppression
+from sending.models import DeliveryAttempt, EventType, Message, MessageState, Suppression
 from sending.services import egress
 from sending.services.suppressions import suppression_remove
 
@@ -43,6 +43,20 @@ def _window(caller: Caller, p: Params, fmt: str, *, required: bool, step: timede
     return start, end
 
 
+def _last_tls(pks: list[int]) -> dict[int, dict]:
+    """The TLS of each message's last attempt that had any: {"Version", "Cipher", "Verified", "Policy"}."""
+    found: dict[int, dict] = {}
+    attempts = (
+        DeliveryAttempt.objects.filter(message_id__in=pks)
+        .exclude(tls_policy="")
+        .order_by("message_id", "-at", "-id")
+        .values_list("message_id", "tls_version", "tls_cipher", "tls_verified", "tls_policy")
+    )
+    for pk, version, cipher, verified, policy in attempts:
+        found.setdefault(pk, {"Version": version, "Cipher": cipher, "Verified": verified, "Policy": policy})
+    return found
+
+
 @action("SenderStatisticsDetailByParam")
 def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
     account = caller.key.account
@@ -74,6 +88,7 @@ def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
             "pk", flat=True
         )
     )
+    tls = _last_tls([m.pk for m in rows])
     items = []
     for m in rows:
         code = 3 if m.pk in complained else STATUS_OF_STATE[m.state]
@@ -86,6 +101,7 @@ def sender_statistics_detail_by_param(caller: Caller, p: Params) -> dict:
                 "Status": code,
                 "ErrorClassification": CLASSIFICATION[code],
                 "BounceCategory": m.bounce_category,  # ours (sending.bounce_categories)
+                "Tls": tls.get(m.pk, {}),  # ours: the last attempt's TLS (sending.tls_policy)
                 "Message": f"{m.last_code or ''} {m.last_error}".strip() or MessageState(m.state).label,
                 "LastUpdateTime": dm_time(updated, account.time_zone),
                 "UtcLastUpdateTime": str(epoch(updated)),
