@@ -90,18 +90,24 @@ class Selection:
         }  # fmt: skip
         return {key: value for key, value in found.items() if value}
 
-    def messages(self, states=WAITING) -> QuerySet[Message]:
-        found = Message.objects.filter(state__in=states)
+    def message_filter(self, prefix: str = "") -> Q:
+        """The selection's account, batch, domain and provider as a filter of messages, reached from the
+        queried model through `prefix` ("message__" from a DeliveryAttempt; the egress address is the
+        caller's: a message's last attempt, or the attempt itself)."""
+        found = Q()
         if self.account is not None:
-            found = found.filter(account=self.account)
+            found &= Q(**{f"{prefix}account": self.account})
         if self.batch is not None:
-            found = found.filter(envelope_id=self.batch.envelope_id or 0)
+            found &= Q(**{f"{prefix}envelope_id": self.batch.envelope_id or 0})
         if self.domain:
-            found = found.filter(rcpt_domain=self.domain)
+            found &= Q(**{f"{prefix}rcpt_domain": self.domain})
         if self.provider:
-            found = found.filter(
-                rcpt_domain__in=DomainProvider.objects.filter(provider=self.provider).values("domain")
-            )
+            domains = DomainProvider.objects.filter(provider=self.provider).values("domain")
+            found &= Q(**{f"{prefix}rcpt_domain__in": domains})
+        return found
+
+    def messages(self, states=WAITING) -> QuerySet[Message]:
+        found = Message.objects.filter(self.message_filter(), state__in=states)
         if self.egress:
             found = found.annotate(last_egress=_last_egress()).filter(last_egress=self.egress)
         return found
@@ -221,19 +227,8 @@ def totals(selection: Selection) -> Row:
 
 def last_replies(selection: Selection, limit: int = 10) -> list[DeliveryAttempt]:
     """The latest refusals (deferrals and failures with a receiver's code) of the selection's mail."""
-    attempts = DeliveryAttempt.objects.filter(code__isnull=False).exclude(result=MessageState.DELIVERED)
-    if selection.account is not None:
-        attempts = attempts.filter(message__account=selection.account)
-    if selection.batch is not None:
-        attempts = attempts.filter(message__envelope_id=selection.batch.envelope_id or 0)
-    if selection.domain:
-        attempts = attempts.filter(message__rcpt_domain=selection.domain)
-    if selection.provider:
-        attempts = attempts.filter(
-            message__rcpt_domain__in=DomainProvider.objects.filter(provider=selection.provider).values(
-                "domain"
-            )
-        )
+    attempts = DeliveryAttempt.objects.filter(selection.message_filter("message__"), code__isnull=False)
+    attempts = attempts.exclude(result=MessageState.DELIVERED)
     if selection.egress:
         attempts = attempts.filter(egress_ip=selection.egress)
     return list(attempts.select_related("message").order_by("-at", "-pk")[:limit])

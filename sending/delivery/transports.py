@@ -187,6 +187,18 @@ class SmtpSession(Session):
             self.smtp.close()
 
 
+def _connection_error(
+    exc: Exception, host: str, address: str, port: int, source: egress.Source | None
+) -> Exception:
+    """What a failure to open a session is: the receiver's refusal, an egress address this machine cannot
+    bind (EgressUnavailable), or trouble reaching it (a deferral)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return TransportError.from_reply(exc.smtp_code, exc.smtp_error, host)
+    if isinstance(exc, OSError) and source is not None and exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+        return EgressUnavailable(source, str(exc))
+    return TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host)
+
+
 def _connect(
     host: str,
     address: str,
@@ -231,14 +243,8 @@ def _connect(
         raise TransportError(
             f"{host} refused our login: {exc.smtp_code}", code=exc.smtp_code, mx_host=host
         ) from exc
-    except smtplib.SMTPResponseException as exc:
-        raise TransportError.from_reply(exc.smtp_code, exc.smtp_error, host) from exc
-    except OSError as exc:
-        if source is not None and exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
-            raise EgressUnavailable(source, str(exc)) from exc
-        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
-    except smtplib.SMTPException as exc:
-        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _connection_error(exc, host, address, port, source) from exc
     return SmtpSession(smtp, host, source.address if source else "")
 
 
@@ -298,14 +304,8 @@ def _connect_mx(
             count("success")
         cipher = sock.cipher()
         tls = Tls(sock.version() or "", cipher[0] if cipher else "", verified, policy.kind)
-    except smtplib.SMTPResponseException as exc:
-        raise TransportError.from_reply(exc.smtp_code, exc.smtp_error, host) from exc
-    except OSError as exc:
-        if source is not None and exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
-            raise EgressUnavailable(source, str(exc)) from exc
-        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
-    except smtplib.SMTPException as exc:
-        raise TransportError(f"cannot talk to {host} ({address}:{port}): {exc}", mx_host=host) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _connection_error(exc, host, address, port, source) from exc
     return SmtpSession(smtp, host, sending_ip, tls)
 
 

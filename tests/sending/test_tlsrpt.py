@@ -118,3 +118,14 @@ def test_reports_about_our_domains_are_kept_once_and_shown(client):
         }
     ]
     assert b"tls-reports@mail.example.com" in page.content
+
+
+def test_microsofts_report_without_a_policy_is_read_too():
+    sender = smtp_sender("owner@example.com", "smtp-Password-2026")
+    raw = (SAMPLES / "microsoft_tlsrpt.json").read_bytes().replace(b"mail.acme.example", b"mail.example.com")
+    result = apply_report(gzip.compress(raw))
+    assert result.applied == ["TLS report 133773472000000000+mail.example.com from Microsoft Corporation: "
+                              "42 sessions to mail.example.com"]  # fmt: skip
+    stored = TlsReport.objects.get(domain=sender.domain)
+    assert (stored.successful, stored.failed) == (41, 1)
+    assert stored.policies[0]["failure_details"][0]["result_type"] == "starttls-not-supported"
