@@ -3,9 +3,11 @@
 For each recipient domain the transport asks `for_domain`, then for each MX host `DomainPolicy.for_host`:
 
 - DANE: TLSA records at `_25._tcp.<mx>` in an answer the resolver authenticated (the AD bit, trusted only
-  with DNS_DNSSEC_VALIDATING) take precedence. STARTTLS is then required, and the server's certificate
-  must match a DANE-EE record (usage 3: the certificate or its public key, full or SHA-256/512); a host
-  whose records are all of other usages gets encryption without authentication, as RFC 7672 2.2 says.
+  with DNS_DNSSEC_VALIDATING), for an MX host named by an authenticated MX answer, take precedence.
+  STARTTLS is then required, and the server's certificate must match a DANE-EE record (usage 3: the
+  certificate or its public key, full or SHA-256/512); a host whose records are all of other usages gets
+  encryption without authentication, as RFC 7672 2.2 says. (DANE-TA, usage 2, needs the server's whole
+  chain, which Python's ssl module does not give before 3.13.)
 - MTA-STS: the `_mta-sts.<domain>` TXT record names a policy fetched from
   `https://mta-sts.<domain>/.well-known/mta-sts.txt` (its certificate checked, no redirects), kept for its
   max_age in MtaStsPolicy and fetched again when the TXT id changes. `enforce`: only MX hosts the policy
@@ -127,13 +129,15 @@ class DomainPolicy:
             return hosts
         return [h for h in hosts if self.sts.matches(h)]
 
-    def for_host(self, host: str) -> HostPolicy:
-        if host not in self._hosts:
-            self._hosts[host] = self._host_policy(host)
-        return self._hosts[host]
+    def for_host(self, host: str, mx_secure: bool = True) -> HostPolicy:
+        """The policy of a session to `host`; `mx_secure`: the MX answer naming it was authenticated."""
+        key = f"{host}/{mx_secure}"
+        if key not in self._hosts:
+            self._hosts[key] = self._host_policy(host, mx_secure)
+        return self._hosts[key]
 
-    def _host_policy(self, host: str) -> HostPolicy:
-        tlsa = _tlsa(host)
+    def _host_policy(self, host: str, mx_secure: bool) -> HostPolicy:
+        tlsa = _tlsa(host) if mx_secure else None
         if tlsa is not None:
             return HostPolicy(DANE, host, tlsa)
         if self.sts is not None and self.sts.matches(host):

@@ -357,7 +357,7 @@ class MxTransport(Transport):
         if policy.fetch_error is not None:
             failure = policy.fetch_error
             tls_policy.record(domain, HostPolicy(tls_policy.STS, ""), failure.result, detail=failure.text)
-        hosts = self.mx_hosts(domain)
+        hosts, secure = self.mx_hosts(domain)
         allowed = policy.allowed(hosts)
         if not allowed:
             text = f"MTA-STS of {domain}: none of its MX hosts ({', '.join(hosts)}) is named by its policy"
@@ -369,7 +369,7 @@ class MxTransport(Transport):
                     internal.append(f"{host} ({address})")  # never ours to connect to (our own network)
                     continue
                 try:
-                    session = self._connect_from(domain, policy.for_host(host), address, sources)
+                    session = self._connect_from(domain, policy.for_host(host, secure), address, sources)
                 except TransportError as exc:
                     if exc.permanent:
                         raise
@@ -418,7 +418,9 @@ class MxTransport(Transport):
         )
 
     @staticmethod
-    def mx_hosts(domain: str) -> list[str]:
+    def mx_hosts(domain: str) -> tuple[list[str], bool]:
+        """The domain's mail servers, most preferred first, and whether the answer was DNSSEC-authenticated
+        (DANE applies only to MX hosts found securely, RFC 7672 2.2.1)."""
         result = dns.lookup(domain, "MX")
         if result.outcome == dns.Outcome.NXDOMAIN:
             raise TransportError(
@@ -427,13 +429,13 @@ class MxTransport(Transport):
         if result.outcome == dns.Outcome.TEMPORARY:
             raise TransportError(f"4.4.3 {result.error}")
         if result.outcome == dns.Outcome.NO_ANSWER:
-            return [domain]  # no MX: the domain itself is the mail server (RFC 5321 5.1)
+            return [domain], False  # no MX: the domain itself is the mail server (RFC 5321 5.1)
         records = sorted((int(pref), host) for pref, host in (r.split() for r in result.records))
         if records and records[0][1] in ("", "."):
             raise TransportError(
                 f"5.1.10 {domain} accepts no mail (null MX)", code=556, permanent=True, invalid=True
             )
-        return [host for _pref, host in records]
+        return [host for _pref, host in records], result.authenticated
 
     @staticmethod
     def addresses(host: str) -> list[str]:

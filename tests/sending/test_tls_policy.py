@@ -179,6 +179,7 @@ def test_dane_takes_precedence_and_checks_the_certificate_against_tlsa(world, se
     world.publish_sts("enforce")  # DANE wins over MTA-STS: its certificate need not match the name
     tlsa = f"_25._tcp.{MX}"
     world.dns.authenticate(tlsa)
+    world.dns.authenticate(DOMAIN)  # its MX answer too (RFC 7672 2.2.1)
     with world.sink("self-named.invalid") as sink:
         world.dns.set(tlsa, "TLSA", f"3 1 1 {spki_sha256(world.leaf)}")
         (good,) = send(sender, [f"ann@{DOMAIN}"])
@@ -196,6 +197,7 @@ def test_dane_takes_precedence_and_checks_the_certificate_against_tlsa(world, se
 @override_settings(DNS_DNSSEC_VALIDATING=True)
 def test_tlsa_records_without_the_ad_bit_do_not_count(world, sender):
     world.dns.set(f"_25._tcp.{MX}", "TLSA", "3 1 1 " + "00" * 32)  # not authenticated: ignored
+    world.dns.authenticate(DOMAIN)  # (an authenticated MX answer alone does not make them count)
     with world.sink("other.example") as sink:
         (message,) = send(sender, [f"ann@{DOMAIN}"])
     message.refresh_from_db()
@@ -211,3 +213,15 @@ def test_the_message_page_shows_the_tls_of_each_attempt(world, sender, client):
     page = client.get(reverse("sending:message_detail", args=[sender.account.public_id, message.message_id]))
     assert b"TLSv1." in page.content
     assert "MTA-STS" in page.content.decode()
+
+
+@override_settings(DNS_DNSSEC_VALIDATING=True)
+def test_dane_needs_the_mx_answer_authenticated_too(world, sender):
+    tlsa = f"_25._tcp.{MX}"
+    world.dns.set(tlsa, "TLSA", "3 1 1 " + "00" * 32)
+    world.dns.authenticate(tlsa)  # the TLSA answer is, the MX answer naming the host is not
+    with world.sink("other.example") as sink:
+        (message,) = send(sender, [f"ann@{DOMAIN}"])
+    message.refresh_from_db()
+    assert message.state == MessageState.DELIVERED and len(sink.messages) == 1
+    assert attempt(message).tls_policy == "opportunistic"
