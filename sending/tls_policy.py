@@ -5,9 +5,9 @@ For each recipient domain the transport asks `for_domain`, then for each MX host
 - DANE: TLSA records at `_25._tcp.<mx>` in an answer the resolver authenticated (the AD bit, trusted only
   with DNS_DNSSEC_VALIDATING), for an MX host named by an authenticated MX answer, take precedence.
   STARTTLS is then required, and the server's certificate must match a DANE-EE record (usage 3: the
-  certificate or its public key, full or SHA-256/512); a host whose records are all of other usages gets
-  encryption without authentication, as RFC 7672 2.2 says. (DANE-TA, usage 2, needs the server's whole
-  chain, which Python's ssl module does not give before 3.13.)
+  certificate or its public key, full or SHA-256/512) or a DANE-TA record (usage 2: a certificate of the
+  server's chain that signs its way down to a certificate valid for the MX name); a host whose records
+  are all of other usages gets encryption without authentication, as RFC 7672 2.2 says.
 - MTA-STS: the `_mta-sts.<domain>` TXT record names a policy fetched from
   `https://mta-sts.<domain>/.well-known/mta-sts.txt` (its certificate checked, no redirects), kept for its
   max_age in MtaStsPolicy and fetched again when the TXT id changes. `enforce`: only MX hosts the policy
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import transaction
@@ -296,16 +297,66 @@ def context(policy: HostPolicy, *, verify: bool = True) -> ssl.SSLContext:
     return ctx
 
 
-def check_dane(policy: HostPolicy, der: bytes | None) -> bool:
-    """Whether the server's certificate matches a usable (DANE-EE) TLSA record; True when no record is
-    usable (encryption without authentication); PolicyFailure when some are and none matches."""
-    usable = [r for r in policy.tlsa if r.usage == 3]
+def peer_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """The certificates the server sent, leaf first, as DER. Python 3.13 has SSLSocket.get_unverified_chain;
+    3.11 has it on the socket's _ssl object."""
+    sslobj = getattr(sock, "_sslobj", None)
+    chain = getattr(sslobj, "get_unverified_chain", lambda: None)() or []
+    found = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+    if not found:
+        leaf = sock.getpeercert(binary_form=True)
+        found = [leaf] if leaf else []
+    return found
+
+
+def _names_match(cert: x509.Certificate, host: str) -> bool:
+    """RFC 6125 as RFC 7672 3.2.3 asks: a DNS name of the certificate is the host, "*." one leftmost label."""
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    host = host.lower().rstrip(".")
+    for name in names.get_values_for_type(x509.DNSName):
+        name = name.lower().rstrip(".")
+        if name == host or (name.startswith("*.") and host.partition(".")[2] == name[2:]):
+            return True
+    return False
+
+
+def _issued_by(chain: list[x509.Certificate], anchor: int) -> bool:
+    """Each certificate from the leaf up to chain[anchor] is signed by the next."""
+    try:
+        for i in range(anchor):
+            chain[i].verify_directly_issued_by(chain[i + 1])
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def check_dane(policy: HostPolicy, chain_der: list[bytes]) -> bool:
+    """Whether the server's chain (leaf first) passes the host's usable TLSA records: DANE-EE (3), the leaf
+    itself; DANE-TA (2), a certificate of the chain that signs its way down to a leaf valid for the host
+    and in its validity period. True when it passes, False when no record is usable (encryption without
+    authentication, RFC 7672 2.2), PolicyFailure when records are usable and none passes."""
+    usable = [r for r in policy.tlsa if r.usage in (2, 3)]
     if not usable:
         return False
-    if der is None or not any(r.matches(der) for r in usable):
-        text = f"the certificate of {policy.host} matches none of its TLSA records"
-        raise PolicyFailure("validation-failure", text)
-    return True
+    if chain_der and any(r.usage == 3 and r.matches(chain_der[0]) for r in usable):
+        return True
+    certs = [x509.load_der_x509_certificate(der) for der in chain_der]
+    now = timezone.now()
+    for index, der in enumerate(chain_der):
+        if not any(r.usage == 2 and r.matches(der) for r in usable):
+            continue
+        leaf = certs[0]
+        if (
+            _issued_by(certs, index)
+            and _names_match(leaf, policy.host)
+            and leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc
+        ):
+            return True
+    text = f"the certificate of {policy.host} matches none of its TLSA records"
+    raise PolicyFailure("validation-failure", text)
 
 
 def failure_of(exc: ssl.SSLCertVerificationError) -> str:

@@ -296,7 +296,7 @@ def _connect_mx(
         verified = verify and policy.verifies_name
         if policy.kind == tls_policy.DANE:
             try:
-                verified = tls_policy.check_dane(policy, sock.getpeercert(binary_form=True))
+                verified = tls_policy.check_dane(policy, tls_policy.peer_chain(sock))
             except PolicyFailure as failure:
                 smtp.close()
                 raise refused(failure.result, f"DANE of {host}: {failure.text}") from failure

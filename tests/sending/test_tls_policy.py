@@ -8,6 +8,7 @@ import ssl
 from contextlib import contextmanager
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.test import override_settings
 from django.urls import reverse
@@ -38,10 +39,14 @@ class World:
         self.files.add("/.well-known/mta-sts.txt", POLICY.format(mode=mode, mx=mx).encode(), "text/plain")
 
     @contextmanager
-    def sink(self, *names: str, expired: bool = False, starttls: bool = True):
+    def sink(self, *names: str, expired: bool = False, starttls: bool = True, with_ca: bool = False):
+        """An MX with a certificate for `names` (the MX name by default); `with_ca`: the CA's certificate
+        is sent too, as servers send their intermediates."""
         context = None
         if starttls:
             cert, key, self.leaf = self.ca.issue(*(names or (MX,)), expired=expired)
+            if with_ca:
+                cert.write_bytes(cert.read_bytes() + self.ca.ca_file.read_bytes())
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
         with SmtpSink(tls_context=context) as sink, override_settings(MX_PORT=sink.port):
@@ -225,3 +230,24 @@ def test_dane_needs_the_mx_answer_authenticated_too(world, sender):
     message.refresh_from_db()
     assert message.state == MessageState.DELIVERED and len(sink.messages) == 1
     assert attempt(message).tls_policy == "opportunistic"
+
+
+@override_settings(DNS_DNSSEC_VALIDATING=True)
+def test_dane_ta_accepts_a_chain_from_its_anchor_to_a_certificate_for_the_mx_name(world, sender):
+    tlsa = f"_25._tcp.{MX}"
+    world.dns.authenticate(tlsa)
+    world.dns.authenticate(DOMAIN)
+    anchor = x509.load_pem_x509_certificate(world.ca.ca_file.read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    world.dns.set(tlsa, "TLSA", f"2 0 1 {hashlib.sha256(anchor).hexdigest()}")
+    with world.sink(MX, with_ca=True) as sink:
+        (good,) = send(sender, [f"ann@{DOMAIN}"])
+    good.refresh_from_db()
+    assert good.state == MessageState.DELIVERED and len(sink.messages) == 1
+    assert (attempt(good).tls_policy, attempt(good).tls_verified) == ("dane", True)
+    tls_policy.clear_memo()
+    with world.sink("other.example", with_ca=True) as sink:  # the anchor signed it, but for another name
+        (wrong,) = send(sender, [f"bob@{DOMAIN}"])
+    wrong.refresh_from_db()
+    assert wrong.state == MessageState.DEFERRED and sink.messages == []
