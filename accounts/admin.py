@@ -59,6 +59,8 @@ class AccountAdmin(admin.ModelAdmin):
                     "quota_ceiling",
                     "monthly_quota",
                     "free_daily_sends",
+                    "validation_daily_quota",
+                    "validation_monthly_quota",
                 ],
             },
         ),

@@ -40,6 +40,8 @@ LIMIT_LABELS = {
     "daily_quota": _("Daily quota"),
     "monthly_quota": _("Monthly quota"),
     "free_daily_sends": _("Free sends today"),
+    "validation_daily_quota": _("Address validations today"),
+    "validation_monthly_quota": _("Address validations this month"),
 }
 
 _usage_counters: dict[str, Callable[[Account], int]] = {}

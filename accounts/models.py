@@ -146,6 +146,14 @@ class Account(models.Model):
         _("monthly quota"), null=True, blank=True, help_text=_("Empty: 30 times the daily quota.")
     )
     free_daily_sends = models.PositiveIntegerField(_("free sends per day"), null=True, blank=True)
+    # Address validation (sending.validation): checks per day and per month (a check without an SMTP
+    # probe costs a third).
+    validation_daily_quota = models.PositiveIntegerField(
+        _("address validations per day"), null=True, blank=True
+    )
+    validation_monthly_quota = models.PositiveIntegerField(
+        _("address validations per month"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("account")

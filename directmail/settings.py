@@ -228,6 +228,8 @@ DIRECTMAIL_DEFAULT_LIMITS = {
     "max_templates": 10,
     "daily_quota": 2_000,
     "free_daily_sends": 200,
+    "validation_daily_quota": 1_000,
+    "validation_monthly_quota": 10_000,
 }
 DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS", default="{}")))
 # The weekly reputation review (stats.reputation) moves each account's daily quota between these levels.

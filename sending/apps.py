@@ -16,7 +16,7 @@ class SendingConfig(AppConfig):
         from accounts.onboarding import register_step_check
         from accounts.services import register_account_setup
         from directmail.metrics import register_gauges
-        from sending import events, feedback, provider_limits, warmup
+        from sending import events, feedback, provider_limits, validation, warmup
         from sending.delivery.worker import queue_gauges, shaping_gauges
         from sending.models import DomainStatus, SendType
         from sending.services.messages import quota_used
@@ -37,6 +37,8 @@ class SendingConfig(AppConfig):
         register_usage("max_recipient_lists", lambda account: account.recipient_lists.count())
         register_usage("daily_quota", lambda account: quota_used(account, "day"))
         register_usage("monthly_quota", lambda account: quota_used(account, "month"))
+        register_usage("validation_daily_quota", lambda account: validation.usage(account)["day"][0])
+        register_usage("validation_monthly_quota", lambda account: validation.usage(account)["month"][0])
         # The free allowance is the first messages of each day.
         register_usage(
             "free_daily_sends",

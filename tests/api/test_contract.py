@@ -411,6 +411,21 @@ CASES: dict[str, list[tuple[dict[str, str], str | None]]] = {
 }
 
 CASES |= {
+    # Role and syntax answers need no DNS; the SDK tests (test_sdk_validation.py) cover the rest.
+    "ValidateEmail": [
+        (
+            {
+                "Email": "info@example.org",
+                "ProbeType": "BASIC_ONLY",
+                "Timeout": "20",
+                "CheckGraylist": "false",
+            },
+            None,
+        ),
+        ({"Email": "a@example.org", "ProbeType": "FULL"}, "InvalidProbeType.NotYetAvailable"),
+    ],
+    "CheckDisposable": [({"Email": "not-an-address"}, None)],
+    "GetValidationQuota": [({}, None)],
     "DedicatedIpList": [({"Keyword": "127.0.0", "PageIndex": "1", "PageSize": "10"}, None)],
     "DedicatedIpNonePoolList": [({}, None)],
     "DedicatedIpPoolCreate": [

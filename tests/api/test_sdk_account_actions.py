@@ -401,7 +401,7 @@ def test_send_test_by_template_sends_the_newest_version(api):
     [
         (lambda c: c.get_sendify_info(), "InvalidAction.NotOffered"),
         (
-            lambda c: c.validate_email(dm.ValidateEmailRequest(email="a@b.org")),
+            lambda c: c.list_validate_file(dm.ListValidateFileRequest()),
             "InvalidAction.NotYetAvailable",
         ),
     ],

@@ -54,4 +54,5 @@ def load() -> None:
         suppressions,
         templates,
         unoffered,
+        validation,
     )

@@ -1,8 +1,8 @@
 """Actions of the DirectMail SDK this server answers with a clear refusal instead of "not found".
 
 Sendify is another Alibaba Cloud product (a marketing suite sold through DirectMail's console): it is not
-offered here. The validation family comes with address validation (docs/api.md marks it); until then a
-call says so, naming what it asked.
+offered here. Validation files come with the rest of address validation (docs/api.md marks it); until
+then a call says so, naming what it asked.
 """
 
 from sending.api.actions import action
@@ -10,9 +10,9 @@ from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
 
 SENDIFY = ("GetSendifyAutoLoginURL", "GetSendifyInfo", "OpenSendifyTrialService")
+# The validation files (sending.api.actions.validation answers single addresses and the quota).
 VALIDATION = (
-    "CheckDisposable", "ValidateEmail", "GetValidationQuota", "SendValidateFile", "GetValidateFile",
-    "GetValidateFileStatus", "ListValidateFile", "DeleteValidateFile",
+    "SendValidateFile", "GetValidateFile", "GetValidateFileStatus", "ListValidateFile", "DeleteValidateFile",
 )  # fmt: skip
 
 
@@ -31,7 +31,7 @@ for _name in VALIDATION:
     action(_name)(
         _refuse(
             "InvalidAction.NotYetAvailable",
-            "{action}: address validation is not available on this server yet.",
+            "{action}: validation files are not available on this server yet.",
             501,
         )
     )

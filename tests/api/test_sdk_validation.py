@@ -1,0 +1,113 @@
+"""Address validation through the official SDK: ValidateEmail (BASIC_ONLY) answers DirectMail's Status and
+SubStatus from syntax, typos, the suppression list, disposable and role addresses and the domain's DNS
+(the test DNS server); CheckDisposable; the quota it costs, GetValidationQuota, and what is refused."""
+
+import pytest
+from alibabacloud_dm20151123 import models as dm
+from django.test import override_settings
+from Tea.exceptions import TeaException
+
+from accounts.limits import account_limits
+from sending.models import Suppression, SuppressionReason
+from tests.api.clients import tea_client
+from tests.dnsserver import DnsServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def refused(call) -> TeaException:
+    with pytest.raises(TeaException) as caught:
+        call()
+    return caught.value
+
+
+@pytest.fixture
+def dns():
+    with DnsServer() as server:
+        server.add("dest.example", "MX", "10 mx.dest.example")
+        server.add("bare.example", "A", "192.0.2.10")  # no MX: its own address takes mail
+        server.add("nomail.example", "MX", "0 .")  # a null MX (RFC 7505)
+        server.add("textonly.example", "TXT", "v=spf1 -all")  # exists, no mail server
+        server.servfail("flaky.example")
+        yield server
+
+
+def test_validate_email_answers_directmail_statuses(api, dns):
+    Suppression.objects.create(
+        account=api["account"], address="gone@dest.example", reason=SuppressionReason.HARD_BOUNCE
+    )
+    Suppression.objects.create(
+        account=api["account"], address="angry@dest.example", reason=SuppressionReason.COMPLAINT
+    )
+    client = tea_client(api)
+    expected = {
+        "Ann.Lee+news@Dest.Example": ("VALID", "UNSPECIFIED"),
+        "bob@bare.example": ("VALID", "UNSPECIFIED"),
+        "用户@dest.example": ("VALID", "UNSPECIFIED"),  # internationalized
+        "not-an-address": ("INVALID", "SYNTAX_INVALID"),
+        "a..b@dest.example": ("INVALID", "SYNTAX_INVALID"),
+        "ann@gmial.com": ("INVALID", "MISSPELLED"),
+        "ann@qq.con": ("INVALID", "MISSPELLED"),
+        "ann@163.cm": ("INVALID", "MISSPELLED"),
+        "ann@hotmial.com": ("INVALID", "MISSPELLED"),
+        "ann@nowhere.example": ("INVALID", "NO_DNS_ENTRIES"),
+        "ann@nomail.example": ("INVALID", "NO_DNS_ENTRIES"),
+        "ann@textonly.example": ("INVALID", "NO_DNS_ENTRIES"),
+        "ann@flaky.example": ("UNKNOWN", "SYSTEM_ERROR"),
+        "temp@mailinator.com": ("DONOTMAIL", "DISPOSABLE"),
+        "postmaster@dest.example": ("DONOTMAIL", "ROLE_ACCOUNT"),
+        "gone@dest.example": ("INVALID", "MAILBOX_NOT_EXISTS"),
+        "angry@dest.example": ("DONOTMAIL", "SUPPRESSED"),
+    }
+    for address, (status, sub_status) in expected.items():
+        body = client.validate_email(dm.ValidateEmailRequest(email=address, probe_type="BASIC_ONLY")).body
+        assert (address, body.status, body.sub_status) == (address, status, sub_status)
+    body = client.validate_email(dm.ValidateEmailRequest(email="Ann.Lee+news@Dest.Example")).body
+    assert (body.local_part, body.domain_part, body.is_free_mail) == ("ann.lee", "dest.example", False)
+
+
+def test_check_disposable(api, dns):
+    client = tea_client(api)
+    body = client.check_disposable(dm.CheckDisposableRequest(email="temp@mailinator.com")).body
+    assert (body.is_format_valid, body.is_disposable, body.is_ok_to_send) == ("true", "true", "false")
+    body = client.check_disposable(dm.CheckDisposableRequest(email="ann@dest.example")).body
+    assert (body.is_disposable, body.is_mx_valid, body.is_ok_to_send) == ("false", "true", "true")
+    body = client.check_disposable(dm.CheckDisposableRequest(email="broken@")).body
+    assert (body.is_format_valid, body.is_ok_to_send) == ("false", "false")
+
+
+def test_the_quota_is_spent_in_thirds_and_refuses_when_used_up(api, dns):
+    client = tea_client(api)
+    account = api["account"]
+    account.validation_monthly_quota = 1
+    account.save()
+    assert client.get_validation_quota().body.to_map()["TotalQuota"] == 1
+    for _ in range(3):  # a basic check costs a third
+        client.validate_email(dm.ValidateEmailRequest(email="ann@dest.example"))
+    body = client.get_validation_quota().body
+    assert (body.total_quota, body.used_quota) == (1, 1)
+    shown = {row.key: (row.used, row.limit) for row in account_limits(account)}  # the settings page's
+    assert shown["validation_monthly_quota"] == (1, 1) and shown["validation_daily_quota"] == (1, 1000)
+    error = refused(lambda: client.validate_email(dm.ValidateEmailRequest(email="ann@dest.example")))
+    assert error.code == "Quota.Exhausted" and "this month" in error.message
+
+
+@override_settings(DNS_TIMEOUT=2.0)
+def test_probing_and_bad_input_are_refused_clearly(api, dns):
+    client = tea_client(api)
+    full = refused(
+        lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", probe_type="FULL"))
+    )
+    assert full.code == "InvalidProbeType.NotYetAvailable"
+    graylist = refused(
+        lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", check_graylist=True))
+    )
+    assert graylist.code == "InvalidProbeType.NotYetAvailable"
+    assert (
+        refused(
+            lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", probe_type="MAYBE"))
+        ).code
+        == "InvalidProbeType.Malformed"
+    )
+    assert refused(lambda: client.validate_email(dm.ValidateEmailRequest())).code == "MissingParameter"
+    assert client.get_validation_quota().body.used_quota == 0  # refusals cost nothing
