@@ -317,6 +317,12 @@ FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
 # names (dmarc-reports@<domain>, taken by manage.py smtpd), and the networks that send the company's mail
 # besides our egress addresses (a relay, its own mail servers: "192.0.2.0/24,2001:db8::/32"), marked as
 # ours in the reports.
+# Address validation's SMTP probe (sending.validation_probe): the egress address probes leave from (one of
+# this host's; empty: the system's), the MAIL FROM they give, and the providers never probed (they accept
+# every recipient at RCPT, or forbid probing): those answer UNKNOWN.
+VALIDATION_PROBE_EGRESS = env.str("VALIDATION_PROBE_EGRESS", default="")
+VALIDATION_PROBE_FROM = env.str("VALIDATION_PROBE_FROM", default="")
+VALIDATION_NO_PROBE_PROVIDERS = env.list("VALIDATION_NO_PROBE_PROVIDERS", default=["yahoo", "apple"])
 DMARC_REPORT_LOCAL_PART = env.str("DMARC_REPORT_LOCAL_PART", default="dmarc-reports")
 DMARC_OUR_NETWORKS = env.list("DMARC_OUR_NETWORKS", default=[])
 BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER = env.int("BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER", default=3)

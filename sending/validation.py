@@ -12,7 +12,9 @@ The checks, in order (the first that finds something answers):
 5. a role account (admin@, postmaster@, sales@, ...): DONOTMAIL / ROLE_ACCOUNT;
 6. the domain's MX (else A/AAAA) records, looked up once per domain in a run: none, a null MX or a domain
    that does not exist is INVALID / NO_DNS_ENTRIES; DNS trouble UNKNOWN / SYSTEM_ERROR;
-7. otherwise VALID / UNSPECIFIED: the mailbox itself is only known by an SMTP probe.
+7. otherwise VALID / UNSPECIFIED, and, when a probe is asked for, what the domain's mail server says of the
+   mailbox (sending.validation_probe): MAILBOX_NOT_EXISTS, DISABLED, MAILBOX_FULL, GREYLISTED, CATCHALL,
+   SMTP_CONNECT_FAILED, or UNKNOWN for providers never probed.
 """
 
 import functools
@@ -49,6 +51,11 @@ class SubStatus(StrEnum):
     DISPOSABLE = "DISPOSABLE"
     ROLE_ACCOUNT = "ROLE_ACCOUNT"
     SYSTEM_ERROR = "SYSTEM_ERROR"
+    # From the SMTP probe (sending.validation_probe).
+    MAILBOX_FULL = "MAILBOX_FULL"
+    DISABLED = "DISABLED"
+    GREYLISTED = "GREYLISTED"
+    SMTP_CONNECT_FAILED = "SMTP_CONNECT_FAILED"
 
 
 # Common misspellings of the big providers, worldwide and in China.
@@ -242,6 +249,14 @@ def reserve(account, thirds: int) -> None:
             if not taken:
                 transaction.set_rollback(True)
                 raise QuotaExhausted(period, limit)
+
+
+def give_back(account, thirds: int) -> None:
+    """Return `thirds` taken by `reserve` (a probe that could not say: FULL checks meter no UNKNOWN)."""
+    for period, start, _limit in _periods(account):
+        ValidationCounter.objects.filter(
+            account=account, period=period, start=start, thirds__gte=thirds
+        ).update(thirds=F("thirds") - thirds)
 
 
 def usage(account) -> dict[str, tuple[int, int]]:

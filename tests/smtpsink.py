@@ -35,6 +35,8 @@ class _Handler:
     stored: threading.Event = field(default_factory=threading.Event)
     greetings: list[str] = field(default_factory=list)  # the EHLO names clients gave, in order
     refuse_all: str = ""  # a reply for every RCPT while set (a receiver that is down: "451 ...")
+    unknown_reply: str = ""  # the reply to a RCPT without a script, when set (a server that knows its users)
+    rcpts_seen: list[str] = field(default_factory=list)  # every RCPT asked, in order
     open_sessions: set = field(default_factory=set)  # sessions greeted and not quit yet
     peak_sessions: int = 0  # the most open at once
 
@@ -59,9 +61,13 @@ class _Handler:
         return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpts_seen.append(address)
         if self.refuse_all:
             return self.refuse_all
         reply = self._next(self.rcpt_scripts, address)
+        if reply is None and self.unknown_reply:
+            return self.unknown_reply
         if reply and not reply.startswith("250"):
             return reply
         envelope.rcpt_tos.append(address)

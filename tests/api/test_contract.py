@@ -422,7 +422,7 @@ CASES |= {
             },
             None,
         ),
-        ({"Email": "a@example.org", "ProbeType": "FULL"}, "InvalidProbeType.NotYetAvailable"),
+        ({"Email": "a@example.org", "ProbeType": "MAYBE"}, "InvalidProbeType.Malformed"),
     ],
     "CheckDisposable": [({"Email": "not-an-address"}, None)],
     "GetValidationQuota": [({}, None)],

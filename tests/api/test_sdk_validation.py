@@ -11,6 +11,7 @@ from accounts.limits import account_limits
 from sending.models import Suppression, SuppressionReason
 from tests.api.clients import tea_client
 from tests.dnsserver import DnsServer
+from tests.smtpsink import SmtpSink, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,17 +93,74 @@ def test_the_quota_is_spent_in_thirds_and_refuses_when_used_up(api, dns):
     assert error.code == "Quota.Exhausted" and "this month" in error.message
 
 
-@override_settings(DNS_TIMEOUT=2.0)
-def test_probing_and_bad_input_are_refused_clearly(api, dns):
+@pytest.fixture
+def mx(dns):
+    """dest.example's mail server: a sink that knows its mailboxes (unknown ones: 550 5.1.1)."""
+    with SmtpSink() as sink, override_settings(MX_PORT=sink.port, SMTP_TIMEOUT=5):
+        dns.add("mx.dest.example", "A", "127.0.0.1")
+        dns.add("catchall.example", "MX", "10 mx.dest.example")
+        sink.handler.unknown_reply = "550 5.1.1 <x>: Recipient address rejected: User unknown"
+        yield sink
+
+
+def test_full_probe_asks_the_mail_server_without_sending(api, mx):
     client = tea_client(api)
-    full = refused(
-        lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", probe_type="FULL"))
-    )
-    assert full.code == "InvalidProbeType.NotYetAvailable"
+    mx.script("ann@dest.example", "250 2.1.5 OK")
+    mx.script("full@dest.example", "452 4.2.2 The email account that you tried to reach is over quota")
+    mx.script("grey@dest.example", "451 4.7.1 Greylisted, please try again later")
+    mx.script("off@dest.example", "550 5.2.1 The email account that you tried to reach is disabled")
+    expected = {
+        "ann@dest.example": ("VALID", "UNSPECIFIED"),
+        "left.company@dest.example": ("INVALID", "MAILBOX_NOT_EXISTS"),
+        "full@dest.example": ("INVALID", "MAILBOX_FULL"),
+        "grey@dest.example": ("UNKNOWN", "GREYLISTED"),
+        "off@dest.example": ("INVALID", "DISABLED"),
+    }
+    for address, answer in expected.items():
+        body = client.validate_email(dm.ValidateEmailRequest(email=address, probe_type="FULL")).body
+        assert (address, body.status, body.sub_status) == (address, *answer)
+    assert mx.messages == []  # nothing was ever sent
+    # Each probe also asked for a random mailbox of the domain (the catch-all test) once the address passed.
+    assert any(r.startswith("dm-probe-") for r in mx.handler.rcpts_seen)
+    mx.handler.unknown_reply = ""  # now a server that takes every recipient
+    body = client.validate_email(
+        dm.ValidateEmailRequest(email="who@catchall.example", probe_type="FULL")
+    ).body
+    assert (body.status, body.sub_status) == ("CATCHALL", "UNSPECIFIED")
+    # Probes cost a whole check; the greylisted (UNKNOWN) one none: 5 of 6 here.
+    assert client.get_validation_quota().body.used_quota == 5
+
+
+@override_settings(VALIDATION_NO_PROBE_PROVIDERS=["gmail"])
+def test_providers_that_forbid_probing_are_never_asked(api, mx, dns):
+    dns.add("workspace.example", "MX", "10 aspmx.l.google.com")
+    dns.add("aspmx.l.google.com", "A", "127.0.0.1")
+    client = tea_client(api)
+    body = client.validate_email(
+        dm.ValidateEmailRequest(email="ann@workspace.example", probe_type="FULL")
+    ).body
+    assert (body.status, body.sub_status) == ("UNKNOWN", "UNSPECIFIED")
+    assert mx.handler.rcpts_seen == []
+
+
+def test_a_server_that_cannot_be_reached_is_unknown(api, dns):
+    dns.add("down.example", "MX", "10 mx.down.example")
+    dns.add("mx.down.example", "A", "127.0.0.1")
+    client = tea_client(api)
+    with override_settings(MX_PORT=free_port(), SMTP_TIMEOUT=2):
+        body = client.validate_email(
+            dm.ValidateEmailRequest(email="ann@down.example", probe_type="FULL")
+        ).body
+    assert (body.status, body.sub_status) == ("UNKNOWN", "SMTP_CONNECT_FAILED")
+
+
+@override_settings(DNS_TIMEOUT=2.0)
+def test_graylist_retries_and_bad_input_are_refused_clearly(api, dns):
+    client = tea_client(api)
     graylist = refused(
         lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", check_graylist=True))
     )
-    assert graylist.code == "InvalidProbeType.NotYetAvailable"
+    assert graylist.code == "InvalidCheckGraylist.NotYetAvailable"
     assert (
         refused(
             lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", probe_type="MAYBE"))

@@ -1,9 +1,10 @@
 """Address validation over the API (sending.validation): ValidateEmail, CheckDisposable and
-GetValidationQuota, in the SDK's shapes. A check costs the account's validation quota: a third of one
-without an SMTP probe (BASIC_ONLY). Probing (ProbeType FULL, CheckGraylist) is refused with a clear code
-until it lands; the file actions still answer that validation files are not available yet."""
+GetValidationQuota, in the SDK's shapes. A check costs the account's validation quota: one with the SMTP
+probe (ProbeType FULL, not metered when it answers UNKNOWN), a third of one without (BASIC_ONLY, the
+default). CheckGraylist is refused with a clear code until greylist retries land; the file actions still
+answer that validation files are not available yet."""
 
-from sending import validation
+from sending import validation, validation_probe
 from sending.api.actions import action
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
@@ -34,15 +35,20 @@ def validate_email(caller: Caller, p: Params) -> dict:
     if probe not in PROBE_TYPES:
         raise ApiError("InvalidProbeType.Malformed", "ProbeType is FULL or BASIC_ONLY.")
     p.integer("Timeout", default=60, minimum=1, maximum=600)  # basic checks end within DNS_TIMEOUT each
-    if probe == "FULL" or p.boolean("CheckGraylist"):
+    if p.boolean("CheckGraylist"):
         raise ApiError(
-            "InvalidProbeType.NotYetAvailable",
-            "SMTP probing (ProbeType FULL, CheckGraylist) is not available on this server yet; "
-            "use ProbeType BASIC_ONLY.",
+            "InvalidCheckGraylist.NotYetAvailable",
+            "CheckGraylist (retrying a greylisted probe, reported as dm:Validator:GrayListResult) is not "
+            "available on this server yet; a greylisted probe answers UNKNOWN / GREYLISTED.",
             501,
         )
-    _charge(caller, validation.BASIC_COST)
+    cost = validation.FULL_COST if probe == "FULL" else validation.BASIC_COST
+    _charge(caller, cost)
     result = validation.Validator(caller.key.account.pk).validate(address)
+    if probe == "FULL" and result.status == validation.Status.VALID:
+        result = validation_probe.probe(result)
+    if probe == "FULL" and result.status == validation.Status.UNKNOWN:
+        validation.give_back(caller.key.account, cost)  # FULL meters no UNKNOWN answer
     answer = {
         "Status": str(result.status),
         "SubStatus": str(result.sub_status),
