@@ -320,6 +320,7 @@ FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
 # Address validation's SMTP probe (sending.validation_probe): the egress address probes leave from (one of
 # this host's; empty: the system's), the MAIL FROM they give, and the providers never probed (they accept
 # every recipient at RCPT, or forbid probing): those answer UNKNOWN.
+VALIDATION_FILE_MAX_BYTES = env.int("VALIDATION_FILE_MAX_BYTES", default=20 * 1024 * 1024)  # SendValidateFile
 VALIDATION_PROBE_EGRESS = env.str("VALIDATION_PROBE_EGRESS", default="")
 VALIDATION_PROBE_FROM = env.str("VALIDATION_PROBE_FROM", default="")
 VALIDATION_NO_PROBE_PROVIDERS = env.list("VALIDATION_NO_PROBE_PROVIDERS", default=["yahoo", "apple"])

@@ -107,3 +107,10 @@ def send_tls_reports() -> dict[str, int]:
     counts = tlsrpt.send_reports()
     counts["pruned"] = tlsrpt.prune()
     return counts
+
+
+def validation_file_run(job_id: int) -> None:
+    """Validate a file of addresses (SendValidateFile): sending.validation_files."""
+    from sending import validation_files
+
+    validation_files.run(job_id)

@@ -15,6 +15,7 @@ from sending.views import (
     template_tests,
     tracking,
     unsubscribe,
+    validation,
 )
 
 app_name = "sending"
@@ -117,4 +118,6 @@ public_urlpatterns = [
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe_page, name="sending_unsubscribe"),
     path("t/o/<str:token>.gif", tracking.open_pixel, name="sending_track_open"),
     path("t/c/<int:message_id>/<str:signature>/", tracking.click, name="sending_track_click"),
+    # GetValidateFile's FileUrl: a signed link to a validation result, for DOWNLOAD_HOURS.
+    path("validation/<str:token>/result.csv", validation.file_download, name="validation_file_download"),
 ]

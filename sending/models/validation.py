@@ -1,7 +1,9 @@
-"""Address validation's use of the account's quota (sending.validation): thirds of a check per day and
-month (in the account's time zone), reserved atomically like the sending quota."""
+"""Address validation (sending.validation): the account's use of its quota (thirds of a check per day and
+month, in the account's time zone, reserved atomically like the sending quota), and files validated in
+the worker."""
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Account
 
@@ -23,3 +25,44 @@ class ValidationCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.period} {self.start}: {self.thirds}/3"
+
+
+def new_file_id() -> str:
+    """DirectMail's FileId shape: four groups of four hex digits."""
+    import secrets
+
+    return "-".join(secrets.token_hex(2) for _ in range(4))
+
+
+class ValidationJob(models.Model):
+    """A file of addresses validated in the worker (SendValidateFile): its progress, the count of each
+    Status, and the result file (the rows with Status, SubStatus and Suggestion added)."""
+
+    class State(models.TextChoices):
+        PROCESSING = "processing", "processing"
+        COMPLETED = "completed", "completed"
+        FAILED = "failed", "failed"
+        DELETED = "deleted", "deleted"
+
+    file_id = models.CharField(max_length=32, unique=True, default=new_file_id)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="validation_jobs")
+    file_name = models.CharField(max_length=255)
+    source_url = models.CharField(max_length=2000, blank=True)
+    address_column = models.PositiveSmallIntegerField(default=1)  # from 1
+    has_header_row = models.BooleanField(default=False)
+    remove_duplicate = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PROCESSING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # Status -> number, and "Status/SubStatus" -> number
+    error = models.CharField(max_length=500, blank=True)
+    result = models.BinaryField(null=True, blank=True)  # gzip of the result CSV (UTF-8)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="validation_job_account")]
+
+    def __str__(self) -> str:
+        return f"{self.file_id} {self.file_name}"

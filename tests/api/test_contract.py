@@ -426,6 +426,33 @@ CASES |= {
     ],
     "CheckDisposable": [({"Email": "not-an-address"}, None)],
     "GetValidationQuota": [({}, None)],
+    "SendValidateFile": [
+        (
+            {
+                "FileUrl": "http://10.0.0.1/a.csv",
+                "FileName": "a.csv",
+                "AddressColumn": "1",
+                "HasHeaderRow": "true",
+                "RemoveDuplicate": "true",
+            },
+            "InvalidFileUrl.Malformed",
+        ),  # an internal address: refused at once
+    ],
+    "GetValidateFileStatus": [({"FileId": "0000-0000-0000-0000"}, "InvalidFileId.NotFound")],
+    "GetValidateFile": [({"FileId": "0000-0000-0000-0000"}, "InvalidFileId.NotFound")],
+    "DeleteValidateFile": [({"FileId": "0000-0000-0000-0000"}, "InvalidFileId.NotFound")],
+    "ListValidateFile": [
+        (
+            {
+                "StartTime": "2026-01-01T00:00:00Z",
+                "EndTime": "2027-01-01T00:00:00Z",
+                "FileKeyword": "a",
+                "Page": "1",
+                "PageSize": "10",
+            },
+            None,
+        ),
+    ],
     "DedicatedIpList": [({"Keyword": "127.0.0", "PageIndex": "1", "PageSize": "10"}, None)],
     "DedicatedIpNonePoolList": [({}, None)],
     "DedicatedIpPoolCreate": [
@@ -503,9 +530,7 @@ CASES |= {
     ],
 }
 
-REFUSED = {name: "InvalidAction.NotOffered" for name in unoffered.SENDIFY} | {
-    name: "InvalidAction.NotYetAvailable" for name in unoffered.VALIDATION
-}
+REFUSED = {name: "InvalidAction.NotOffered" for name in unoffered.SENDIFY}
 
 
 def test_every_sdk_action_and_field_is_decided():

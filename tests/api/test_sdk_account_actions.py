@@ -400,10 +400,6 @@ def test_send_test_by_template_sends_the_newest_version(api):
     ("call", "code"),
     [
         (lambda c: c.get_sendify_info(), "InvalidAction.NotOffered"),
-        (
-            lambda c: c.list_validate_file(dm.ListValidateFileRequest()),
-            "InvalidAction.NotYetAvailable",
-        ),
     ],
 )
 def test_actions_not_offered_say_so(api, call, code):

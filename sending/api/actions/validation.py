@@ -1,13 +1,17 @@
 """Address validation over the API (sending.validation): ValidateEmail, CheckDisposable and
 GetValidationQuota, in the SDK's shapes. A check costs the account's validation quota: one with the SMTP
 probe (ProbeType FULL, not metered when it answers UNKNOWN), a third of one without (BASIC_ONLY, the
-default). CheckGraylist is refused with a clear code until greylist retries land; the file actions still
-answer that validation files are not available yet."""
+default). CheckGraylist is refused with a clear code until greylist retries land. Files: SendValidateFile
+(FileUrl fetched through netguard in the worker), GetValidateFileStatus, GetValidateFile (a signed
+download link), ListValidateFile, DeleteValidateFile (sending.validation_files)."""
 
-from sending import validation, validation_probe
+from datetime import UTC, datetime
+
+from sending import netguard, validation, validation_files, validation_probe
 from sending.api.actions import action
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
+from sending.models import ValidationJob
 
 PROBE_TYPES = ("BASIC_ONLY", "FULL")
 
@@ -86,3 +90,111 @@ def check_disposable(caller: Caller, p: Params) -> dict:
 def get_validation_quota(caller: Caller, p: Params) -> dict:
     used, limit = validation.usage(caller.key.account)["month"]
     return {"TotalQuota": limit, "UsedQuota": used}
+
+
+# -- files (sending.validation_files)
+
+
+def _rfc3339(value) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _job(caller: Caller, p: Params) -> ValidationJob:
+    file_id = p.text("FileId", required=True, max_length=64).strip()
+    job = ValidationJob.objects.filter(account=caller.key.account, file_id=file_id).first()
+    if job is None:
+        raise ApiError("InvalidFileId.NotFound", f"The validation file {file_id} does not exist.", 404)
+    return job
+
+
+def _status(job: ValidationJob) -> dict:
+    counts = job.counts or {}
+    percent = 100 if job.state == ValidationJob.State.COMPLETED else (
+        int(100 * job.processed / job.total) if job.total else 0)  # fmt: skip
+    return {
+        "FileId": job.file_id,
+        "FileName": job.file_name,
+        "UploadTime": _rfc3339(job.created_at),
+        "Status": job.state,
+        "Percentage": f"{percent}%",
+        "CompleteTime": _rfc3339(job.completed_at),
+        "TotalNum": str(job.total),
+        "ProcessedNum": str(job.processed),
+        "ValidNum": str(counts.get("VALID", 0)),
+        "InvalidNum": str(counts.get("INVALID", 0)),
+        "CatchAllNum": str(counts.get("CATCHALL", 0)),
+        "DoNotMailNum": str(counts.get("DONOTMAIL", 0)),
+        "UnknownNum": str(counts.get("UNKNOWN", 0)),
+        **({"ErrorMessage": job.error} if job.error else {}),  # ours: why a failed file stopped
+    }
+
+
+@action("SendValidateFile")
+def send_validate_file(caller: Caller, p: Params) -> dict:
+    url = p.text("FileUrl", required=True, max_length=2000).strip()
+    name = p.text("FileName", required=True, max_length=255).strip()
+    column = p.integer("AddressColumn", default=0, minimum=0, maximum=1000)
+    if column < 1:
+        raise ApiError("MissingParameter", "AddressColumn is mandatory for this action (from 1).")
+    has_header = p.boolean("HasHeaderRow")
+    dedupe = p.boolean("RemoveDuplicate")
+    try:
+        job = validation_files.submit(caller.key.account, file_name=name, url=url, address_column=column,
+                                      has_header_row=has_header, remove_duplicate=dedupe)  # fmt: skip
+    except netguard.UnsafeTarget as exc:
+        raise ApiError("InvalidFileUrl.Malformed", f"FileUrl: {exc}") from exc
+    return {"FileId": job.file_id}
+
+
+@action("GetValidateFileStatus")
+def get_validate_file_status(caller: Caller, p: Params) -> dict:
+    return _status(_job(caller, p))
+
+
+@action("GetValidateFile")
+def get_validate_file(caller: Caller, p: Params) -> dict:
+    job = _job(caller, p)
+    if job.state != ValidationJob.State.COMPLETED:
+        raise ApiError(
+            "InvalidFile.NotReady",
+            f"The validation file {job.file_id} is {job.state}: no result to get.",
+            400,
+        )
+    return {"FileUrl": validation_files.download_url(job)}
+
+
+@action("ListValidateFile")
+def list_validate_file(caller: Caller, p: Params) -> dict:
+    start, end = _moment(p, "StartTime"), _moment(p, "EndTime")
+    if end < start:
+        raise ApiError("InvalidParameter", "EndTime must not be before StartTime.")
+    jobs = ValidationJob.objects.filter(
+        account=caller.key.account, created_at__gte=start, created_at__lte=end
+    )
+    if keyword := p.text("FileKeyword", max_length=255).strip():
+        jobs = jobs.filter(file_name__icontains=keyword)
+    page = p.integer("Page", default=1, minimum=1, maximum=100_000)
+    size = p.integer("PageSize", default=10, minimum=1, maximum=100)
+    total = jobs.count()
+    rows = list(jobs[(page - 1) * size : page * size])
+    pages = -(-total // size)
+    files = [{**_status(j), "IsDownloadable": j.state == ValidationJob.State.COMPLETED} for j in rows]
+    return {"Files": files, "Page": page, "PageSize": size, "TotalSize": total, "TotalPages": pages,
+            "HasNext": page < pages}  # fmt: skip
+
+
+def _moment(p: Params, name: str) -> datetime:
+    value = p.text(name, required=True, max_length=40).strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(
+            "InvalidParameter", f"{name} is an RFC 3339 time, such as 2026-12-01T00:00:00Z."
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@action("DeleteValidateFile")
+def delete_validate_file(caller: Caller, p: Params) -> dict:
+    validation_files.delete(_job(caller, p))
+    return {}
