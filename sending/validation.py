@@ -213,6 +213,36 @@ def _lookup(domain: str) -> tuple[bool | None, str]:
     return False, f"{domain} has no MX, A or AAAA record"
 
 
+# -- configuration sets' ValidationOption (DirectMail's): recipients validated before sending
+
+
+def option_errors(option: dict) -> list[str]:
+    """What is wrong with a ValidationOption (Enabled, ForbiddenStatusList, ForbiddenSubStatusList)."""
+    errors = []
+    for key, known in (("ForbiddenStatusList", Status), ("ForbiddenSubStatusList", SubStatus)):
+        values = option.get(key) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            errors.append(f"{key} is a list of names")
+            continue
+        unknown = sorted(set(values) - {str(v) for v in known})
+        if unknown:
+            errors.append(f"{key}: unknown {', '.join(unknown)}")
+    return errors
+
+
+def enabled(option: dict | None) -> bool:
+    return option is not None and option.get("Enabled") in (True, "true", "True", 1, "1")
+
+
+def forbids(option: dict, result: Result) -> bool:
+    """Whether a set's option keeps `result`'s address from being sent to (INVALID when it names none)."""
+    statuses = set(option.get("ForbiddenStatusList") or [])
+    subs = set(option.get("ForbiddenSubStatusList") or [])
+    if not statuses and not subs:
+        statuses = {str(Status.INVALID)}
+    return str(result.status) in statuses or str(result.sub_status) in subs
+
+
 # -- the account's validation quota
 
 

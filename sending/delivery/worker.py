@@ -34,7 +34,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from directmail.metrics import DELIVERIES, REPLIES
-from sending import egress, events, provider_limits, providers, shaping, unsubscribe, warmup
+from sending import egress, events, provider_limits, providers, shaping, unsubscribe, validation, warmup
 from sending import headers as header_rules
 from sending.bounce_categories import categorize
 from sending.delivery import mime, throttle
@@ -53,6 +53,7 @@ from sending.delivery.transports import (
 from sending.esp import esp_of
 from sending.events import Event
 from sending.models import (
+    ConfigSet,
     DeliveryAttempt,
     DomainProvider,
     Envelope,
@@ -272,6 +273,31 @@ def _hold_reason(
     return None
 
 
+def _validation_options(messages: list[Message]) -> dict[int, dict]:
+    """The ValidationOption of each configuration set of the batch's mail that enables it (one query, none
+    when no message goes by a set)."""
+    ids = {m.envelope.config_set_id for m in messages if m.envelope.config_set_id}
+    if not ids:
+        return {}
+    found = ConfigSet.objects.filter(pk__in=ids).values_list("pk", "validation_option")
+    return {pk: option for pk, option in found if validation.enabled(option)}
+
+
+def _validation_hold(
+    message: Message, options: dict[int, dict], validator: "validation.Validator | None"
+) -> Outcome | None:
+    """A recipient its configuration set's ValidationOption forbids: withheld (never sent, counted as an
+    invalid address, not suppressed). The batch is one destination domain: its DNS is asked once."""
+    option = options.get(message.envelope.config_set_id or 0)
+    if option is None or validator is None:
+        return None
+    result = validator.validate(message.rcpt)
+    if not validation.forbids(option, result):
+        return None
+    text = f"withheld by address validation: {result.status} / {result.sub_status}"
+    return Outcome(MessageState.INVALID, None, text)
+
+
 def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     """Deliver messages of one destination domain through one transport session (sandbox mail through
     the Outbox's, whatever DELIVERY_MODE says: it never leaves the machine)."""
@@ -279,9 +305,11 @@ def deliver_batch(token: str, messages: list[Message]) -> dict[str, int]:
     if not messages:
         return counts
     suppressed = _suppressed(messages)
+    options = _validation_options(messages)
+    validator = validation.Validator() if options else None
     pending = []
     for message in messages:
-        outcome = _hold_reason(message, suppressed)
+        outcome = _hold_reason(message, suppressed) or _validation_hold(message, options, validator)
         if outcome:
             _record(token, message, outcome, 0, counts)
         else:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import Actor, audit_record
 from accounts.errors import ServiceError
 from accounts.models import Account
+from sending import validation
 from sending.models import (
     ConfigSet,
     DeliveryAttempt,
@@ -200,12 +201,14 @@ def auto_renewal(*, account: Account, entries: Sequence[EgressAddress], enabled:
 
 
 def _check_validation(option: dict) -> dict:
-    """DirectMail's ValidationOption. Validating recipients before sending comes with address
-    validation; until then a set that asks for it is refused, never silently ignored."""
+    """DirectMail's ValidationOption: with Enabled, the worker validates each recipient of the set's mail
+    before sending (sending.validation, without a probe) and withholds those whose Status or SubStatus
+    the lists forbid (INVALID when they name none)."""
     if not isinstance(option, dict):
         raise ServiceError(_("ValidationOption is an object with Enabled, ForbiddenStatusList, ..."))
-    if option.get("Enabled") in (True, "true", "True", 1, "1"):
-        raise ServiceError(_("Validating recipients before sending is not available on this server yet."))
+    errors = validation.option_errors(option)
+    if errors:
+        raise ServiceError(_("ValidationOption: %(errors)s.") % {"errors": "; ".join(errors)})
     return option
 
 

@@ -119,11 +119,11 @@ def test_configuration_sets_from_the_sdk(api, ips):
     )  # fmt: skip
     assert Envelope.objects.get().config_set.name == "receipts"
 
-    # Named twice, validation asked for, a sender still bound: refused, nothing changed.
+    # Named twice, a validation status that does not exist, a sender still bound: refused, nothing changed.
     assert tea_error(lambda: client.config_set_create(dm.ConfigSetCreateRequest(name="receipts"))).code == (
         "InvalidParameter"
     )
-    enabled = dm.ConfigSetCreateRequestValidationOption(enabled=True)
+    enabled = dm.ConfigSetCreateRequestValidationOption(enabled=True, forbidden_status_list=["NOPE"])
     assert (
         tea_error(
             lambda: client.config_set_create(dm.ConfigSetCreateRequest(name="v", validation_option=enabled))

@@ -8,7 +8,7 @@ from django.test import override_settings
 from Tea.exceptions import TeaException
 
 from accounts.limits import account_limits
-from sending.models import Suppression, SuppressionReason, ValidationJob
+from sending.models import CapturedMessage, Message, Suppression, SuppressionReason, ValidationJob
 from tests.api.clients import tea_client
 from tests.dnsserver import DnsServer
 from tests.fileserver import FileServer
@@ -253,3 +253,28 @@ def test_a_file_over_the_quota_or_unreachable_fails_and_says_why(api, dns, files
         == "InvalidFile.NotReady"
     )
     assert sdk.get_validation_quota().body.used_quota == 0
+
+
+def test_a_configuration_set_validates_its_recipients_before_sending(api, dns):
+    sdk = tea_client(api)
+    option = dm.ConfigSetCreateRequestValidationOption(
+        enabled=True, forbidden_status_list=["INVALID", "DONOTMAIL"], forbidden_sub_status_list=[]
+    )
+    created = sdk.config_set_create(dm.ConfigSetCreateRequest(name="checked", validation_option=option)).body
+    sdk.config_set_relation_from_address(
+        dm.ConfigSetRelationFromAddressRequest(id=created.id, from_address="noreply@mail.example.com")
+    )
+    to = "ann@dest.example,ann@gmial.com,postmaster@dest.example,x@nowhere.example"
+    sdk.single_send_mail(dm.SingleSendMailRequest(
+        account_name="noreply@mail.example.com", address_type=1, reply_to_address=False, subject="Hi",
+        text_body="Hello", to_address=to,
+    ))  # fmt: skip
+    states = dict(Message.objects.values_list("rcpt", "state"))
+    assert states == {"ann@dest.example": "delivered", "ann@gmial.com": "invalid",
+                      "postmaster@dest.example": "invalid", "x@nowhere.example": "invalid"}  # fmt: skip
+    withheld = Message.objects.get(rcpt="ann@gmial.com")
+    assert withheld.last_error == "withheld by address validation: INVALID / MISSPELLED"
+    assert not CapturedMessage.objects.filter(message=withheld).exists()  # never sent
+    assert not Suppression.objects.exists()  # a role account or a typo is not a bounce
+    detail = sdk.config_set_detail(dm.ConfigSetDetailRequest(id=created.id)).body.to_map()
+    assert detail["Detail"]["ValidationOption"]["Enabled"] is True
