@@ -20,6 +20,7 @@ NAVIGATION = [
     ("outbox", _("Outbox"), "sending:outbox", Perm.VIEW),
     ("queue", _("Queue"), "sending:queue", Perm.MANAGE_ACCOUNT),
     ("suppressions", _("Suppression list"), "sending:suppressions", Perm.VIEW),
+    ("validation", _("Address validation"), "sending:validation", Perm.VIEW),
     ("statistics", _("Statistics"), "stats:dashboard", Perm.VIEW),
 ]
 SETTINGS_NAVIGATION = [

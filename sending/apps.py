@@ -52,6 +52,8 @@ class SendingConfig(AppConfig):
         register_action_labels(
             {
                 "domain.create": _("Added a domain"),
+                "validation.start": _("Started an address validation"),
+                "validation.delete": _("Deleted an address validation"),
                 "domain.delete": _("Deleted a domain"),
                 "domain.status": _("Domain status changed"),
                 "domain.dkim_rotate": _("Started a DKIM key rotation"),

@@ -56,6 +56,17 @@ urlpatterns = [
     path(A + "lists/<str:list_id>/sample.json", lists.list_sample, name="recipient_list_sample"),
     path(A + "lists/<str:list_id>/import/", lists.import_upload, name="recipient_import_upload"),
     path(A + "lists/<str:list_id>/remove/", lists.recipients_bulk_delete, name="recipients_bulk_delete"),
+    path(A + "lists/<str:list_id>/validate/", validation.list_validate, name="recipient_list_validate"),
+    path(A + "validation/", validation.validation_index, name="validation"),
+    path(A + "validation/<str:file_id>/", validation.validation_detail, name="validation_detail"),
+    path(A + "validation/<str:file_id>/status/", validation.validation_status, name="validation_status"),
+    path(A + "validation/<str:file_id>/result.csv", validation.validation_result, name="validation_result"),
+    path(A + "validation/<str:file_id>/delete/", validation.validation_delete, name="validation_delete"),
+    path(
+        A + "validation/<str:file_id>/remove-invalid/",
+        validation.validation_remove_invalid,
+        name="validation_remove_invalid",
+    ),
     path(
         A + "lists/<str:list_id>/recipients/<str:recipient_id>/",
         lists.recipient_edit,

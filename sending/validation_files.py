@@ -36,20 +36,53 @@ class FileError(ValueError):
     """What stopped a file; its text is for people."""
 
 
-def submit(account, *, file_name: str, url: str, address_column: int, has_header_row: bool,
-           remove_duplicate: bool) -> ValidationJob:  # fmt: skip
-    """Record the job (checking the URL now, so a bad one is refused at once) and queue it."""
-    netguard.check_url(url)  # raises netguard.UnsafeTarget
+def submit(
+    account,
+    *,
+    file_name: str,
+    url: str = "",
+    data: bytes | None = None,
+    recipient_list=None,
+    address_column: int = 1,
+    has_header_row: bool = False,
+    remove_duplicate: bool = False,
+) -> ValidationJob:
+    """Record the job and queue it: a file at `url` (checked now, so a bad one is refused at once), a file
+    uploaded (`data`), or a recipient list's addresses."""  # fmt: skip
+    if url:
+        netguard.check_url(url)  # raises netguard.UnsafeTarget
     job = ValidationJob.objects.create(
         account=account,
         file_name=file_name[:255],
         source_url=url[:2000],
+        source_data=data,
+        recipient_list=recipient_list,
         address_column=address_column,
         has_header_row=has_header_row,
-        remove_duplicate=remove_duplicate,
+        remove_duplicate=remove_duplicate or recipient_list is not None,
     )
     transaction.on_commit(lambda: async_task("sending.tasks.validation_file_run", job.pk))
     return job
+
+
+def results(job: ValidationJob) -> list[tuple[str, str, str]]:
+    """(address, Status, SubStatus) of each row of a completed job."""
+    rows = list(csv.reader(io.StringIO(result_csv(job).decode("utf-8"))))
+    if job.has_header_row and rows:
+        rows.pop(0)
+    column = job.address_column - 1
+    return [(r[column] if column < len(r) else "", r[-3], r[-2]) for r in rows if len(r) >= 3]
+
+
+def breakdown(job: ValidationJob) -> list[dict]:
+    """The counts by Status and SubStatus, most first: {"status", "sub_status", "count", "percent"}."""
+    rows = []
+    for key, count in (job.counts or {}).items():
+        if "/" in key:
+            status, sub_status = key.split("/", 1)
+            rows.append({"status": status, "sub_status": sub_status, "count": count,
+                         "percent": round(100 * count / job.total, 1) if job.total else 0})  # fmt: skip
+    return sorted(rows, key=lambda r: (-r["count"], r["status"], r["sub_status"]))
 
 
 def _rows(data: bytes) -> list[list[str]]:
@@ -64,7 +97,7 @@ def _rows(data: bytes) -> list[list[str]]:
 
 def run(job_id: int) -> None:
     """Validate the job's file (see the module docstring); a failure is kept on the job, never raised."""
-    job = ValidationJob.objects.select_related("account").get(pk=job_id)
+    job = ValidationJob.objects.select_related("account", "recipient_list").get(pk=job_id)
     if job.state != ValidationJob.State.PROCESSING:
         return
     try:
@@ -78,9 +111,18 @@ def run(job_id: int) -> None:
         )
 
 
+def _source_rows(job: ValidationJob) -> list[list[str]]:
+    if job.recipient_list is not None:
+        return [
+            [email] for email in job.recipient_list.recipients.order_by("pk").values_list("email", flat=True)
+        ]
+    if job.source_data is not None:
+        return _rows(bytes(job.source_data))
+    return _rows(netguard.fetch(job.source_url, max_bytes=settings.VALIDATION_FILE_MAX_BYTES).data)
+
+
 def _run(job: ValidationJob) -> None:
-    fetched = netguard.fetch(job.source_url, max_bytes=settings.VALIDATION_FILE_MAX_BYTES)
-    rows = _rows(fetched.data)
+    rows = _source_rows(job)
     header = rows.pop(0) if job.has_header_row and rows else None
     column = job.address_column - 1
     if job.remove_duplicate:

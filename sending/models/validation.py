@@ -47,7 +47,12 @@ class ValidationJob(models.Model):
     file_id = models.CharField(max_length=32, unique=True, default=new_file_id)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="validation_jobs")
     file_name = models.CharField(max_length=255)
-    source_url = models.CharField(max_length=2000, blank=True)
+    source_url = models.CharField(max_length=2000, blank=True)  # SendValidateFile's FileUrl
+    source_data = models.BinaryField(null=True, blank=True)  # a file uploaded in the console
+    # A recipient list validated from the console: its addresses, and the list the invalid ones may leave.
+    recipient_list = models.ForeignKey(
+        "sending.RecipientList", on_delete=models.SET_NULL, null=True, blank=True, related_name="validations"
+    )
     address_column = models.PositiveSmallIntegerField(default=1)  # from 1
     has_header_row = models.BooleanField(default=False)
     remove_duplicate = models.BooleanField(default=False)

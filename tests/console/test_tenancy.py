@@ -14,7 +14,16 @@ from accounts.models import Invitation, IpFilter
 from accounts.roles import Role
 from sending.delivery.worker import deliver_due
 from sending.lists.fields import clean_recipient
-from sending.models import BatchJob, Domain, EgressAddress, Message, SenderAddress, Suppression, Tag
+from sending.models import (
+    BatchJob,
+    Domain,
+    EgressAddress,
+    Message,
+    SenderAddress,
+    Suppression,
+    Tag,
+    ValidationJob,
+)
 from sending.services.egress import config_set_create, pool_create
 from sending.services.lists import import_upload, list_create, recipient_add
 from sending.services.messages import Content, Mail, message_enqueue
@@ -101,6 +110,9 @@ class OutsiderTests(AccountTestCase):
             public_id="e" * 32, account=cls.account, endpoint=cls.endpoint, type="dm:Deliver:Fail",
             payload={}, status="failed",
         )  # fmt: skip
+        cls.validation_job = ValidationJob.objects.create(
+            account=cls.account, file_name="v.csv", state="completed"
+        )
 
     def object_ids(self) -> dict[str, str]:
         """A real id of the victim account for every kind of id a URL may carry. Extend as apps add URLs."""
@@ -128,6 +140,7 @@ class OutsiderTests(AccountTestCase):
             "resource_id": self.egress_address.resource_id,
             "pool_id": self.ip_pool.api_id,
             "set_id": self.config_set.api_id,
+            "file_id": self.validation_job.file_id,
         }
 
     def test_every_account_url_is_404_for_an_outsider(self):
