@@ -87,6 +87,9 @@ class ImportMappingForm(forms.Form):
     mode = forms.ChoiceField(
         label=_("How to import"), choices=ImportMode.choices, initial=ImportMode.ADD, widget=forms.RadioSelect
     )
+    validate_after = forms.BooleanField(
+        label=_("Validate the list's addresses after the import (no message is sent)"), required=False
+    )
 
     def __init__(self, *args, columns: int, **kwargs):
         super().__init__(*args, **kwargs)

@@ -367,3 +367,8 @@ def _apply(recipient_import: RecipientImport, header: list[str], report: _Report
             target=recipient_list,
             details={"file": recipient_import.file_name, "mode": recipient_import.mode, **counts},
         )
+        if recipient_import.validate_after:
+            from sending import validation_files  # it reads files as imports do (sending.lists.detect)
+
+            validation_files.submit(recipient_list.account, file_name=recipient_list.name,
+                                    recipient_list=recipient_list)  # fmt: skip

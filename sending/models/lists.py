@@ -122,6 +122,8 @@ class RecipientImport(models.Model):
     # One entry per column: "email", a standard field name ("user_name" ...), "custom:<Name>" or "".
     mapping = models.JSONField(default=list, blank=True)
     mode = models.CharField(_("mode"), max_length=8, choices=ImportMode.choices, default=ImportMode.ADD)
+    # Validate the list's addresses once the import is done (sending.validation_files).
+    validate_after = models.BooleanField(_("validate the addresses after the import"), default=False)
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent of the file read
     rows_read = models.PositiveIntegerField(default=0)

@@ -34,6 +34,7 @@ from sending.models import (
     QuotaCounter,
     Recipient,
     SendType,
+    ValidationJob,
 )
 from sending.services import messages as mail
 from templates_app import rendering
@@ -54,6 +55,7 @@ class Preflight:
     day_left: int
     month_left: int
     sample: dict | None  # the first recipient's rendered subject and HTML, and their address
+    validation: ValidationJob | None = None  # the list's latest completed validation, if any
 
     @property
     def will_send(self) -> int:
@@ -100,7 +102,12 @@ def preflight(job: BatchJob) -> Preflight:
             "html": html_body,
         }
     suppressed = _suppressed_in_list(job) if job.recipient_list else 0
-    return Preflight(recipients, suppressed, day_left, month_left, sample)
+    validated = None
+    if job.recipient_list is not None:
+        validated = (
+            job.recipient_list.validations.filter(state="completed").defer("result", "source_data").first()
+        )
+    return Preflight(recipients, suppressed, day_left, month_left, sample, validated)
 
 
 # -- saving and confirming

@@ -326,7 +326,7 @@ def check_mapping(mapping: list[str]) -> list[str]:
 @transaction.atomic
 def import_start(
     *, recipient_import: RecipientImport, encoding: str, delimiter: str, has_header: bool, mapping: list[str],
-    mode: str, actor: Actor,
+    mode: str, actor: Actor, validate_after: bool = False,
 ) -> RecipientImport:  # fmt: skip
     """Queue the import with the user's choices; the task reads and applies it."""
     if recipient_import.status != ImportStatus.UPLOADED:
@@ -336,6 +336,7 @@ def import_start(
     recipient_import.encoding, recipient_import.delimiter = encoding, delimiter
     recipient_import.has_header, recipient_import.mapping = has_header, check_mapping(mapping)
     recipient_import.mode, recipient_import.status = mode, ImportStatus.QUEUED
+    recipient_import.validate_after = validate_after
     recipient_import.save()
     transaction.on_commit(lambda: async_task("sending.tasks.import_run", recipient_import.pk))
     return recipient_import

@@ -382,6 +382,7 @@ def import_mapping(request, import_id: str):
                     has_header=form.cleaned_data["has_header"],
                     mapping=form.mapping(),
                     mode=form.cleaned_data["mode"],
+                    validate_after=form.cleaned_data["validate_after"],
                     actor=Actor.from_request(request),
                 )
             except ServiceError as exc:

@@ -37,6 +37,21 @@ class BatchJobTest(People, BatchSetup, TestCase):
         job.refresh_from_db()
         return job
 
+    def test_the_pre_flight_says_when_and_what_the_lists_validation_found(self):
+        from sending import validation_files
+
+        job = self.draft()
+        self.assertIsNone(service.preflight(job).validation)
+        with self.captureOnCommitCallbacks(execute=True):
+            submitted = validation_files.submit(
+                self.account, file_name="News", recipient_list=self.recipient_list
+            )
+        found = service.preflight(job).validation
+        self.assertEqual((found.pk, found.total), (submitted.pk, 5))
+        self.client.force_login(self.owner)
+        page = self.client.get(f"/a/{self.account.public_id}/batch/{job.public_id}/")
+        self.assertContains(page, "5 addresses validated")
+
     def test_only_a_batch_sender_and_an_approved_email_template(self):
         with self.assertRaisesMessage(ServiceError, "is a trigger address"):
             self.draft(sender=self.trigger_sender)

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.audit import SYSTEM
 from accounts.models import AuditEntry
-from sending.models import ValidationJob
+from sending.models import RecipientImport, ValidationJob
 from sending.services.lists import list_create, recipients_save
 from tests.base import AccountTestCase
 from tests.dnsserver import DnsServerMixin
@@ -85,3 +85,17 @@ class ValidationConsoleTests(DnsServerMixin, AccountTestCase):
         job.refresh_from_db()
         self.assertEqual(job.state, "deleted")
         self.assertEqual(self.client.get(self.url("sending:validation_detail", job.file_id)).status_code, 404)
+
+    def test_an_import_can_validate_the_list_when_it_is_done(self):
+        members = list_create(account=self.account, name="members", actor=SYSTEM)
+        upload = SimpleUploadedFile("m.csv", b"email\nann@dest.example\nbob@gmial.com\n")
+        self.client.post(self.url("sending:recipient_import_upload", members.public_id), {"file": upload})
+        recipient_import = RecipientImport.objects.get()
+        mapping = self.url("sending:recipient_import_mapping", recipient_import.public_id)
+        self.assertContains(self.client.get(mapping), "Validate the list&#x27;s addresses after the import")
+        form = {"encoding": "utf-8", "delimiter": ",", "has_header": "on", "mode": "add", "col_0": "email",
+                "validate_after": "on", "start": "1"}  # fmt: skip
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(mapping, form)
+        job = ValidationJob.objects.get(recipient_list=members)
+        self.assertEqual((job.state, job.total, job.counts.get("INVALID")), ("completed", 2, 1))
