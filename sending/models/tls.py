@@ -29,7 +29,7 @@ class TlsOutcome(models.Model):
 
     day = models.DateField()
     domain = models.CharField(max_length=253)  # the recipient domain (TLS-RPT's policy-domain)
-    policy_type = models.CharField(max_length=8)  # tlsa | sts | no-policy-found
+    policy_type = models.CharField(max_length=16)  # tlsa | sts | no-policy-found
     mx_host = models.CharField(max_length=253)
     result = models.CharField(max_length=32)
     sending_ip = models.CharField(max_length=45, blank=True)
