@@ -49,7 +49,7 @@ browser:
 ## bench: delivery against a plain-SMTP baseline, API calls/s under gunicorn against a trivial view, SMTP
 ## submissions/s against a bare aiosmtpd, recipient imports (rows/s, peak memory) against csv alone, a batch
 ## send end to end against plain SMTP, the statistics pages and API with a million messages against scanning
-## the events: on SQLite (the embedded default), then on PostgreSQL with Redis as broker and cache (the
+## the events, address validation without probes against email-validator's syntax check: on SQLite (the embedded default), then on PostgreSQL with Redis as broker and cache (the
 ## production layout; Redis's database 14, emptied first) when both run here. Each on a fresh database.
 BENCH_MESSAGES ?= 10000
 BENCH_API_REQUESTS ?= 3000
@@ -58,7 +58,8 @@ BENCH_BATCH_RECIPIENTS ?= 10000
 BENCH_STATS_MESSAGES ?= 1000000
 BENCHES = "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(BENCH_API_REQUESTS)" \
 	"bench_smtp --messages $(BENCH_SMTP_MESSAGES)" "bench_import --rows 10000 --rows 100000" \
-	"bench_batch --recipients $(BENCH_BATCH_RECIPIENTS)" "bench_stats --messages $(BENCH_STATS_MESSAGES)"
+	"bench_batch --recipients $(BENCH_BATCH_RECIPIENTS)" "bench_stats --messages $(BENCH_STATS_MESSAGES)" \
+	"bench_validation --addresses 10000"
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
 REDIS_BENCH_URL ?= redis://127.0.0.1:6379/14
 bench: $(TEST_STAMP)
