@@ -143,6 +143,19 @@ class Validator:
 
     account_id: int | None = None
     _domains: dict[str, tuple[bool | None, str]] = field(default_factory=dict)  # domain -> (mx ok, error)
+    _suppressions: dict[str, set[str]] | None = None  # address -> reasons, when prefetched
+
+    def prefetch(self, addresses: list[str]) -> None:
+        """Read the suppression list for many addresses at once (a file or list), in a few queries."""
+        if self.account_id is None:
+            return
+        keys = sorted({a.strip().lower() for a in addresses if a})
+        found: dict[str, set[str]] = {}
+        for at in range(0, len(keys), 500):
+            rows = Suppression.objects.filter(account_id=self.account_id, address__in=keys[at : at + 500])
+            for address, reason in rows.values_list("address", "reason"):
+                found.setdefault(address, set()).add(reason)
+        self._suppressions = found
 
     def domain_accepts_mail(self, domain: str) -> tuple[bool | None, str]:
         """(True: it has a mail server, False: it has none, None: DNS could not say; the error)."""
@@ -183,11 +196,11 @@ class Validator:
     def _suppressed(self, address: str) -> tuple[Status, SubStatus] | None:
         if self.account_id is None:
             return None
-        reasons = set(
-            Suppression.objects.filter(account_id=self.account_id, address=address.lower()).values_list(
-                "reason", flat=True
-            )
-        )
+        if self._suppressions is not None:
+            reasons = self._suppressions.get(address.lower(), set())
+        else:
+            rows = Suppression.objects.filter(account_id=self.account_id, address=address.lower())
+            reasons = set(rows.values_list("reason", flat=True))
         if not reasons:
             return None
         if SuppressionReason.HARD_BOUNCE in reasons:

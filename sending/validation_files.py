@@ -137,6 +137,7 @@ def _run(job: ValidationJob) -> None:
     validation.reserve(job.account, validation.BASIC_COST * len(rows))
     ValidationJob.objects.filter(pk=job.pk).update(total=len(rows))
     validator = validation.Validator(job.account_id)
+    validator.prefetch([row[column] for row in rows if column < len(row)])
     out = io.StringIO()
     writer = csv.writer(out)
     if header is not None:

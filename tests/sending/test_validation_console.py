@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.audit import SYSTEM
 from accounts.models import AuditEntry
-from sending.models import RecipientImport, ValidationJob
+from sending.models import RecipientImport, Suppression, ValidationJob
 from sending.services.lists import list_create, recipients_save
 from tests.base import AccountTestCase
 from tests.dnsserver import DnsServerMixin
@@ -99,3 +99,15 @@ class ValidationConsoleTests(DnsServerMixin, AccountTestCase):
             self.client.post(mapping, form)
         job = ValidationJob.objects.get(recipient_list=members)
         self.assertEqual((job.state, job.total, job.counts.get("INVALID")), ("completed", 2, 1))
+
+    def test_a_files_addresses_are_checked_against_the_suppression_list(self):
+        Suppression.objects.create(account=self.account, address="gone@dest.example", reason="hard_bounce")
+        Suppression.objects.create(account=self.account, address="angry@dest.example", reason="complaint")
+        upload = SimpleUploadedFile("s.csv", b"Gone@Dest.Example\nangry@dest.example\nann@dest.example\n")
+        with self.captureOnCommitCallbacks(execute=True):
+            form = {"upload": "1", "file": upload, "address_column": "1"}
+            self.client.post(self.url("sending:validation"), form)
+        job = ValidationJob.objects.get()
+        expected = {"INVALID": 1, "INVALID/MAILBOX_NOT_EXISTS": 1, "DONOTMAIL": 1, "DONOTMAIL/SUPPRESSED": 1,
+                    "VALID": 1, "VALID/UNSPECIFIED": 1}  # fmt: skip
+        self.assertEqual(job.counts, expected)
