@@ -49,7 +49,7 @@ def _answer(code: int, text: str) -> tuple[Status, SubStatus] | None:
     return Status.UNKNOWN, SubStatus.UNSPECIFIED  # a policy or reputation refusal says nothing of the mailbox
 
 
-def probe(result: Result) -> Result:
+def probe(result: Result, timeout: float | None = None) -> Result:
     """Probe `result`'s address (already VALID by the basic checks) and set its status from the answer."""
     domain = result.domain_part
     provider = providers.provider_of(domain)
@@ -66,14 +66,16 @@ def probe(result: Result) -> Result:
             return result
         time.sleep(0.2)
     try:
-        answer = _ask(domain, result.email, source)
+        answer = _ask(
+            domain, result.email, source, min(timeout or settings.SMTP_TIMEOUT, settings.SMTP_TIMEOUT)
+        )
     finally:
         provider_limits.release_slots(owner)
     result.status, result.sub_status = answer
     return result
 
 
-def _ask(domain: str, address: str, source: egress.Source | None) -> tuple[Status, SubStatus]:
+def _ask(domain: str, address: str, source: egress.Source | None, timeout: float) -> tuple[Status, SubStatus]:
     try:
         hosts, _secure = MxTransport.mx_hosts(domain)
     except TransportError:
@@ -87,18 +89,18 @@ def _ask(domain: str, address: str, source: egress.Source | None) -> tuple[Statu
             if not netguard.deliverable_address(ip) or (source and not source.reaches(ip)):
                 continue
             try:
-                return _conversation(ip, domain, address, source)
+                return _conversation(ip, domain, address, source, timeout)
             except (OSError, smtplib.SMTPException):
                 continue
     return Status.UNKNOWN, SubStatus.SMTP_CONNECT_FAILED
 
 
 def _conversation(
-    ip: str, domain: str, address: str, source: egress.Source | None
+    ip: str, domain: str, address: str, source: egress.Source | None, timeout: float
 ) -> tuple[Status, SubStatus]:
     helo = source.helo if source else helo_name()
     bind = (source.address, 0) if source else None
-    smtp = smtplib.SMTP(ip, settings.MX_PORT, local_hostname=helo, timeout=settings.SMTP_TIMEOUT,
+    smtp = smtplib.SMTP(ip, settings.MX_PORT, local_hostname=helo, timeout=timeout,
                         source_address=bind)  # fmt: skip
     try:
         smtp.ehlo()

@@ -38,7 +38,8 @@ def validate_email(caller: Caller, p: Params) -> dict:
     probe = p.text("ProbeType", max_length=16).strip().upper() or "BASIC_ONLY"
     if probe not in PROBE_TYPES:
         raise ApiError("InvalidProbeType.Malformed", "ProbeType is FULL or BASIC_ONLY.")
-    p.integer("Timeout", default=60, minimum=1, maximum=600)  # basic checks end within DNS_TIMEOUT each
+    # Bounds the probe's SMTP conversation (basic checks end within DNS_TIMEOUT per lookup anyway).
+    timeout = p.integer("Timeout", default=60, minimum=1, maximum=600)
     if p.boolean("CheckGraylist"):
         raise ApiError(
             "InvalidCheckGraylist.NotYetAvailable",
@@ -50,7 +51,7 @@ def validate_email(caller: Caller, p: Params) -> dict:
     _charge(caller, cost)
     result = validation.Validator(caller.key.account.pk).validate(address)
     if probe == "FULL" and result.status == validation.Status.VALID:
-        result = validation_probe.probe(result)
+        result = validation_probe.probe(result, timeout=timeout)
     if probe == "FULL" and result.status == validation.Status.UNKNOWN:
         validation.give_back(caller.key.account, cost)  # FULL meters no UNKNOWN answer
     answer = {
