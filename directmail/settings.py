@@ -228,8 +228,8 @@ DIRECTMAIL_DEFAULT_LIMITS = {
     "max_templates": 10,
     "daily_quota": 2_000,
     "free_daily_sends": 200,
-    "validation_daily_quota": 1_000,
-    "validation_monthly_quota": 10_000,
+    "validation_daily_quota": 5_000,
+    "validation_monthly_quota": 50_000,
 }
 DIRECTMAIL_DEFAULT_LIMITS.update(json.loads(env.str("DIRECTMAIL_DEFAULT_LIMITS", default="{}")))
 # The weekly reputation review (stats.reputation) moves each account's daily quota between these levels.
@@ -324,6 +324,11 @@ VALIDATION_FILE_MAX_BYTES = env.int("VALIDATION_FILE_MAX_BYTES", default=20 * 10
 VALIDATION_PROBE_EGRESS = env.str("VALIDATION_PROBE_EGRESS", default="")
 VALIDATION_PROBE_FROM = env.str("VALIDATION_PROBE_FROM", default="")
 VALIDATION_NO_PROBE_PROVIDERS = env.list("VALIDATION_NO_PROBE_PROVIDERS", default=["yahoo", "apple"])
+# ValidateEmail with CheckGraylist: a greylisted probe is asked again after each of these (seconds); the
+# answer, or the last try's, goes out as dm:Validator:GrayListResult.
+VALIDATION_GRAYLIST_RETRY_SECONDS = env.list(
+    "VALIDATION_GRAYLIST_RETRY_SECONDS", cast=int, default=[300, 600, 1200, 2400]
+)
 DMARC_REPORT_LOCAL_PART = env.str("DMARC_REPORT_LOCAL_PART", default="dmarc-reports")
 DMARC_OUR_NETWORKS = env.list("DMARC_OUR_NETWORKS", default=[])
 BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER = env.int("BOUNCE_MAILBOX_FULL_SUPPRESS_AFTER", default=3)

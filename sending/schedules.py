@@ -23,4 +23,6 @@ SCHEDULES = [
     ScheduleSpec(name="prune_shaping", func="sending.tasks.prune_shaping", minutes=24 * 60),
     # TLS-RPT: yesterday's TLS outcomes to the recipient domains that publish _smtp._tls (sending.tlsrpt).
     ScheduleSpec(name="send_tls_reports", func="sending.tasks.send_tls_reports", minutes=24 * 60),
+    # ValidateEmail with CheckGraylist: greylisted probes asked again (sending.validation_graylist).
+    ScheduleSpec(name="graylist_retry", func="sending.tasks.graylist_retry_due", minutes=1),
 ]

@@ -114,3 +114,18 @@ def validation_file_run(job_id: int) -> None:
     from sending import validation_files
 
     validation_files.run(job_id)
+
+
+def graylist_retry_due() -> int:
+    """Greylisted probes whose next try is due, each handed to `graylist_retry`
+    (sending.validation_graylist)."""
+    from sending import validation_graylist
+
+    return validation_graylist.retry_due()
+
+
+def graylist_retry(pk: int, claim) -> None:
+    """Probe one greylisted address again (sending.validation_graylist)."""
+    from sending import validation_graylist
+
+    validation_graylist.retry(pk, claim)

@@ -11,7 +11,7 @@ class StatsConfig(AppConfig):
     def ready(self) -> None:
         from accounts.audit import register_action_labels
         from directmail.metrics import register_gauges
-        from sending import events
+        from sending import events, validation_graylist
         from stats import api, counters  # noqa: F401 - api registers the statistics actions
         from stats.webhooks import delivery
         from stats.webhooks import events as webhook_events
@@ -20,6 +20,7 @@ class StatsConfig(AppConfig):
         events.listen(counters.on_events)
         # Every kind is offered to webhooks; those without a CloudEvents type are let go there.
         events.listen(webhook_events.on_events)
+        validation_graylist.listen(webhook_events.on_graylist_result)
 
         register_action_labels(
             {

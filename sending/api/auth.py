@@ -42,6 +42,7 @@ class Caller:
     params: dict[str, str]
     ip: str | None
     nonce: str
+    request_id: str = ""  # the RequestId the answer carries (set by sending.api.views)
 
 
 TOO_LARGE = ApiError(

@@ -3,6 +3,7 @@
 Reached at `/` when a request carries `Action` or `x-acs-action`, and at `/api/`.
 """
 
+import dataclasses
 import logging
 import uuid
 from xml.sax.saxutils import escape
@@ -86,7 +87,7 @@ def rpc(request):
 def _answer(request) -> tuple[HttpResponse, str]:
     request_id = str(uuid.uuid4()).upper()
     try:
-        caller = authenticate(request)
+        caller = dataclasses.replace(authenticate(request), request_id=request_id)
         _ip_protection(caller)
         action = ACTIONS.get(caller.action)
         if action is None:

@@ -60,4 +60,4 @@ from sending.models.shaping import (  # noqa: F401
     Suspension,
 )
 from sending.models.tls import MtaStsPolicy, TlsOutcome, TlsReport, TlsReportDelivery  # noqa: F401
-from sending.models.validation import ValidationCounter, ValidationJob  # noqa: F401
+from sending.models.validation import GraylistCheck, ValidationCounter, ValidationJob  # noqa: F401

@@ -4,6 +4,7 @@ the worker."""
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -39,10 +40,11 @@ class ValidationJob(models.Model):
     Status, and the result file (the rows with Status, SubStatus and Suggestion added)."""
 
     class State(models.TextChoices):
-        PROCESSING = "processing", "processing"
-        COMPLETED = "completed", "completed"
-        FAILED = "failed", "failed"
-        DELETED = "deleted", "deleted"
+        # The values are DirectMail's (GetValidateFileStatus); the labels are the console's.
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        DELETED = "deleted", _("Deleted")
 
     file_id = models.CharField(max_length=32, unique=True, default=new_file_id)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="validation_jobs")
@@ -71,3 +73,34 @@ class ValidationJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_id} {self.file_name}"
+
+
+class GraylistCheck(models.Model):
+    """A probe that was greylisted (ValidateEmail with CheckGraylist), asked again later by
+    sending.validation_graylist until the server answers or the retries run out; the answer goes to the
+    account's webhooks as dm:Validator:GrayListResult."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="graylist_checks")
+    email = models.CharField(max_length=320)
+    request_id = models.CharField(max_length=64, blank=True)  # the ValidateEmail call's RequestId
+    timeout = models.PositiveSmallIntegerField(default=60)  # the call's Timeout, for each retry
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)  # retries made (the call's probe not counted)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, blank=True)  # the final Status and SubStatus
+    sub_status = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="graylist_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.state})"

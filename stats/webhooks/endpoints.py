@@ -20,7 +20,7 @@ from accounts.models import Account
 from sending import netguard
 from stats.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from stats.webhooks import delivery
-from stats.webhooks.events import CLOUD_TYPES, EVENT_LABELS
+from stats.webhooks.events import EVENT_LABELS, GRAYLIST, cloud_type, graylist_payload
 
 MAX_ENDPOINTS = 20  # per account
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -156,42 +156,53 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookAttemp
     now = timezone.now()
     kind = str(endpoint.event_types[0]) if endpoint.event_types else "delivered"
     event_id = uuid.uuid4().hex
-    payload = {
-        "specversion": "1.0",
-        "source": "acs:dm",
-        "type": CLOUD_TYPES[kind],
-        "id": event_id,
-        "time": now.isoformat(),
-        "subject": f"acs:dm:{endpoint.account_id}:test",
-        "datacontenttype": "application/json",
-        "data": {
-            "env_id": "test",
-            "msg_id": f"<test.{event_id}@directmail>",
-            "account": endpoint.sender_address or "sender@example.com",
-            "from": endpoint.sender_address or "sender@example.com",
-            "rcpt": "recipient@example.com",
-            "tag": endpoint.tag_name,
-            "send_time": now.isoformat(),
-            "deliver_time": now.isoformat(),
-            "status": kind,
-            "err_code": None,
-            "err_msg": "",
-            "failed_type": "",
-            "url": "",
-            "header": {"X-Notify-Message-ID": ""},
-            "test": True,
-        },
-    }
+    payload = (
+        _sample_graylist(endpoint, now, event_id)
+        if kind == GRAYLIST
+        else {
+            "specversion": "1.0",
+            "source": "acs:dm",
+            "type": cloud_type(kind),
+            "id": event_id,
+            "time": now.isoformat(),
+            "subject": f"acs:dm:{endpoint.account_id}:test",
+            "datacontenttype": "application/json",
+            "data": {
+                "env_id": "test",
+                "msg_id": f"<test.{event_id}@directmail>",
+                "account": endpoint.sender_address or "sender@example.com",
+                "from": endpoint.sender_address or "sender@example.com",
+                "rcpt": "recipient@example.com",
+                "tag": endpoint.tag_name,
+                "send_time": now.isoformat(),
+                "deliver_time": now.isoformat(),
+                "status": kind,
+                "err_code": None,
+                "err_msg": "",
+                "failed_type": "",
+                "url": "",
+                "header": {"X-Notify-Message-ID": ""},
+                "test": True,
+            },
+        }
+    )
     event = WebhookEvent.objects.create(
         public_id=event_id,
         account=endpoint.account,
         endpoint=endpoint,
-        type=CLOUD_TYPES[kind],
+        type=cloud_type(kind),
         payload=payload,
         is_test=True,
     )
     audit_record(actor=actor, action="webhook.test", account=endpoint.account, target=endpoint)
     return delivery.attempt(event, retry=False)
+
+
+def _sample_graylist(endpoint: WebhookEndpoint, now, event_id: str) -> dict:
+    data = {"email": "recipient@example.com", "status": "VALID", "sub_status": "UNSPECIFIED",
+            "local_part": "recipient", "domain_part": "example.com", "request_id": "test",
+            "check_time": now.isoformat(), "retries": 1, "test": True}  # fmt: skip
+    return graylist_payload(endpoint.account_id, data, now, event_id)
 
 
 def _replay(events, actor: Actor, endpoint: WebhookEndpoint, details: dict) -> int:

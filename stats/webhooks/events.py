@@ -3,6 +3,8 @@
 `on_events` hears every event sending.events records, in that transaction: it writes one WebhookEvent per
 enabled endpoint of the account that wants the event's type (and matches its sender and tag filters), with
 a CloudEvents 1.0 payload in DirectMail's shape and a stable id; stats.webhooks.delivery sends them.
+`on_graylist_result` does the same for the end of a greylist check (sending.validation_graylist), which is
+of no message: every endpoint that chose it gets it, whatever its sender and tag filters.
 """
 
 import uuid
@@ -11,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy
 
 from sending.events import KINDS, Event
+from sending.models import GraylistCheck
 from stats.models import WebhookEndpoint, WebhookEvent
 from stats.webhooks import delivery
 
@@ -42,7 +45,16 @@ EVENT_LABELS = {
     "clicked": gettext_lazy("Clicked"),
     "unsubscribed": gettext_lazy("Unsubscribed"),
     "complained": gettext_lazy("Complained"),
+    "graylist": gettext_lazy("Greylist check results (address validation)"),
 }
+# Not of a message: the late answer of a greylisted probe (ValidateEmail with CheckGraylist).
+GRAYLIST = "graylist"
+GRAYLIST_TYPE = "dm:Validator:GrayListResult"
+
+
+def cloud_type(choice: str) -> str:
+    """The CloudEvents type of an endpoint's event choice (a key of EVENT_LABELS)."""
+    return GRAYLIST_TYPE if choice == GRAYLIST else CLOUD_TYPES[choice]
 
 
 def _error_text(event: Event) -> str:
@@ -131,6 +143,50 @@ def on_events(events: list[Event], at) -> None:
                     payload=_payload(event, at, event_id),
                 )
             )
+    if rows:
+        WebhookEvent.objects.bulk_create(rows)
+        transaction.on_commit(delivery.kick, robust=True)
+
+
+def graylist_data(check: GraylistCheck) -> dict:
+    """dm:Validator:GrayListResult's data: the address, its final Status and SubStatus as ValidateEmail
+    answers them, and the RequestId of the ValidateEmail call that asked."""
+    local, _at, domain = check.email.rpartition("@")
+    return {
+        "email": check.email,
+        "status": check.status,
+        "sub_status": check.sub_status,
+        "local_part": local,
+        "domain_part": domain,
+        "request_id": check.request_id,
+        "check_time": (check.finished_at or check.created_at).isoformat(),
+        "retries": check.attempts,
+    }
+
+
+def graylist_payload(account_id: int, data: dict, at, event_id: str) -> dict:
+    return {
+        "specversion": "1.0",
+        "source": "acs:dm",
+        "type": GRAYLIST_TYPE,
+        "id": event_id,
+        "time": at.isoformat(),
+        "subject": f"acs:dm:{account_id}:validator",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def on_graylist_result(check: GraylistCheck) -> None:
+    """WebhookEvents for an ended greylist check (sending.validation_graylist listener)."""
+    rows = []
+    for endpoint in WebhookEndpoint.objects.filter(account_id=check.account_id, enabled=True):
+        if GRAYLIST not in endpoint.event_types:
+            continue
+        event_id = uuid.uuid4().hex
+        payload = graylist_payload(check.account_id, graylist_data(check), check.finished_at, event_id)
+        rows.append(WebhookEvent(public_id=event_id, account_id=check.account_id, endpoint=endpoint,
+                                 type=GRAYLIST_TYPE, payload=payload))  # fmt: skip
     if rows:
         WebhookEvent.objects.bulk_create(rows)
         transaction.on_commit(delivery.kick, robust=True)

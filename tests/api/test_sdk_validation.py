@@ -2,17 +2,31 @@
 SubStatus from syntax, typos, the suppression list, disposable and role addresses and the domain's DNS
 (the test DNS server); CheckDisposable; the quota it costs, GetValidationQuota, and what is refused."""
 
+import json
+
 import pytest
 from alibabacloud_dm20151123 import models as dm
 from django.test import override_settings
 from Tea.exceptions import TeaException
 
+from accounts.crypto import encrypt
 from accounts.limits import account_limits
-from sending.models import CapturedMessage, Message, Suppression, SuppressionReason, ValidationJob
+from sending import validation_graylist
+from sending.models import (
+    CapturedMessage,
+    GraylistCheck,
+    Message,
+    Suppression,
+    SuppressionReason,
+    ValidationJob,
+)
+from stats import webhooks as stats_webhooks
+from stats.models import WebhookEndpoint
 from tests.api.clients import tea_client
 from tests.dnsserver import DnsServer
 from tests.fileserver import FileServer
 from tests.smtpsink import SmtpSink, free_port
+from tests.stats.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,7 +103,7 @@ def test_the_quota_is_spent_in_thirds_and_refuses_when_used_up(api, dns):
     body = client.get_validation_quota().body
     assert (body.total_quota, body.used_quota) == (1, 1)
     shown = {row.key: (row.used, row.limit) for row in account_limits(account)}  # the settings page's
-    assert shown["validation_monthly_quota"] == (1, 1) and shown["validation_daily_quota"] == (1, 1000)
+    assert shown["validation_monthly_quota"] == (1, 1) and shown["validation_daily_quota"] == (1, 5000)
     error = refused(lambda: client.validate_email(dm.ValidateEmailRequest(email="ann@dest.example")))
     assert error.code == "Quota.Exhausted" and "this month" in error.message
 
@@ -156,12 +170,14 @@ def test_a_server_that_cannot_be_reached_is_unknown(api, dns):
 
 
 @override_settings(DNS_TIMEOUT=2.0)
-def test_graylist_retries_and_bad_input_are_refused_clearly(api, dns):
+def test_bad_input_is_refused_clearly(api, dns):
     client = tea_client(api)
-    graylist = refused(
-        lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", check_graylist=True))
+    conflict = refused(
+        lambda: client.validate_email(
+            dm.ValidateEmailRequest(email="a@dest.example", check_graylist=True, probe_type="BASIC_ONLY")
+        )
     )
-    assert graylist.code == "InvalidCheckGraylist.NotYetAvailable"
+    assert conflict.code == "InvalidCheckGraylist.Conflict" and "ProbeType FULL" in conflict.message
     assert (
         refused(
             lambda: client.validate_email(dm.ValidateEmailRequest(email="a@dest.example", probe_type="MAYBE"))
@@ -170,6 +186,63 @@ def test_graylist_retries_and_bad_input_are_refused_clearly(api, dns):
     )
     assert refused(lambda: client.validate_email(dm.ValidateEmailRequest())).code == "MissingParameter"
     assert client.get_validation_quota().body.used_quota == 0  # refusals cost nothing
+    assert not GraylistCheck.objects.exists()
+
+
+@pytest.fixture
+def hooks(api):
+    """A webhook endpoint of the account that chose greylist results, on a receiver on loopback."""
+    with Receiver() as receiver, override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True):
+        WebhookEndpoint.objects.create(
+            account=api["account"], url=receiver.url, event_types=["graylist"], secret_encrypted=encrypt("s")
+        )
+        yield receiver
+
+
+@override_settings(VALIDATION_GRAYLIST_RETRY_SECONDS=[0, 0, 0])
+def test_check_graylist_asks_again_and_sends_the_answer_as_an_event(api, mx, hooks):
+    client = tea_client(api)
+    mx.script("grey@dest.example", "451 4.7.1 Greylisted, please try again later",
+              "451 4.7.1 Greylisted, please try again later", "250 2.1.5 OK")  # fmt: skip
+    mx.script("never@dest.example", "450 4.2.0 <never@dest.example>: Recipient address rejected: Greylisted")
+    mx.script("ann@dest.example", "250 2.1.5 OK")
+    # Without ProbeType, CheckGraylist probes (it asks a greylisted probe again).
+    response = client.validate_email(dm.ValidateEmailRequest(email="grey@dest.example", check_graylist=True))
+    assert (response.body.status, response.body.sub_status) == ("UNKNOWN", "GREYLISTED")
+    client.validate_email(dm.ValidateEmailRequest(email="never@dest.example", check_graylist=True))
+    client.validate_email(dm.ValidateEmailRequest(email="ann@dest.example", check_graylist=True))
+    assert sorted(GraylistCheck.objects.values_list("email", flat=True)) == [
+        "grey@dest.example", "never@dest.example"]  # fmt: skip  # ann answered at once: nothing to ask again
+    assert validation_graylist.retry_due() == 2  # still greylisted: both again
+    assert validation_graylist.retry_due() == 2  # grey@ answers 250 now
+    grey = GraylistCheck.objects.get(email="grey@dest.example")
+    assert (grey.state, grey.status, grey.sub_status, grey.attempts) == ("done", "VALID", "UNSPECIFIED", 2)
+    assert validation_graylist.retry_due() == 1  # never@'s last retry
+    assert validation_graylist.retry_due() == 0
+    never = GraylistCheck.objects.get(email="never@dest.example")
+    assert (never.state, never.status, never.sub_status, never.attempts) == (
+        "done",
+        "UNKNOWN",
+        "GREYLISTED",
+        3,
+    )
+    assert mx.messages == []  # probes only, never a message
+    # One event per ended check, in DirectMail's CloudEvents shape, with the call's RequestId.
+    stats_webhooks.deliver_due()
+    events = {json.loads(body)["data"]["email"]: json.loads(body) for _headers, body in hooks.received}
+    assert set(events) == {"grey@dest.example", "never@dest.example"}
+    event = events["grey@dest.example"]
+    assert (event["type"], event["source"], event["specversion"]) == (
+        "dm:Validator:GrayListResult",
+        "acs:dm",
+        "1.0",
+    )
+    assert (event["data"]["status"], event["data"]["sub_status"]) == ("VALID", "UNSPECIFIED")
+    assert event["data"]["request_id"] == response.body.request_id
+    never_data = events["never@dest.example"]["data"]
+    assert (never_data["status"], never_data["sub_status"]) == ("UNKNOWN", "GREYLISTED")
+    # Metered as FULL: ann@ and grey@ a whole check each; never@ ended UNKNOWN: none.
+    assert client.get_validation_quota().body.used_quota == 2
 
 
 # A file of 10,000 rows with a known mix, as people upload them: a header, a name column, duplicates.

@@ -23,7 +23,7 @@ class ValidationConsoleTests(DnsServerMixin, AccountTestCase):
         self.assertContains(page, "Did you mean ann@gmail.com?")
         page = self.client.post(self.url("sending:validation"), {"check": "1", "email": "ann@dest.example"})
         self.assertContains(page, "<code data-sub-status>UNSPECIFIED</code>", html=True)
-        self.assertContains(page, "1 of 1000 today")  # two thirds, a started check counts
+        self.assertContains(page, "1 of 5000 today")  # two thirds, a started check counts
 
     def test_an_uploaded_file_shows_its_breakdown_and_results(self):
         rows = (

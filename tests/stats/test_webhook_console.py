@@ -107,6 +107,22 @@ class WebhookConsoleTest(AccountTestCase):
         self.assertEqual((event.status, event.is_test, event.public_id), ("delivered", True, payload["id"]))
         self.assertContains(response, "test")  # listed among the endpoint's events
 
+    def test_greylist_results_can_be_chosen_and_tested(self):
+        endpoint, secret = self.create(event_types=["graylist"])
+        self.assertEqual(endpoint.event_types, ["graylist"])
+        detail = self.client.get(self.url("stats:webhook_detail", endpoint.public_id))
+        self.assertContains(detail, "Greylist check results")
+        response = self.client.post(self.url("stats:webhook_test", endpoint.public_id), follow=True)
+        self.assertContains(response, "Test event delivered")
+        [(headers, body)] = self.receiver.received
+        self.assertTrue(webhooks.verify(secret, headers["X-DirectMail-Signature"], body))
+        payload = json.loads(body)
+        self.assertEqual(payload["type"], "dm:Validator:GrayListResult")
+        self.assertEqual(
+            (payload["data"]["email"], payload["data"]["status"]), ("recipient@example.com", "VALID")
+        )
+        self.assertContains(response, "recipient@example.com")  # the event log names the address
+
     def test_a_failed_test_event_says_why_and_is_not_retried(self):
         endpoint, _secret = self.create()
         self.receiver.replies = [500]

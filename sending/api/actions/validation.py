@@ -1,13 +1,14 @@
 """Address validation over the API (sending.validation): ValidateEmail, CheckDisposable and
 GetValidationQuota, in the SDK's shapes. A check costs the account's validation quota: one with the SMTP
 probe (ProbeType FULL, not metered when it answers UNKNOWN), a third of one without (BASIC_ONLY, the
-default). CheckGraylist is refused with a clear code until greylist retries land. Files: SendValidateFile
+default). CheckGraylist: a greylisted probe is asked again later (sending.validation_graylist) and its
+answer sent as a dm:Validator:GrayListResult webhook event. Files: SendValidateFile
 (FileUrl fetched through netguard in the worker), GetValidateFileStatus, GetValidateFile (a signed
 download link), ListValidateFile, DeleteValidateFile (sending.validation_files)."""
 
 from datetime import UTC, datetime
 
-from sending import netguard, validation, validation_files, validation_probe
+from sending import netguard, validation, validation_files, validation_graylist, validation_probe
 from sending.api.actions import action
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params
@@ -35,24 +36,29 @@ def _charge(caller: Caller, thirds: int) -> None:
 @action("ValidateEmail")
 def validate_email(caller: Caller, p: Params) -> dict:
     address = _address(p)
-    probe = p.text("ProbeType", max_length=16).strip().upper() or "BASIC_ONLY"
+    graylist = p.boolean("CheckGraylist")
+    # CheckGraylist asks again a probe that was greylisted: it implies the probe (FULL), and refuses
+    # BASIC_ONLY, which has no probe to ask again.
+    probe = p.text("ProbeType", max_length=16).strip().upper() or ("FULL" if graylist else "BASIC_ONLY")
     if probe not in PROBE_TYPES:
         raise ApiError("InvalidProbeType.Malformed", "ProbeType is FULL or BASIC_ONLY.")
+    if graylist and probe != "FULL":
+        raise ApiError(
+            "InvalidCheckGraylist.Conflict",
+            "CheckGraylist asks a greylisted SMTP probe again: it needs ProbeType FULL (or no ProbeType).",
+        )
     # Bounds the probe's SMTP conversation (basic checks end within DNS_TIMEOUT per lookup anyway).
     timeout = p.integer("Timeout", default=60, minimum=1, maximum=600)
-    if p.boolean("CheckGraylist"):
-        raise ApiError(
-            "InvalidCheckGraylist.NotYetAvailable",
-            "CheckGraylist (retrying a greylisted probe, reported as dm:Validator:GrayListResult) is not "
-            "available on this server yet; a greylisted probe answers UNKNOWN / GREYLISTED.",
-            501,
-        )
     cost = validation.FULL_COST if probe == "FULL" else validation.BASIC_COST
     _charge(caller, cost)
     result = validation.Validator(caller.key.account.pk).validate(address)
     if probe == "FULL" and result.status == validation.Status.VALID:
         result = validation_probe.probe(result, timeout=timeout)
-    if probe == "FULL" and result.status == validation.Status.UNKNOWN:
+    if graylist and result.sub_status == validation.SubStatus.GREYLISTED:
+        # Asked again later; the check's answer settles the quota and goes out as dm:Validator:GrayListResult.
+        validation_graylist.schedule(caller.key.account, result.email, request_id=caller.request_id,
+                                     timeout=timeout)  # fmt: skip
+    elif probe == "FULL" and result.status == validation.Status.UNKNOWN:
         validation.give_back(caller.key.account, cost)  # FULL meters no UNKNOWN answer
     answer = {
         "Status": str(result.status),
