@@ -107,12 +107,13 @@ def validation_detail(request, file_id: str):
     removable = 0
     if job.state == ValidationJob.State.COMPLETED and job.recipient_list_id:
         removable = sum(job.counts.get(s, 0) for s in REMOVED_STATUSES)
+    totals = [(s, job.counts.get(s, 0)) for s in ("VALID", "CATCHALL", "UNKNOWN", "INVALID", "DONOTMAIL")]
     context = {
         "job": job,
         "rows": validation_files.breakdown(job),
-        "totals": [
-            (s, job.counts.get(s, 0)) for s in ("VALID", "CATCHALL", "UNKNOWN", "INVALID", "DONOTMAIL")
-        ],
+        "totals": totals,
+        # The doughnut of static/js/validation_chart.js: the same totals as the cards.
+        "chart": {"labels": [s for s, _n in totals], "counts": [n for _s, n in totals]},
         "removable": removable,
         "can_edit": request.membership.can(Perm.EDIT_CONTENT),
     }
