@@ -7,7 +7,12 @@ The checks, in order (the first that finds something answers):
 2. a misspelled provider domain (gmial.com, hotmial.com, qq.con, 163.cm, ...; `TYPOS` and one edit away
    from `PROVIDERS`): INVALID / MISSPELLED, with the suggested address;
 3. this account's suppression list: a hard bounce is INVALID / MAILBOX_NOT_EXISTS, a complaint,
-   unsubscribe or entry made by hand DONOTMAIL / SUPPRESSED;
+   unsubscribe or entry made by hand DONOTMAIL / SUPPRESSED; and its bounce history: when the last mail
+   of the past BOUNCE_HISTORY_DAYS to the address that ended bounced as a bad mailbox (or a full one),
+   INVALID / MAILBOX_NOT_EXISTS (or MAILBOX_FULL), even where the suppression list was not told
+   (a suppression list level that keeps nothing, an entry removed); a later delivery clears it. Mail
+   is found under the address as it was sent to or in lower case (no index on a lower-cased recipient:
+   the message table is the hottest we write);
 4. a disposable domain (the maintained `disposable-email-domains` list): DONOTMAIL / DISPOSABLE;
 5. a role account (admin@, postmaster@, sales@, ...): DONOTMAIL / ROLE_ACCOUNT;
 6. the domain's MX (else A/AAAA) records, looked up once per domain in a run: none, a null MX or a domain
@@ -19,18 +24,20 @@ The checks, in order (the first that finds something answers):
 
 import functools
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 import disposable_email_domains
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from sending import dns
+from sending.bounce_categories import Category
 from sending.domain_records import registrable_domain
 from sending.esp import esp_of
-from sending.models import Suppression, SuppressionReason, ValidationCounter
+from sending.models import Message, MessageState, Suppression, SuppressionReason, ValidationCounter
 
 
 class Status(StrEnum):
@@ -144,9 +151,11 @@ class Validator:
     account_id: int | None = None
     _domains: dict[str, tuple[bool | None, str]] = field(default_factory=dict)  # domain -> (mx ok, error)
     _suppressions: dict[str, set[str]] | None = None  # address -> reasons, when prefetched
+    _last_bounces: dict[str, str] | None = None  # address -> its last mail's bounce category, prefetched
 
     def prefetch(self, addresses: list[str]) -> None:
-        """Read the suppression list for many addresses at once (a file or list), in a few queries."""
+        """Read the suppression list and the bounce history for many addresses at once (a file or list),
+        in a few queries (500 addresses each)."""
         if self.account_id is None:
             return
         keys = sorted({a.strip().lower() for a in addresses if a})
@@ -156,6 +165,12 @@ class Validator:
             for address, reason in rows.values_list("address", "reason"):
                 found.setdefault(address, set()).add(reason)
         self._suppressions = found
+        spellings = sorted({a.strip() for a in addresses if a} | set(keys))
+        bounces: dict[str, str] = {}
+        for at in range(0, len(spellings), 500):
+            for rcpt, category in _last_outcomes(self.account_id, spellings[at : at + 500]).items():
+                bounces[rcpt] = category
+        self._last_bounces = bounces
 
     def domain_accepts_mail(self, domain: str) -> tuple[bool | None, str]:
         """(True: it has a mail server, False: it has none, None: DNS could not say; the error)."""
@@ -177,7 +192,7 @@ class Validator:
             result.status, result.sub_status = Status.INVALID, SubStatus.MISSPELLED
             result.suggestion = f"{parsed.local_part}@{suggested}"
             return result
-        if (found := self._suppressed(parsed.normalized)) is not None:
+        if (found := self._suppressed(parsed.normalized) or self._bounced(parsed.normalized)) is not None:
             result.status, result.sub_status = found
             return result
         if result.disposable:
@@ -206,6 +221,45 @@ class Validator:
         if SuppressionReason.HARD_BOUNCE in reasons:
             return Status.INVALID, SubStatus.MAILBOX_NOT_EXISTS
         return Status.DONOTMAIL, SubStatus.SUPPRESSED
+
+    def _bounced(self, address: str) -> tuple[Status, SubStatus] | None:
+        if self.account_id is None:
+            return None
+        if self._last_bounces is not None:
+            category = self._last_bounces.get(address.lower(), "")
+        else:
+            category = _last_outcomes(self.account_id, sorted({address, address.lower()})).get(
+                address.lower(), ""
+            )
+        return HISTORY_ANSWERS.get(category)
+
+
+BOUNCE_HISTORY_DAYS = 90
+# A bounce category of the last mail to an address -> what that says of the address.
+HISTORY_ANSWERS = {
+    Category.BAD_MAILBOX: (Status.INVALID, SubStatus.MAILBOX_NOT_EXISTS),
+    Category.MAILBOX_FULL: (Status.INVALID, SubStatus.MAILBOX_FULL),
+}
+
+
+def _last_outcomes(account_id: int, spellings: list[str]) -> dict[str, str]:
+    """For each address among `spellings` (lower-cased): the bounce category of the account's last mail
+    to it in BOUNCE_HISTORY_DAYS that ended delivered or bounced ("" when delivered)."""
+    since = timezone.now() - timedelta(days=BOUNCE_HISTORY_DAYS)
+    rows = (
+        Message.objects.filter(
+            account_id=account_id,
+            rcpt__in=spellings,
+            created_at__gte=since,
+            state__in=(MessageState.DELIVERED, MessageState.FAILED, MessageState.INVALID),
+        )
+        .order_by("created_at", "pk")
+        .values_list("rcpt", "state", "bounce_category")
+    )
+    last: dict[str, str] = {}
+    for rcpt, state, category in rows:  # the latest wins
+        last[rcpt.lower()] = "" if state == MessageState.DELIVERED else category
+    return last
 
 
 def _lookup(domain: str) -> tuple[bool | None, str]:

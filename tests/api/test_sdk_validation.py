@@ -11,11 +11,12 @@ from Tea.exceptions import TeaException
 
 from accounts.crypto import encrypt
 from accounts.limits import account_limits
-from sending import validation_graylist
+from sending import validation, validation_graylist
 from sending.models import (
     CapturedMessage,
     GraylistCheck,
     Message,
+    SenderAddress,
     Suppression,
     SuppressionReason,
     ValidationJob,
@@ -25,6 +26,7 @@ from stats.models import WebhookEndpoint
 from tests.api.clients import tea_client
 from tests.dnsserver import DnsServer
 from tests.fileserver import FileServer
+from tests.sending.helpers import send
 from tests.smtpsink import SmtpSink, free_port
 from tests.stats.receiver import Receiver
 
@@ -80,6 +82,31 @@ def test_validate_email_answers_directmail_statuses(api, dns):
         assert (address, body.status, body.sub_status) == (address, status, sub_status)
     body = client.validate_email(dm.ValidateEmailRequest(email="Ann.Lee+news@Dest.Example")).body
     assert (body.local_part, body.domain_part, body.is_free_mail) == ("ann.lee", "dest.example", False)
+
+
+def test_the_accounts_bounce_history_answers_for_addresses_the_suppression_list_does_not_hold(api, dns):
+    sender = SenderAddress.objects.filter(account=api["account"], send_type="trigger").first()
+    gone, full, back = send(sender, ["Gone@dest.example", "full@dest.example", "back@dest.example"])
+    Message.objects.filter(pk=gone.pk).update(state="invalid", bounce_category="bad_mailbox")
+    Message.objects.filter(pk=full.pk).update(state="failed", bounce_category="mailbox_full")
+    Message.objects.filter(pk=back.pk).update(state="invalid", bounce_category="bad_mailbox")
+    send(sender, ["back@dest.example"])  # delivered since: the old bounce says nothing any more
+    Message.objects.filter(rcpt="ann@dest.example").delete()
+    assert not Suppression.objects.exists()  # the suppression list was never told (here)
+    expected = {
+        "Gone@dest.example": ("INVALID", "MAILBOX_NOT_EXISTS"),  # as it was sent to (or all in lower case)
+        "full@dest.example": ("INVALID", "MAILBOX_FULL"),
+        "back@dest.example": ("VALID", "UNSPECIFIED"),
+    }
+    client = tea_client(api)
+    for address, answer in expected.items():
+        body = client.validate_email(dm.ValidateEmailRequest(email=address)).body
+        assert (address, body.status, body.sub_status) == (address, *answer)
+    many = validation.Validator(api["account"].pk)  # a file's or list's way: read at once
+    many.prefetch(list(expected))
+    assert {
+        a: tuple(map(str, (r.status, r.sub_status))) for a in expected for r in [many.validate(a)]
+    } == expected
 
 
 def test_check_disposable(api, dns):
