@@ -236,7 +236,7 @@ class Validator:
 
 BOUNCE_HISTORY_DAYS = 90
 # A bounce category of the last mail to an address -> what that says of the address.
-HISTORY_ANSWERS = {
+HISTORY_ANSWERS: dict[str, tuple[Status, SubStatus]] = {
     Category.BAD_MAILBOX: (Status.INVALID, SubStatus.MAILBOX_NOT_EXISTS),
     Category.MAILBOX_FULL: (Status.INVALID, SubStatus.MAILBOX_FULL),
 }
