@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format lock browser bench chaos clean messages
+.PHONY: run test lint format lock browser bench chaos clean messages codemirror
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,14 +35,16 @@ test: $(TEST_STAMP) browser
 	$(PY) -m pytest
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here) with CJK fonts; the
-# deployment tests check the nginx site with nginx -t.
+# deployment tests check the nginx site with nginx -t; the template tests score mail with SpamAssassin's
+# spamd (started by the tests themselves, on a port of their own).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v nginx >/dev/null; then \
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v nginx >/dev/null \
+	    || [ ! -x /usr/sbin/spamd ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      chromium fonts-noto-cjk nginx-light >/dev/null; \
+	      chromium fonts-noto-cjk nginx-light spamassassin spamd >/dev/null; \
 	  else \
-	    echo "Missing test tools: install the Debian packages chromium, fonts-noto-cjk and nginx-light (as root)."; \
+	    echo "Missing test tools: install the Debian packages chromium, fonts-noto-cjk, nginx-light, spamassassin and spamd (as root)."; \
 	  fi; \
 	fi
 
@@ -114,8 +116,13 @@ chaos: $(TEST_STAMP)
 ## apt-get install gettext). Both the .po and the compiled .mo are committed, so running needs neither.
 messages: $(TEST_STAMP)
 	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --add-location=file \
-	  --ignore=.venv --ignore=tests --ignore=test-results
+	  --ignore=.venv --ignore=tests --ignore=test-results --ignore=deploy/codemirror/node_modules
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
+
+## codemirror: rebuild the template editor's bundle (static/vendor/codemirror/) from npm, as
+## deploy/codemirror/package-lock.json pins it; the bundle is committed, so running needs no Node.js.
+codemirror:
+	cd deploy/codemirror && npm ci --no-audit --no-fund && npm run build
 
 ## lock: re-pin requirements/*.lock from pyproject.toml.
 lock: | $(PY)

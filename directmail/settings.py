@@ -320,6 +320,9 @@ FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
 # Address validation's SMTP probe (sending.validation_probe): the egress address probes leave from (one of
 # this host's; empty: the system's), the MAIL FROM they give, and the providers never probed (they accept
 # every recipient at RCPT, or forbid probing): those answer UNKNOWN.
+# SpamAssassin's spamd for templates' spam scores (templates_app.spam): spamd://host:port; empty: none.
+SPAMD_URL = env.str("SPAMD_URL", default="")
+SPAMD_TIMEOUT = env.float("SPAMD_TIMEOUT", default=15.0)
 VALIDATION_FILE_MAX_BYTES = env.int("VALIDATION_FILE_MAX_BYTES", default=20 * 1024 * 1024)  # SendValidateFile
 VALIDATION_PROBE_EGRESS = env.str("VALIDATION_PROBE_EGRESS", default="")
 VALIDATION_PROBE_FROM = env.str("VALIDATION_PROBE_FROM", default="")

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.forms import CrispyForm
-from templates_app.models import MAX_NAME_LENGTH, TemplateKind
+from templates_app.models import MAX_NAME_LENGTH, BodyFormat, TemplateKind
 
 
 class TemplateForm(CrispyForm):
@@ -28,10 +28,22 @@ class ContentForm(CrispyForm):
         required=False,
         help_text=_("The name recipients see beside the sender address, unless a send gives its own."),
     )
+    body_format = forms.ChoiceField(
+        label=_("Body written in"),
+        choices=BodyFormat.choices,
+        initial=BodyFormat.HTML,
+        required=False,  # a post without it is HTML
+        widget=forms.RadioSelect(attrs={"class": "form-check-inline"}),
+        help_text=_(
+            "MJML is compiled to responsive HTML when the draft is saved; either way styles are inlined."
+        ),
+    )
     html_body = forms.CharField(
-        label=_("HTML body"),
+        label=_("Body"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 16, "class": "font-monospace", "spellcheck": "false"}),
+        widget=forms.Textarea(
+            attrs={"rows": 16, "class": "font-monospace", "spellcheck": "false", "data-code-editor": "html"}
+        ),
         help_text=_(
             "Variables: {UserName}, {NickName}, {Gender}, {Birthday}, {Mobile}, {EAddr} or a list field."
         ),
@@ -39,12 +51,15 @@ class ContentForm(CrispyForm):
     text_body = forms.CharField(
         label=_("Text body"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_("Left empty, a text version is made from the HTML when sending."),
+        widget=forms.Textarea(attrs={"rows": 6, "data-code-editor": "text"}),
+        help_text=_("Left empty, a text version is made from the HTML when sending (links keep their URLs)."),
     )
 
     # The sample values the editor's table holds, as JSON (kept with the template when the draft is saved).
     sample_data = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"id": "sample-data"}))
+
+    def clean_body_format(self) -> str:
+        return self.cleaned_data.get("body_format") or BodyFormat.HTML
 
     def clean_sample_data(self) -> dict[str, str]:
         raw = self.cleaned_data.get("sample_data") or "{}"
@@ -61,6 +76,7 @@ class ContentForm(CrispyForm):
         self.helper.form_id = "content-form"
         if sms:
             del self.fields["subject"], self.fields["html_body"], self.fields["from_alias"]
+            del self.fields["body_format"]
             self.fields["text_body"].label = _("Text")
             self.fields["text_body"].help_text = ""
 

@@ -57,6 +57,11 @@ class Template(models.Model):
         return self.versions.order_by("-number")[0]
 
 
+class BodyFormat(models.TextChoices):
+    HTML = "html", _("HTML")
+    MJML = "mjml", _("MJML")
+
+
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SUBMITTED = "submitted", _("Waiting for review")
@@ -74,9 +79,19 @@ class TemplateVersion(models.Model):
     subject = models.CharField(_("subject"), max_length=256, blank=True)
     # The sender name recipients see (DirectMail's TemplateNickName); empty: the call's or none.
     from_alias = models.CharField(_("sender name"), max_length=30, blank=True, default="", db_default="")
+    # What the author wrote (HTML or MJML), kept for the editor; `html_body` is what is reviewed and sent:
+    # the source compiled (MJML), its styles inlined and sanitized (templates_app.compose).
+    body_format = models.CharField(
+        _("format"), max_length=8, choices=BodyFormat.choices, default=BodyFormat.HTML, db_default="html"
+    )
+    source = models.TextField(_("source"), blank=True, default="", db_default="")
     html_body = models.TextField(_("HTML body"), blank=True)
     text_body = models.TextField(_("text body"), blank=True)  # an SMS's whole text
     removed = models.JSONField(default=list, blank=True)  # what the sanitizer took out on the last save
+    # SpamAssassin's view of the version when it was submitted (templates_app.spam; SPAMD_URL): the score,
+    # and {"threshold", "rules": [[points, name, description], ...]} or {"error"}.
+    spam_score = models.FloatField(null=True, blank=True)
+    spam_report = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

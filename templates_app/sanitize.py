@@ -5,6 +5,12 @@ bleach (with its CSS sanitizer) does the work. What it never lets through: scrip
 CVE-2021-23980 (no `svg`/`math`, no `style`/`noscript`/`textarea`/`xmp`... elements, comments stripped).
 Elements whose content is code or hidden (script, style, iframe...) are dropped with their content;
 other unknown tags are dropped and their text kept. `report` lists what was removed, for the editor.
+
+With `keep_media`, the `@media` rules of the document's `<style>` elements survive as one `<style>` at the
+start (what CSS inlining leaves for the clients that read it: responsive widths, dark mode): parsed with
+tinycss2 and rebuilt from what passes, media queries of plain words, selectors of plain characters,
+declarations through the same property allow-list as style attributes; nothing else of a style element,
+and never a `<` in what is written back.
 """
 
 import re
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import bleach
+import tinycss2
 from bleach.css_sanitizer import CSSSanitizer
 
 ALLOWED_TAGS = frozenset(
@@ -23,11 +30,27 @@ ALLOWED_TAGS = frozenset(
 )
 _TABLE_ATTRIBUTES = ["align", "valign", "bgcolor", "width", "height", "border", "cellpadding", "cellspacing"]
 ALLOWED_ATTRIBUTES = {
-    "*": ["style", "class", "align", "dir", "lang", "title", "width", "height", "bgcolor", "valign", "id"],
+    "*": [
+        "style",
+        "class",
+        "align",
+        "dir",
+        "lang",
+        "title",
+        "width",
+        "height",
+        "bgcolor",
+        "valign",
+        "id",
+        "role",
+        "aria-label",
+        "aria-hidden",
+        "aria-roledescription",
+    ],
     "a": ["href", "name", "target", "rel"],
     "img": ["src", "alt", "border", "hspace", "vspace"],
     "table": [*_TABLE_ATTRIBUTES, "role", "summary"],
-    "td": [*_TABLE_ATTRIBUTES, "colspan", "rowspan", "nowrap"],
+    "td": [*_TABLE_ATTRIBUTES, "colspan", "rowspan", "nowrap", "vertical-align"],
     "th": [*_TABLE_ATTRIBUTES, "colspan", "rowspan", "nowrap", "scope"],
     "tr": _TABLE_ATTRIBUTES,
     "col": ["span", "width"],
@@ -71,6 +94,9 @@ class _CSSSanitizer(CSSSanitizer):
         return ";".join(d for d in declarations if not _UNSAFE_CSS_VALUE.search(d)).strip()
 
 
+# A whole document's frame: the mail is sent with its own, so these going is not news to the author.
+_SCAFFOLDING = frozenset({"html", "head", "body", "meta", "title"})
+
 _cleaner = bleach.Cleaner(
     tags=ALLOWED_TAGS,
     attributes=ALLOWED_ATTRIBUTES,
@@ -79,6 +105,36 @@ _cleaner = bleach.Cleaner(
     strip_comments=True,
     css_sanitizer=_CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES),
 )
+
+
+_css = _CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES)
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.I | re.S)
+# "only screen and (max-width: 600px)", "(prefers-color-scheme: dark)"
+_MEDIA_QUERY = re.compile(r"[\w\s:(),.\-]+")
+_SELECTOR = re.compile(r"[\w\s.#,>+~*:\-\[\]=\"'()]+")
+
+
+def media_rules(css: str) -> str:
+    """The @media rules of a style sheet, rebuilt from their harmless parts ("" when none)."""
+    out = []
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type != "at-rule" or rule.lower_at_keyword != "media" or rule.content is None:
+            continue
+        query = " ".join(tinycss2.serialize(rule.prelude).split())
+        if not _MEDIA_QUERY.fullmatch(query):
+            continue
+        inner = []
+        for qualified in tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True):
+            if qualified.type != "qualified-rule":
+                continue
+            selector = " ".join(tinycss2.serialize(qualified.prelude).split())
+            declarations = _css.sanitize_css(tinycss2.serialize(qualified.content).strip())
+            if _SELECTOR.fullmatch(selector) and declarations:
+                inner.append(f"{selector}{{{declarations}}}")
+        if inner:
+            out.append(f"@media {query}{{{''.join(inner)}}}")
+    kept = "".join(out)
+    return "" if "<" in kept or "\\" in kept else kept
 
 
 @dataclass(frozen=True)
@@ -112,11 +168,16 @@ def _inventory(html: str) -> _Inventory:
     return parser
 
 
-def sanitize(html: str) -> Sanitized:
-    """The allowed part of `html`, and a list of what was removed."""
+def sanitize(html: str, *, keep_media: bool = False) -> Sanitized:
+    """The allowed part of `html`, and a list of what was removed; with `keep_media`, its style elements'
+    harmless @media rules too."""
     cleaned = _cleaner.clean(_DROP.sub("", html))
+    if keep_media and (media := "".join(media_rules(css) for css in _STYLE_ELEMENT.findall(html))):
+        cleaned = f"<style>{media}</style>{cleaned}"
     before, after = _inventory(html), _inventory(cleaned)
-    removed = [f"<{tag}> ({n})" for tag, n in sorted((before.tags - after.tags).items())]
+    removed = [
+        f"<{tag}> ({n})" for tag, n in sorted((before.tags - after.tags).items()) if tag not in _SCAFFOLDING
+    ]
     removed += [
         f"{name} on <{tag}> ({n})"
         for (tag, name), n in sorted((before.attributes - after.attributes).items())

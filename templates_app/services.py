@@ -20,8 +20,15 @@ from accounts.limits import enforce_limit, lock_account
 from accounts.mailing import mail_people
 from accounts.models import AccessKey, Account
 from accounts.roles import PERMISSIONS, Perm
-from templates_app.models import MAX_NAME_LENGTH, Template, TemplateKind, TemplateVersion, VersionStatus
-from templates_app.sanitize import sanitize
+from templates_app import compose
+from templates_app.models import (
+    MAX_NAME_LENGTH,
+    BodyFormat,
+    Template,
+    TemplateKind,
+    TemplateVersion,
+    VersionStatus,
+)
 
 MAX_SUBJECT = 256  # DirectMail's, as SingleSendMail's Subject
 MAX_SMS = 500
@@ -38,8 +45,17 @@ MAX_FROM_ALIAS = 30
 
 
 def _apply_content(
-    version: TemplateVersion, *, subject: str, html_body: str, text_body: str, from_alias: str = ""
+    version: TemplateVersion,
+    *,
+    subject: str,
+    html_body: str,
+    text_body: str,
+    from_alias: str = "",
+    body_format: str = BodyFormat.HTML,
 ) -> None:
+    """Set a version's content. `html_body` is what the author wrote, HTML or (`body_format`) MJML: kept
+    as the version's source, and compiled, inlined and sanitized into its html_body (templates_app.compose;
+    a compile error is a SourceError naming the line)."""
     kind = version.template.kind
     from_alias = from_alias.strip()
     if any(c in from_alias for c in "\r\n\0") or len(from_alias) > MAX_FROM_ALIAS:
@@ -51,13 +67,17 @@ def _apply_content(
         subject = subject.strip()
         if any(c in subject for c in "\r\n\0") or len(subject) > MAX_SUBJECT:
             raise ServiceError(_("The subject is one line of at most %(n)s characters.") % {"n": MAX_SUBJECT})
-        cleaned = sanitize(html_body)
-        version.subject, version.html_body, version.removed = subject, cleaned.html, cleaned.removed
+        if body_format not in BodyFormat.values:
+            raise ServiceError(_("The body is HTML or MJML."))
+        prepared = compose.prepare(html_body, body_format)
+        version.subject, version.html_body, version.removed = subject, prepared.html, prepared.removed
+        version.source, version.body_format = html_body, body_format
         version.text_body = text_body
     else:
         if len(text_body) > MAX_SMS:
             raise ServiceError(_("An SMS template is at most %(n)s characters.") % {"n": MAX_SMS})
         version.subject, version.html_body, version.removed, version.text_body = "", "", [], text_body
+        version.source, version.body_format = "", BodyFormat.HTML
     version.updated_at = timezone.now()
 
 
@@ -72,6 +92,7 @@ def template_create(
     html_body: str = "",
     text_body: str = "",
     from_alias: str = "",
+    body_format: str = BodyFormat.HTML,
     actor: Actor,
 ) -> Template:
     """A new template with version 1 as a draft."""
@@ -86,7 +107,8 @@ def template_create(
         account=account, name=name, kind=kind, description=description.strip()[:255], created_by=actor.user
     )
     version = TemplateVersion(template=template, number=1, author=actor.user)
-    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=from_alias)
+    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=from_alias,
+                   body_format=body_format)  # fmt: skip
     _note_writer(version, actor)
     version.save()
     audit_record(
@@ -118,9 +140,11 @@ def template_edit(
     html_body: str = "",
     text_body: str = "",
     from_alias: str | None = None,
+    body_format: str | None = None,
     actor: Actor,
 ) -> TemplateVersion:
-    """Save content into the open draft, or start a new draft after an approved or rejected version."""
+    """Save content into the open draft, or start a new draft after an approved or rejected version.
+    `from_alias` and `body_format` None: as the newest version has them."""
     template = _locked(template)
     latest = template.latest_version()
     if latest.status == VersionStatus.SUBMITTED:
@@ -132,7 +156,9 @@ def template_edit(
     else:
         version = TemplateVersion(template=template, number=latest.number + 1, author=actor.user)
     alias = latest.from_alias if from_alias is None else from_alias  # None: kept
-    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=alias)
+    fmt = latest.body_format if body_format is None else body_format
+    _apply_content(version, subject=subject, html_body=html_body, text_body=text_body, from_alias=alias,
+                   body_format=fmt)  # fmt: skip
     _note_writer(version, actor)
     version.save()
     audit_record(
@@ -205,6 +231,10 @@ def version_submit(*, version: TemplateVersion, actor: Actor) -> TemplateVersion
     version.submitted_by, version.submitted_at = actor.user, timezone.now()
     version.save(update_fields=["status", "submitted_by", "submitted_at"])
     _record(version, "template.submit", actor)
+    version.spam_score, version.spam_report = None, {}
+    version.save(update_fields=["spam_score", "spam_report"])
+    # Scored before the reviewers look (templates_app.spam; nothing when SPAMD_URL is not set).
+    transaction.on_commit(lambda: async_task("templates_app.tasks.spam_check", version.pk))
     transaction.on_commit(lambda: async_task("templates_app.tasks.notify_reviewers", version.pk))
     return version
 

@@ -22,3 +22,12 @@ def notify_author(version_id: int) -> None:
     version = _version(version_id)
     if version is not None:
         services.notify_author(version=version)
+
+
+def spam_check(version_id: int) -> None:
+    """SpamAssassin's score of a submitted version, kept for its reviewer (templates_app.spam)."""
+    from templates_app import spam
+
+    version = _version(version_id)
+    if version is not None:
+        spam.check_version(version)

@@ -15,6 +15,7 @@ urlpatterns = [
     path(T + "<str:template_id>/", views.template_detail, name="template_detail"),
     path(T + "<str:template_id>/delete/", views.template_delete, name="template_delete"),
     path(T + "<str:template_id>/preview/", views.template_preview, name="template_preview"),
+    path(T + "<str:template_id>/spam-check/", views.template_spam_check, name="template_spam_check"),
     path(T + "<str:template_id>/v<int:number>/preview/", views.version_preview, name="version_preview"),
     path(T + "<str:template_id>/v<int:number>/<str:step>/", views.version_step, name="version_step"),
 ]

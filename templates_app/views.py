@@ -23,11 +23,10 @@ from accounts.paging import page_of
 from accounts.roles import Perm
 from accounts.tenancy import account_view, get_for_account
 from directmail.typing import Label
-from templates_app import rendering, services
+from templates_app import checks, compose, plaintext, rendering, services, spam
 from templates_app.forms import ContentForm, RejectForm, TemplateForm, TestSendForm
-from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
+from templates_app.models import BodyFormat, Template, TemplateKind, TemplateVersion, VersionStatus
 from templates_app.rendering import sample_data
-from templates_app.sanitize import sanitize
 
 # The preview is the template's own HTML: it may not run anything, fetch anything but images, or navigate.
 PREVIEW_CSP = "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; sandbox"
@@ -101,11 +100,13 @@ def template_detail(request, template_id: str):
     initial = {
         "subject": latest.subject,
         "from_alias": latest.from_alias,
-        "html_body": latest.html_body,
+        "body_format": latest.body_format,
+        "html_body": latest.source or latest.html_body,  # what the author wrote
         "text_body": latest.text_body,
         "sample_data": json.dumps(template.sample_data),
     }
     form = ContentForm(request.POST or None, initial=initial, sms=sms) if can_edit else None
+    source_error: compose.SourceError | None = None
     if request.method == "POST":
         if form is None:
             raise PermissionDenied(_("Your role may not edit templates."))
@@ -119,6 +120,9 @@ def template_detail(request, template_id: str):
                     services.template_sample_data_set(
                         template=template, data=form.cleaned_data["sample_data"]
                     )
+            except compose.SourceError as exc:
+                form.add_error("html_body", str(exc))
+                source_error = exc
             except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -147,8 +151,25 @@ def template_detail(request, template_id: str):
         "test_form": TestSendForm(account=request.account) if request.membership.can(Perm.SEND) else None,
         # Sample data can come from a row of a list (sending:recipient_list_sample).
         "sample_lists": request.account.recipient_lists.filter(recipient_count__gt=0).order_by("name"),
+        "source_error_line": source_error.line if source_error else 0,
+        # The pre-flight checks of the newest version as saved (the editor refreshes them as you type).
+        "findings": checks.check(html=latest.html_body, text=latest.text_body)
+        if template.kind == TemplateKind.EMAIL
+        else [],
+        "spam_configured": spam.configured(),
+        "completions": _completions(request.account),
     }
     return render(request, "templates_app/template_detail.html", context)
+
+
+def _completions(account) -> list[str]:
+    """The variables the editor offers after "{": DirectMail's fields and the account's lists' own."""
+    names = dict.fromkeys(rendering.STANDARD_VARIABLES)
+    custom = account.recipient_lists.exclude(recipients__custom={}).exclude(recipients__custom__isnull=True)
+    for row in custom.values_list("recipients__custom", flat=True)[:200]:  # a sample of the lists' rows
+        for key in row or {}:
+            names.setdefault(str(key), None)
+    return list(names)
 
 
 def _diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
@@ -216,10 +237,24 @@ def version_step(request, template_id: str, number: int, step: str):
     return _back(request, template)
 
 
-def _preview_response(body: str) -> HttpResponse:
-    document = f"<!doctype html><meta charset='utf-8'>{body}"
+# An approximation of the dark mode of clients that invert mail (Gmail's and Outlook's apps): colours
+# turned round, images turned back.
+DARK_STYLE = (
+    "<style>html{background:#fff;filter:invert(1) hue-rotate(180deg)}"
+    "img,[style*='background-image']{filter:invert(1) hue-rotate(180deg)}</style>"
+)
+
+
+def _preview_response(body: str, request=None) -> HttpResponse:
+    """The preview document; ?dark=1 shows it as dark-mode clients do, ?images=0 as clients that block
+    images (the CSP forbids loading any; their alt text shows)."""
+    dark = request is not None and request.GET.get("dark") == "1"
+    images = request is None or request.GET.get("images") != "0"
+    document = f"<!doctype html><meta charset='utf-8'>{DARK_STYLE if dark else ''}{body}"
     response = HttpResponse(document, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["Content-Security-Policy"] = (
+        PREVIEW_CSP if images else PREVIEW_CSP.replace("img-src https: http: data:", "img-src 'none'")
+    )
     response["X-Frame-Options"] = "SAMEORIGIN"
     response["Cache-Control"] = "no-store"
     return response
@@ -241,7 +276,9 @@ def version_preview(request, template_id: str, number: int):
     if version is None:
         raise Http404
     data = sample_data(request.GET.get("data", ""))
-    return _preview_response(_rendered_body(template.kind, version.html_body, version.text_body, data))
+    return _preview_response(
+        _rendered_body(template.kind, version.html_body, version.text_body, data), request
+    )
 
 
 @account_view(Perm.VIEW)
@@ -255,15 +292,24 @@ def template_preview(request, template_id: str):
         body = cache.get(key_prefix + request.GET.get("token", ""))
         if body is None:
             raise Http404
-        return _preview_response(body)
-    subject, html_body = request.POST.get("subject", ""), request.POST.get("html_body", "")
+        return _preview_response(body, request)
+    subject, source = request.POST.get("subject", ""), request.POST.get("html_body", "")
     text_body = request.POST.get("text_body", "")
+    body_format = request.POST.get("body_format") or BodyFormat.HTML
     data = sample_data(request.POST.get("data", ""))
-    cleaned = sanitize(html_body)
+    try:
+        cleaned = compose.prepare(
+            source, body_format if body_format in BodyFormat.values else BodyFormat.HTML
+        )
+    except compose.SourceError as exc:
+        return JsonResponse({"error": str(exc), "line": exc.line})
     token = secrets.token_urlsafe(16)
-    cache.set(key_prefix + token, _rendered_body(template.kind, cleaned.html, text_body, data), 300)
+    rendered = _rendered_body(template.kind, cleaned.html, text_body, data)
+    cache.set(key_prefix + token, rendered, 300)
     used = rendering.variables_in(subject, cleaned.html, text_body)
     url = reverse("templates_app:template_preview", args=[request.account.public_id, template.public_id])
+    email = template.kind == TemplateKind.EMAIL
+    text = rendering.render_text(text_body, data) if text_body.strip() else plaintext.text_from_html(rendered)
     return JsonResponse(
         {
             "url": f"{url}?token={token}",
@@ -271,8 +317,49 @@ def template_preview(request, template_id: str):
             "removed": cleaned.removed,
             "variables": used,
             "missing": [name for name in used if name not in data and name != "EAddr"],
+            "text": text if email else "",
+            "preheader": _preheader(rendered) if email else "",
+            "checks": [_finding(f) for f in checks.check(html=cleaned.html, text=text_body)] if email else [],
         }
     )
+
+
+def _preheader(html_body: str) -> str:
+    """What an inbox shows after the subject: the first words of the mail."""
+    words = plaintext.visible_text(html_body)
+    return words[:100] + ("…" if len(words) > 100 else "")
+
+
+def _finding(finding: checks.Finding) -> dict:
+    return {"code": finding.code, "level": finding.level, "message": finding.message,
+            "examples": list(finding.examples)}  # fmt: skip
+
+
+@account_view(Perm.VIEW)
+@require_POST
+def template_spam_check(request, template_id: str):
+    """SpamAssassin's score of what is in the editor (or the version shown), with the rules that fired."""
+    _template(request, template_id)  # the account's, or 404
+    if not spam.configured():
+        return JsonResponse({"configured": False, "error": _("Spam check not configured (SPAMD_URL).")})
+    body_format = request.POST.get("body_format") or BodyFormat.HTML
+    try:
+        cleaned = compose.prepare(
+            request.POST.get("html_body", ""), body_format if body_format in BodyFormat.values else "html"
+        )
+    except compose.SourceError as exc:
+        return JsonResponse({"configured": True, "error": str(exc)})
+    raw = spam.message_for(
+        subject=request.POST.get("subject", ""), html=cleaned.html, text=request.POST.get("text_body", ""),
+        data=sample_data(request.POST.get("data", "")), sender=spam.sender_of(request.account),
+        from_alias=request.POST.get("from_alias", ""),
+    )  # fmt: skip
+    try:
+        result = spam.score(raw)
+    except spam.SpamCheckError as exc:
+        return JsonResponse({"configured": True, "error": _("The spam check failed: %(why)s") % {"why": exc}})
+    return JsonResponse({"configured": True, "score": result.score, "threshold": result.threshold,
+                         "spam": result.is_spam, "rules": result.rules})  # fmt: skip
 
 
 @account_view(Perm.REVIEW_TEMPLATES)

@@ -28,12 +28,8 @@ from django.utils.translation import gettext as _
 from sending import headers as header_rules
 from sending import tracking
 from sending.models import Envelope, Message
-from templates_app import rendering
+from templates_app import plaintext, rendering
 
-_TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
-_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table)>|<br\s*/?>", re.I)
-_SPACES = re.compile(r"[ \t]+")
-_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+):", re.M)
 MAX_HEADER_LINE = 998
 
@@ -43,11 +39,9 @@ class HeaderInjection(header_rules.UnsafeHeader):
 
 
 def text_from_html(markup: str) -> str:
-    """A plain-text part for mail that only has HTML: tags dropped, blocks kept apart."""
-    text = _BLOCK_END.sub("\n", markup)
-    text = html.unescape(_TAGS.sub("", text))
-    text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+    """A plain-text part for mail that only has HTML: laid out by inscriptis, each link's URL after its
+    text (templates_app.plaintext)."""
+    return plaintext.text_from_html(markup)
 
 
 def encode_header(name: str, value: str) -> str:

@@ -1,7 +1,11 @@
-// The template editor: a live preview as you type (the server sanitizes and renders; the frame is
-// sandboxed with a CSP that lets nothing run), a table of sample values (saved with the draft), desktop and
-// mobile widths, what the sanitizer removed, variables without sample data, and for SMS the character and
-// segment count. A reviewer's page has no editor: the preview renders the version as saved.
+// The template editor: CodeMirror over the body and text fields (static/vendor/codemirror; without
+// JavaScript they stay textareas), a live preview as you type (the server compiles MJML, inlines, sanitizes
+// and renders; the frame is sandboxed with a CSP that lets nothing run) at desktop or mobile width, in an
+// approximation of dark mode, with images blocked or as the text part, the inbox line (sender, subject,
+// preheader), the pre-flight checks, a compile error at its line, a table of sample values (saved with the
+// draft), what the sanitizer removed, variables without sample data, SpamAssassin's score on demand, and for
+// SMS the character and segment count. A reviewer's page has no editor: the preview renders the version as
+// saved.
 (function () {
   "use strict";
   const editor = document.getElementById("template-editor");
@@ -13,26 +17,99 @@
   const removedOut = document.getElementById("preview-removed");
   const missingOut = document.getElementById("preview-missing");
   const previewUrl = editor.dataset.previewUrl;
+  const sourceError = document.getElementById("source-error");
+  const textOut = document.getElementById("preview-text");
+  const preheaderOut = document.getElementById("preview-preheader");
+  const dark = document.getElementById("preview-dark");
+  const images = document.getElementById("preview-images");
   let timer = null;
+  let frameUrl = frame.getAttribute("src");
 
   function field(name) {
-    const input = form && form.querySelector("[name='" + name + "']");
+    const input = form && form.querySelector("[name='" + name + "']:not([type=radio]), [name='" + name + "']:checked");
     return input ? input.value : "";
+  }
+
+  // The code editors: CodeMirror when its bundle loaded, the textareas otherwise.
+  const editors = {};
+  const variablesJson = document.getElementById("editor-variables");
+  const variables = variablesJson ? JSON.parse(variablesJson.textContent) : [];
+  if (window.DirectMailEditor && form) {
+    form.querySelectorAll("textarea[data-code-editor]").forEach(function (area) {
+      const language = area.dataset.codeEditor === "html" ? (field("body_format") || "html") : "text";
+      editors[area.name] = window.DirectMailEditor.attach(area, { language: language, variables: variables });
+    });
+    form.querySelectorAll("[name=body_format]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        if (editors.html_body) editors.html_body.setLanguage(field("body_format"));
+      });
+    });
+    const errorLine = parseInt(editor.dataset.errorLine || "0", 10);
+    if (errorLine && editors.html_body) editors.html_body.markError(errorLine, "");
+  }
+
+  function showFrame() {
+    const url = new URL(frameUrl, window.location.href);
+    url.searchParams.delete("dark");
+    url.searchParams.delete("images");
+    if (dark && dark.checked) url.searchParams.set("dark", "1");
+    if (images && !images.checked) url.searchParams.set("images", "0");
+    frame.src = url.pathname + url.search;
+  }
+
+  function showChecks(findings) {
+    const list = document.getElementById("checks");
+    if (!list || !findings) return;
+    list.replaceChildren();
+    findings.forEach(function (finding) {
+      const item = document.createElement("li");
+      item.className = "mb-1";
+      item.dataset.check = finding.code;
+      const badge = document.createElement("span");
+      badge.className = "badge " + (finding.level === "warning" ? "text-bg-warning" : "text-bg-light border");
+      badge.textContent = list.dataset[finding.level === "warning" ? "warning" : "note"] || finding.level;
+      item.append(badge, " " + finding.message);
+      if (finding.examples.length) {
+        const examples = document.createElement("span");
+        examples.className = "text-body-secondary";
+        examples.textContent = " " + finding.examples.join(", ");
+        item.append(examples);
+      }
+      list.append(item);
+    });
+    document.getElementById("checks-clear").hidden = findings.length > 0;
+  }
+
+  function content() {
+    const body = new URLSearchParams();
+    ["subject", "html_body", "text_body", "body_format", "from_alias"].forEach(function (name) {
+      body.set(name, field(name));
+    });
+    body.set("data", data ? data.value : "");
+    body.set("csrfmiddlewaretoken", field("csrfmiddlewaretoken"));
+    return body;
   }
 
   function refresh() {
     if (!form) return;
-    const body = new URLSearchParams();
-    body.set("subject", field("subject"));
-    body.set("html_body", field("html_body"));
-    body.set("text_body", field("text_body"));
-    body.set("data", data ? data.value : "");
-    body.set("csrfmiddlewaretoken", field("csrfmiddlewaretoken"));
-    fetch(previewUrl, { method: "POST", body: body, credentials: "same-origin",
+    fetch(previewUrl, { method: "POST", body: content(), credentials: "same-origin",
                         headers: { "X-CSRFToken": field("csrfmiddlewaretoken") } })
       .then(function (response) { return response.json(); })
       .then(function (result) {
-        frame.src = result.url;
+        if (sourceError) {
+          sourceError.hidden = !result.error;
+          sourceError.textContent = result.error || "";
+        }
+        if (editors.html_body) {
+          if (result.error) editors.html_body.markError(result.line, result.error);
+          else editors.html_body.clearErrors();
+        }
+        if (result.error) return;
+        frameUrl = result.url;
+        showFrame();
+        if (textOut) textOut.textContent = result.text;
+        if (preheaderOut) preheaderOut.textContent = result.preheader;
+        showChecks(result.checks);
         if (result.variables) ensureRows(result.variables);
         if (subjectOut) subjectOut.textContent = result.subject;
         if (removedOut) {
@@ -117,12 +194,68 @@
     });
   }
 
-  if (form) form.addEventListener("input", later);
+  if (form) {
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+  }
+  function press(group, button) {
+    document.querySelectorAll(group).forEach(function (other) {
+      other.classList.toggle("active", other === button);
+      other.setAttribute("aria-pressed", other === button ? "true" : "false");
+    });
+  }
   document.querySelectorAll("[data-preview-width]").forEach(function (button) {
     button.addEventListener("click", function () {
       frame.style.width = button.dataset.previewWidth;
+      press("[data-preview-width]", button);
     });
   });
+  document.querySelectorAll("[data-preview-part]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const text = button.dataset.previewPart === "text";
+      frame.hidden = text;
+      textOut.hidden = !text;
+      press("[data-preview-part]", button);
+    });
+  });
+  if (dark) dark.addEventListener("change", showFrame);
+  if (images) images.addEventListener("change", showFrame);
+
+  // SpamAssassin's score of what is in the editor, with the rules that fired.
+  const spamRun = document.getElementById("spam-run");
+  if (spamRun) {
+    spamRun.addEventListener("click", function () {
+      const out = document.getElementById("spam-result");
+      out.textContent = "…";
+      fetch(editor.dataset.spamUrl, { method: "POST", body: content(), credentials: "same-origin",
+                                      headers: { "X-CSRFToken": field("csrfmiddlewaretoken") } })
+        .then(function (response) { return response.json(); })
+        .then(function (result) {
+          const rules = document.getElementById("spam-rules");
+          if (result.error) {
+            out.textContent = result.error;
+            out.className = "ms-2 text-danger";
+            return;
+          }
+          out.className = "ms-2 " + (result.spam ? "text-danger" : "text-success");
+          out.textContent = spamRun.dataset.label.replace("%(score)s", result.score)
+            .replace("%(threshold)s", result.threshold);
+          out.dataset.score = result.score;
+          const body = rules.tBodies[0];
+          body.replaceChildren();
+          result.rules.forEach(function (rule) {
+            const row = body.insertRow();
+            row.insertCell().textContent = rule[0];
+            row.cells[0].className = "text-end";
+            const code = document.createElement("code");
+            code.textContent = rule[1];
+            row.insertCell().appendChild(code);
+            row.insertCell().textContent = rule[2];
+          });
+          rules.hidden = result.rules.length === 0;
+        });
+    });
+  }
 
   // SMS: GSM-7 fits 160 characters in one message (153 a part when split), anything else UCS-2, 70 (67).
   const sms = document.getElementById("sms-count");

@@ -44,14 +44,15 @@ def test_write_review_approve_and_send_a_test(new_page):
         writer.get_by_label("Name").fill("welcome")
         writer.get_by_role("button", name="Create template").click()
         writer.get_by_label("Subject").fill("Welcome, {UserName}")
-        writer.get_by_label("HTML body").fill("<h1>Hello {UserName}</h1><p>Glad you are here.</p>")
+        body = writer.get_by_role("textbox", name="Body", exact=True)  # the code editor
+        body.fill("<h1>Hello {UserName}</h1><p>Glad you are here.</p>")
         assert writer.title() == "welcome · directmail"  # no markup in the browser's title
         # A row appeared for the new variable.
         writer.locator("#sample-table input[aria-label='UserName']").fill("Ann")
         preview = writer.frame_locator("#preview")
         preview.get_by_role("heading", name="Hello Ann").wait_for()  # the preview followed the typing
         assert writer.locator("#preview-subject").inner_text() == "Welcome, Ann"
-        writer.get_by_label("HTML body").fill("<h1>Hi {UserName}</h1><p>Glad you are here.</p>")
+        body.fill("<h1>Hi {UserName}</h1><p>Glad you are here.</p>")
         preview.get_by_role("heading", name="Hi Ann").wait_for()
         # Sample data from a row of a recipient list, as a batch send would fill it in.
         writer.locator("#sample-list").select_option(label="会员")

@@ -12,7 +12,7 @@ from sending.api.actions import action, actor
 from sending.api.auth import ApiError, Caller
 from sending.api.params import Params, by_api_id, dm_time, epoch, refused
 from templates_app import services
-from templates_app.models import Template, TemplateKind, TemplateVersion, VersionStatus
+from templates_app.models import BodyFormat, Template, TemplateKind, TemplateVersion, VersionStatus
 
 STATUS_CODES: dict[str, int] = {
     VersionStatus.DRAFT: 0,
@@ -56,7 +56,9 @@ def _content(p: Params, kind: str, latest: TemplateVersion | None = None) -> dic
         return {"subject": subject, "html_body": html, "text_body": "", "from_alias": alias}
     return {
         "subject": subject if p.has("TemplateSubject") else latest.subject,
-        "html_body": html if p.has("TemplateText") else latest.html_body,
+        # TemplateText is HTML; left out, the newest version's source (HTML or MJML) stays.
+        "html_body": html if p.has("TemplateText") else (latest.source or latest.html_body),
+        "body_format": BodyFormat.HTML if p.has("TemplateText") else latest.body_format,
         "text_body": latest.text_body,
         "from_alias": alias if p.has("TemplateNickName") else latest.from_alias,
     }
@@ -97,7 +99,11 @@ def modify_template(caller: Caller, p: Params) -> dict:
         services.template_update_info(
             template=template, name=name, description=template.description, actor=actor(caller)
         )
-    unchanged = all(getattr(latest, field) == value for field, value in content.items())
+    written = {
+        **{field: getattr(latest, field) for field in content},
+        "html_body": latest.source or latest.html_body,
+    }
+    unchanged = all(written[field] == value for field, value in content.items())
     if unchanged:
         return {}
     if latest.status == VersionStatus.SUBMITTED:

@@ -1,0 +1,141 @@
+"""From what a template's author wrote to the HTML that is reviewed and sent, on every save.
+
+1. MJML (a version whose format is MJML) is compiled to HTML by mrml, the Rust MJML compiler's Python
+   binding (no Node.js at run time). mrml's own errors name no place, so a failed compile is looked at
+   again by `_mjml_problem`, which names the line of the first unclosed, stray or unknown element.
+2. The document's `<style>` rules are inlined into style attributes by css-inline (Gmail and many apps
+   drop or limit style elements); what cannot be inlined, the `@media` rules, stays in a style element
+   for the clients that read it. Remote style sheets are never fetched.
+3. The sanitizer (templates_app.sanitize) runs on the result, keeping those @media rules.
+
+`prepare` does all three; templates_app.services calls it.
+"""
+
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import css_inline
+import mrml
+
+from accounts.errors import ServiceError
+from templates_app.models import BodyFormat
+from templates_app.sanitize import sanitize
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, keep_link_tags=False)
+
+
+class SourceError(ServiceError):
+    """The source cannot be compiled; `line` is where (1-based; 0 when nobody can say)."""
+
+    def __init__(self, message: str, line: int = 0):
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Prepared:
+    html: str
+    removed: list[str]  # what the sanitizer took out, for the editor
+
+
+def prepare(source: str, body_format: str = BodyFormat.HTML) -> Prepared:
+    """The HTML to review and send for `source`; raises SourceError when MJML does not compile."""
+    markup = compile_mjml(source) if body_format == BodyFormat.MJML and source.strip() else source
+    cleaned = sanitize(inline_css(markup), keep_media=True)
+    return Prepared(cleaned.html, cleaned.removed)
+
+
+def inline_css(markup: str) -> str:
+    """`markup` with its style elements' rules moved into style attributes (@media rules kept)."""
+    if "<style" not in markup.lower():
+        return markup
+    try:
+        return _INLINER.inline(markup)
+    except (css_inline.InlineError, ValueError) as exc:
+        raise SourceError(f"The styles could not be inlined: {exc}") from exc
+
+
+def compile_mjml(source: str) -> str:
+    """The HTML of an MJML document; an unknown or unbalanced MJML element is an error at its line (mrml
+    drops some unknown elements without a word)."""
+    line, problem = _mjml_problem(source)
+    if problem:
+        raise SourceError(problem, line)
+    try:
+        return mrml.to_html(source).content
+    except OSError as exc:
+        raise SourceError(f"The MJML could not be compiled: {exc}.") from exc
+
+
+# The elements of MJML 4 (mrml's set), and HTML's void elements (never closed).
+MJML_ELEMENTS = frozenset(
+    """mjml mj-head mj-body mj-attributes mj-all mj-class mj-breakpoint mj-font mj-html-attributes
+    mj-html-attribute mj-selector mj-preview mj-style mj-title mj-include mj-accordion mj-accordion-element
+    mj-accordion-title mj-accordion-text mj-button mj-carousel mj-carousel-image mj-column mj-divider
+    mj-group mj-hero mj-image mj-navbar mj-navbar-link mj-raw mj-section mj-social mj-social-element
+    mj-spacer mj-table mj-text mj-wrapper""".split()  # noqa: SIM905 - a word list reads better
+)
+_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())  # noqa: SIM905
+
+
+def _is_mjml(tag: str) -> bool:
+    return tag == "mjml" or tag.startswith("mj-")
+
+
+class _Balance(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open: list[tuple[str, int]] = []
+        self.problem: tuple[int, str] | None = None
+        self.seen_root = False
+
+    def _fail(self, message: str) -> None:
+        if self.problem is None:
+            self.problem = (self.getpos()[0], message)
+
+    # mrml wants the HTML inside mj-text closed too (an unclosed <p> fails the compile): every element
+    # but HTML's void ones is followed.
+    def handle_starttag(self, tag, attrs):
+        if not self.seen_root:
+            self.seen_root = True
+            if tag != "mjml":
+                self._fail(f"An MJML template starts with <mjml>, not <{tag}>.")
+        if _is_mjml(tag) and tag not in MJML_ELEMENTS:
+            self._fail(f"<{tag}> is not an MJML element.")
+        if tag not in _VOID:
+            self.open.append((tag, self.getpos()[0]))
+
+    def handle_startendtag(self, tag, attrs):
+        if _is_mjml(tag) and tag not in MJML_ELEMENTS:
+            self._fail(f"<{tag}> is not an MJML element.")
+
+    def handle_endtag(self, tag):
+        if tag in _VOID:
+            return
+        if not self.open:
+            self._fail(f"</{tag}> closes nothing.")
+            return
+        name, line = self.open[-1]
+        if name != tag:
+            self._fail(f"</{tag}> closes <{name}>, opened on line {line}.")
+            return
+        self.open.pop()
+
+
+def _mjml_problem(source: str) -> tuple[int, str]:
+    """(line, what is wrong) of the first unbalanced or unknown element; (0, "") when none is found."""
+    checker = _Balance()
+    try:
+        checker.feed(source)
+        checker.close()
+    except AssertionError:  # html.parser gives up on some broken markup
+        return 0, ""
+    if checker.problem is not None:
+        line, message = checker.problem
+        return line, f"Line {line}: {message}"
+    if not checker.seen_root:
+        return 1, "Line 1: an MJML template starts with <mjml>."
+    if checker.open:
+        name, line = checker.open[-1]
+        return line, f"Line {line}: <{name}> is never closed."
+    return 0, ""
