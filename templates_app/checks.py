@@ -26,7 +26,7 @@ from publicsuffixlist import PublicSuffixList
 from templates_app import plaintext, rendering
 
 GMAIL_CLIP_BYTES = 102 * 1024
-IMAGE_ONLY_TEXT = 200  # characters of visible text under which mail with images counts as image-only
+IMAGE_ONLY_TEXT = 100  # characters of visible text under which mail with images counts as image-only
 _psl = PublicSuffixList()
 _SHOWN_DOMAIN = re.compile(r"^(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:[/:?#]\S*)?$", re.I)
 _UNSUBSCRIBE = re.compile(r"unsubscri|opt[ -]?out|退订|取消订阅|退订阅", re.I)

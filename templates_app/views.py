@@ -369,13 +369,11 @@ def review_queue(request):
         .select_related("template__approved_version", "submitted_by")
         .order_by("submitted_at")
     )
-    rows = [
-        (
-            version,
-            _diff(version.template.approved_version, version) if version.template.approved_version else None,
-        )
-        for version in waiting
-    ]
+    rows = []
+    for version in waiting:
+        version.findings = checks.check(html=version.html_body, text=version.text_body)  # type: ignore[attr-defined]
+        approved = version.template.approved_version
+        rows.append((version, _diff(approved, version) if approved else None))
     return render(request, "templates_app/review_queue.html", {"rows": rows, "reject_form": RejectForm()})
 
 

@@ -9,7 +9,7 @@ rendered per recipient at delivery from the list's fields (templates_app.renderi
 """
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from sending.models import (
     ValidationJob,
 )
 from sending.services import messages as mail
+from templates_app import checks as template_checks
 from templates_app import rendering
 from templates_app.models import Template, TemplateKind
 
@@ -56,6 +57,7 @@ class Preflight:
     month_left: int
     sample: dict | None  # the first recipient's rendered subject and HTML, and their address
     validation: ValidationJob | None = None  # the list's latest completed validation, if any
+    findings: list = field(default_factory=list)  # the template's pre-flight checks (templates_app.checks)
 
     @property
     def will_send(self) -> int:
@@ -107,7 +109,27 @@ def preflight(job: BatchJob) -> Preflight:
         validated = (
             job.recipient_list.validations.filter(state="completed").defer("result", "source_data").first()
         )
-    return Preflight(recipients, suppressed, day_left, month_left, sample, validated)
+    findings = []
+    if version is not None and job.recipient_list is not None:
+        findings = template_checks.check(
+            html=version.html_body,
+            text=version.text_body,
+            batch=True,
+            unsubscribe_added=job.unsubscribe_link,
+            list_variables=_list_variables(job.recipient_list, version),
+        )
+    return Preflight(recipients, suppressed, day_left, month_left, sample, validated, findings)
+
+
+def _list_variables(recipient_list, version) -> set[str]:
+    """The variables of the template that the list has: DirectMail's fields always, a custom one when at
+    least one of its addresses has it."""
+    used = rendering.variables_in(version.subject, version.html_body, version.text_body)
+    have = set(rendering.STANDARD_VARIABLES)
+    for name in used:
+        if name not in have and recipient_list.recipients.filter(custom__has_key=name).exists():
+            have.add(name)
+    return have
 
 
 # -- saving and confirming

@@ -52,6 +52,24 @@ class BatchJobTest(People, BatchSetup, TestCase):
         page = self.client.get(f"/a/{self.account.public_id}/batch/{job.public_id}/")
         self.assertContains(page, "5 addresses validated")
 
+    def test_the_pre_flight_runs_the_templates_checks_against_the_list_and_the_unsubscribe_option(self):
+        job = self.draft(unsubscribe_link=False)
+        codes = {finding.code for finding in service.preflight(job).findings}
+        self.assertIn("unsubscribe", codes)  # no link of its own, and the send adds none
+        self.assertNotIn("unknown_variable", codes)  # {City} is a field of the list's addresses
+        job.unsubscribe_link = True
+        self.assertNotIn("unsubscribe", {f.code for f in service.preflight(job).findings})
+        version = self.template.approved_version
+        version.html_body += "<p>{Coupon}</p>"
+        version.save()
+        job.refresh_from_db()
+        [finding] = [f for f in service.preflight(job).findings if f.code == "unknown_variable"]
+        self.assertIn("{Coupon}", finding.message)
+        self.client.force_login(self.owner)
+        page = self.client.get(f"/a/{self.account.public_id}/batch/{job.public_id}/")
+        self.assertContains(page, 'id="preflight-checks"')
+        self.assertContains(page, "The list has no field for {Coupon}")
+
     def test_only_a_batch_sender_and_an_approved_email_template(self):
         with self.assertRaisesMessage(ServiceError, "is a trigger address"):
             self.draft(sender=self.trigger_sender)
