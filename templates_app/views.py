@@ -371,7 +371,7 @@ def review_queue(request):
     )
     rows = []
     for version in waiting:
-        version.findings = checks.check(html=version.html_body, text=version.text_body)  # type: ignore[attr-defined]
+        version.findings = checks.check(html=version.html_body, text=version.text_body)
         approved = version.template.approved_version
         rows.append((version, _diff(approved, version) if approved else None))
     return render(request, "templates_app/review_queue.html", {"rows": rows, "reject_form": RejectForm()})
