@@ -82,10 +82,16 @@ ALLOWED = {
     "DANE",
     "RPT",
     "Microsoft",
+    "MJML",
+    "SpamAssassin",
+    "SPAMD",
+    "spamd",
+    "http",
 }
 VISIBLE_TEXT = """() => {
   const root = document.body.cloneNode(true);
-  root.querySelectorAll("code, pre, script, style, select, textarea, input, canvas, .dropdown-menu")
+  const data = "code, pre, script, style, select, textarea, input, canvas, .dropdown-menu, .cm-editor";
+  root.querySelectorAll(data)
     .forEach((element) => element.remove());
   return root.textContent;
 }"""
