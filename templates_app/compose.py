@@ -6,7 +6,8 @@
 2. The document's `<style>` rules are inlined into style attributes by css-inline (Gmail and many apps
    drop or limit style elements); what cannot be inlined, the `@media` rules, stays in a style element
    for the clients that read it. Remote style sheets are never fetched.
-3. The sanitizer (templates_app.sanitize) runs on the result, keeping those @media rules.
+3. The sanitizer (templates_app.sanitize) runs on the result, keeping those @media rules; when there are
+   any, the result is a whole document with them in its head (Gmail reads style elements only there).
 
 `prepare` does all three; templates_app.services calls it.
 """
@@ -42,7 +43,17 @@ def prepare(source: str, body_format: str = BodyFormat.HTML) -> Prepared:
     """The HTML to review and send for `source`; raises SourceError when MJML does not compile."""
     markup = compile_mjml(source) if body_format == BodyFormat.MJML and source.strip() else source
     cleaned = sanitize(inline_css(markup), keep_media=True)
-    return Prepared(cleaned.html, cleaned.removed)
+    if not cleaned.media:
+        return Prepared(cleaned.html, cleaned.removed)
+    # A document, so that the rules are in the head, where Gmail reads style elements.
+    document = DOCUMENT.format(media=cleaned.media, body=cleaned.html)
+    return Prepared(document, cleaned.removed)
+
+
+DOCUMENT = (
+    '<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<style>{media}</style></head><body>{body}</body></html>"
+)
 
 
 def inline_css(markup: str) -> str:

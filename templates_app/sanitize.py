@@ -6,8 +6,8 @@ CVE-2021-23980 (no `svg`/`math`, no `style`/`noscript`/`textarea`/`xmp`... eleme
 Elements whose content is code or hidden (script, style, iframe...) are dropped with their content;
 other unknown tags are dropped and their text kept. `report` lists what was removed, for the editor.
 
-With `keep_media`, the `@media` rules of the document's `<style>` elements survive as one `<style>` at the
-start (what CSS inlining leaves for the clients that read it: responsive widths, dark mode): parsed with
+With `keep_media`, the `@media` rules of the document's `<style>` elements are given back too (`media`:
+what CSS inlining leaves for the clients that read it: responsive widths, dark mode), parsed with
 tinycss2 and rebuilt from what passes, media queries of plain words, selectors of plain characters,
 declarations through the same property allow-list as style attributes; nothing else of a style element,
 and never a `<` in what is written back.
@@ -141,6 +141,7 @@ def media_rules(css: str) -> str:
 class Sanitized:
     html: str
     removed: list[str]  # e.g. ["<script> (1)", "onerror on <img> (1)"], for the editor
+    media: str = ""  # with keep_media: the harmless @media rules of the style elements, as CSS
 
 
 class _Inventory(HTMLParser):
@@ -172,15 +173,13 @@ def sanitize(html: str, *, keep_media: bool = False) -> Sanitized:
     """The allowed part of `html`, and a list of what was removed; with `keep_media`, its style elements'
     harmless @media rules too."""
     cleaned = _cleaner.clean(_DROP.sub("", html))
-    if keep_media and (media := "".join(media_rules(css) for css in _STYLE_ELEMENT.findall(html))):
-        cleaned = f"<style>{media}</style>{cleaned}"
+    media = "".join(media_rules(css) for css in _STYLE_ELEMENT.findall(html)) if keep_media else ""
     before, after = _inventory(html), _inventory(cleaned)
-    removed = [
-        f"<{tag}> ({n})" for tag, n in sorted((before.tags - after.tags).items()) if tag not in _SCAFFOLDING
-    ]
+    kept = _SCAFFOLDING | ({"style"} if media else set())  # a style element whose rules were kept
+    removed = [f"<{tag}> ({n})" for tag, n in sorted((before.tags - after.tags).items()) if tag not in kept]
     removed += [
         f"{name} on <{tag}> ({n})"
         for (tag, name), n in sorted((before.attributes - after.attributes).items())
         if tag in after.tags or tag in ALLOWED_TAGS
     ]
-    return Sanitized(cleaned, removed)
+    return Sanitized(cleaned, removed, media)

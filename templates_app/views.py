@@ -176,11 +176,10 @@ def _diff(old: TemplateVersion, new: TemplateVersion) -> list[tuple[str, str]]:
     """(kind, line) of a unified diff from `old` to `new` (kind: add, remove, context, header)."""
 
     def lines(version):
-        return [
-            f"Subject: {version.subject}",
-            *version.html_body.splitlines(),
-            *version.text_body.splitlines(),
-        ]
+        # An MJML version is compared as written (its compiled HTML is one long line); HTML as it is sent.
+        mjml = version.body_format == BodyFormat.MJML and version.source
+        body = version.source if mjml else version.html_body
+        return [f"Subject: {version.subject}", *body.splitlines(), *version.text_body.splitlines()]
 
     out = []
     for line in difflib.unified_diff(lines(old), lines(new), f"v{old.number}", f"v{new.number}", lineterm=""):

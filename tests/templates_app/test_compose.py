@@ -88,7 +88,9 @@ class ComposeTests(People, TestCase):
         prepared = compose.prepare(HTML)
         self.assertIn('<h1 class="big" style="font-size: 20px;">', prepared.html)
         self.assertIn('style="color: #333333;font-family: Arial;"', prepared.html)
-        self.assertTrue(prepared.html.startswith("<style>@media only screen and (max-width: 600px)"))
+        self.assertIn("<head><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<style>@media only screen and (max-width: 600px)", prepared.html)  # fmt: skip
+        self.assertEqual(compose.prepare(prepared.html).html, prepared.html)  # prepared again: the same
         self.assertIn("@media (prefers-color-scheme: dark){p{color: #eeeeee;}}", prepared.html)
         self.assertNotIn("<script", prepared.html)
         self.assertNotIn("onerror", prepared.html)
