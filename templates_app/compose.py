@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 
 import css_inline
 import mrml
+from django.utils.translation import gettext as _
 
 from accounts.errors import ServiceError
 from templates_app.models import BodyFormat
@@ -63,7 +64,7 @@ def inline_css(markup: str) -> str:
     try:
         return _INLINER.inline(markup)
     except (css_inline.InlineError, ValueError) as exc:
-        raise SourceError(f"The styles could not be inlined: {exc}") from exc
+        raise SourceError(_("The styles could not be inlined: %(why)s") % {"why": exc}) from exc
 
 
 def compile_mjml(source: str) -> str:
@@ -75,7 +76,7 @@ def compile_mjml(source: str) -> str:
     try:
         return mrml.to_html(source).content
     except OSError as exc:
-        raise SourceError(f"The MJML could not be compiled: {exc}.") from exc
+        raise SourceError(_("The MJML could not be compiled: %(why)s.") % {"why": exc}) from exc
 
 
 # The elements of MJML 4 (mrml's set), and HTML's void elements (never closed).
@@ -110,25 +111,26 @@ class _Balance(HTMLParser):
         if not self.seen_root:
             self.seen_root = True
             if tag != "mjml":
-                self._fail(f"An MJML template starts with <mjml>, not <{tag}>.")
+                self._fail(_("An MJML template starts with <mjml>, not <%(tag)s>.") % {"tag": tag})
         if _is_mjml(tag) and tag not in MJML_ELEMENTS:
-            self._fail(f"<{tag}> is not an MJML element.")
+            self._fail(_("<%(tag)s> is not an MJML element.") % {"tag": tag})
         if tag not in _VOID:
             self.open.append((tag, self.getpos()[0]))
 
     def handle_startendtag(self, tag, attrs):
         if _is_mjml(tag) and tag not in MJML_ELEMENTS:
-            self._fail(f"<{tag}> is not an MJML element.")
+            self._fail(_("<%(tag)s> is not an MJML element.") % {"tag": tag})
 
     def handle_endtag(self, tag):
         if tag in _VOID:
             return
         if not self.open:
-            self._fail(f"</{tag}> closes nothing.")
+            self._fail(_("</%(tag)s> closes nothing.") % {"tag": tag})
             return
         name, line = self.open[-1]
         if name != tag:
-            self._fail(f"</{tag}> closes <{name}>, opened on line {line}.")
+            problem = _("</%(tag)s> closes <%(open)s>, opened on line %(line)s.")
+            self._fail(problem % {"tag": tag, "open": name, "line": line})
             return
         self.open.pop()
 
@@ -143,10 +145,14 @@ def _mjml_problem(source: str) -> tuple[int, str]:
         return 0, ""
     if checker.problem is not None:
         line, message = checker.problem
-        return line, f"Line {line}: {message}"
+        return line, _("Line %(line)s: %(problem)s") % {"line": line, "problem": message}
     if not checker.seen_root:
-        return 1, "Line 1: an MJML template starts with <mjml>."
+        return 1, _("Line %(line)s: %(problem)s") % {
+            "line": 1,
+            "problem": _("An MJML template starts with <mjml>."),
+        }
     if checker.open:
         name, line = checker.open[-1]
-        return line, f"Line {line}: <{name}> is never closed."
+        problem = _("<%(tag)s> is never closed.") % {"tag": name}
+        return line, _("Line %(line)s: %(problem)s") % {"line": line, "problem": problem}
     return 0, ""

@@ -117,3 +117,8 @@ def test_the_editor_in_chinese(new_page, live_server):
     page.locator("#preview-text").get_by_text("你好").wait_for()
     assert english_left(page) == [], f"English left on {page.url}"
     screenshot(page, "zh-template-editor")
+    page.get_by_label("MJML").check()
+    page.get_by_role("textbox", name="正文", exact=True).fill(MJML)
+    # In Chinese, but for the element names it quotes.
+    zh_error = "第 6 行：</mj-column> 闭合了第 5 行打开的 <mj-text>。"  # noqa: RUF001 - Chinese punctuation
+    page.locator("#source-error").get_by_text(zh_error).wait_for()
