@@ -72,6 +72,13 @@ def log_in(page, email: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def switch_to_chinese(page) -> None:
+    """The user menu's 简体中文, as a Chinese-speaking user switches; ends on the Overview in Chinese."""
+    page.locator("#user-menu").click()
+    page.get_by_role("button", name="简体中文").click()
+    page.get_by_role("link", name="概览").wait_for()
+
+
 def sign_up(page, *, name: str, email: str, password: str, account: str) -> None:
     """The sign-up form from the landing page, as a newcomer fills it in; ends on the Overview."""
     page.goto("/")

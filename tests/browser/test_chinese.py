@@ -17,7 +17,7 @@ from sending.services.batch import job_save
 from sending.services.senders import sender_address_create
 from templates_app.services import template_create, version_approve, version_submit
 from tests.base import make_user
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, switch_to_chinese
 from tests.sending.helpers import verified_domain
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -136,9 +136,7 @@ def test_a_chinese_speaking_operator_sees_no_english(new_page, live_server):
     with override_settings(PUBLIC_BASE_URL=live_server.url):
         page = new_page()
         log_in(page, "owner@example.com", PASSWORD)
-        page.locator("#user-menu").click()
-        page.get_by_role("button", name="简体中文").click()
-        page.get_by_role("link", name="概览").wait_for()
+        switch_to_chinese(page)
         assert page.locator("html").get_attribute("lang") == "zh-hans"
 
         visits = [

@@ -7,7 +7,7 @@ import pytest
 from accounts.audit import SYSTEM
 from accounts.services import user_signup
 from templates_app.services import template_create
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, switch_to_chinese
 from tests.browser.test_chinese import english_left
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -107,9 +107,7 @@ def test_the_editor_in_chinese(new_page, live_server):
                                actor=SYSTEM)  # fmt: skip
     page = new_page()
     log_in(page, "owner@example.com", PASSWORD)
-    page.locator("#user-menu").click()
-    page.get_by_role("button", name="简体中文").click()
-    page.get_by_role("link", name="概览").wait_for()
+    switch_to_chinese(page)
     page.goto(f"/a/{account.public_id}/templates/{template.public_id}/")
     page.locator("#checks [data-check=img_alt]").wait_for()
     page.get_by_role("button", name="手机").click()

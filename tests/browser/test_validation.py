@@ -11,7 +11,7 @@ from accounts.audit import SYSTEM
 from accounts.services import user_signup
 from sending.models import ValidationJob
 from sending.services import lists as list_service
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, switch_to_chinese
 from tests.browser.test_chinese import english_left
 from tests.dnsserver import DnsServer
 
@@ -91,9 +91,7 @@ def test_the_validation_pages_in_chinese(new_page, live_server, dns):
     with override_settings(PUBLIC_BASE_URL=live_server.url):
         page = new_page()
         log_in(page, "owner@example.com", PASSWORD)
-        page.locator("#user-menu").click()
-        page.get_by_role("button", name="简体中文").click()
-        page.get_by_role("link", name="概览").wait_for()
+        switch_to_chinese(page)
         page.locator(".console-sidebar").get_by_role("link", name="地址校验", exact=True).click()
         page.wait_for_load_state()
         assert english_left(page) == [], f"English left on {page.url}"
