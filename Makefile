@@ -51,8 +51,10 @@ browser:
 ## bench: delivery against a plain-SMTP baseline, API calls/s under gunicorn against a trivial view, SMTP
 ## submissions/s against a bare aiosmtpd, recipient imports (rows/s, peak memory) against csv alone, a batch
 ## send end to end against plain SMTP, the statistics pages and API with a million messages against scanning
-## the events, address validation without probes against email-validator's syntax check: on SQLite (the embedded default), then on PostgreSQL with Redis as broker and cache (the
-## production layout; Redis's database 14, emptied first) when both run here. Each on a fresh database.
+## the events, address validation without probes against email-validator's syntax check: on SQLite (the
+## embedded default), then on PostgreSQL with Redis as broker and cache (the production layout; Redis's
+## database 14, emptied first) when both run here. Each on a fresh database. Then one summary table per
+## database: figure, baseline, ratio, target, met or not (the figures are in var/bench-results.jsonl).
 BENCH_MESSAGES ?= 10000
 BENCH_API_REQUESTS ?= 3000
 BENCH_SMTP_MESSAGES ?= 3000
@@ -64,7 +66,10 @@ BENCHES = "bench_delivery --messages $(BENCH_MESSAGES)" "bench_api --requests $(
 	"bench_validation --addresses 10000"
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/directmail_bench
 REDIS_BENCH_URL ?= redis://127.0.0.1:6379/14
+BENCH_RESULTS ?= $(CURDIR)/var/bench-results.jsonl
+bench: export BENCH_RESULTS := $(BENCH_RESULTS)
 bench: $(TEST_STAMP)
+	@mkdir -p $(dir $(BENCH_RESULTS)) && rm -f $(BENCH_RESULTS)
 	@for what in $(BENCHES); do \
 	  dir=$$(mktemp -d); echo "== SQLite: $$what"; \
 	  env -u DATABASE_URL -u REDIS_URL DATA_DIR=$$dir $(PY) manage.py migrate -v0 && \
@@ -85,6 +90,7 @@ bench: $(TEST_STAMP)
 	    rm -rf $$dir; \
 	  done; \
 	fi
+	@$(PY) manage.py bench_summary $(BENCH_RESULTS)
 
 ## lint: ruff check and format check, the apps' one-way dependencies (import-linter: pyproject.toml's
 ## [tool.importlinter]) and types (mypy with django-stubs: [tool.mypy]), as CI runs them.

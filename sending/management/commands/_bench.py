@@ -1,5 +1,6 @@
 """What the benchmarks share (Django lists no command here: the module name starts with _)."""
 
+import json
 import os
 import signal
 import smtplib
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -102,3 +104,46 @@ def relay_cluster(sink):
             cluster.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(cluster.pid, signal.SIGKILL)
+
+
+# -- the summary table of `make bench` (bench_summary): each benchmark records its figures here
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a figure should reach on the 2-core machine (issue 29): `ratio` is value / baseline >= at
+    least; `max` is value <= at most; None: shown without a target."""
+
+    name: str
+    kind: str | None = None
+    threshold: float = 0.0
+
+
+TARGETS = {
+    "delivery": Target("delivery end to end", "ratio", 0.75),
+    "dkim": Target("DKIM per message", "max", 0.8),
+    "batch": Target("batch send end to end", "ratio", 0.75),
+    "api": Target("SingleSendMail", "ratio", 0.6),
+    "api_p99": Target("SingleSendMail p99", "max", 100),
+    "smtp": Target("SMTP submission", "ratio", 0.35),
+    "import": Target("import of 100,000 rows", "ratio", 0.5),
+    "import_memory": Target("import peak memory", "max", 200),
+    "stats_p95": Target("dashboard and statistics API p95", "max", 50),
+    "stats_fresh": Target("an event on the dashboard", "max", 5),
+    "validation": Target("address validation, no probes"),
+}
+
+
+def record(
+    key: str, value: float, unit: str, *, baseline: float | None = None, baseline_name: str = ""
+) -> None:
+    """Add a figure to the run's results (BENCH_RESULTS, a JSON-lines file; nothing when unset)."""
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    from django.db import connection
+
+    row = {"key": key, "value": value, "unit": unit, "baseline": baseline, "baseline_name": baseline_name,
+           "database": "PostgreSQL + Redis" if connection.vendor == "postgresql" else "SQLite"}  # fmt: skip
+    with open(path, "a", encoding="utf-8") as results:
+        results.write(json.dumps(row) + "\n")

@@ -26,7 +26,7 @@ from django.db import connection
 from accounts.access import access_key_create
 from accounts.audit import SYSTEM
 from sending.api.signatures import rpc_signature
-from sending.management.commands._bench import bench_sender, free_port, run_clients, wait_for_port
+from sending.management.commands._bench import bench_sender, free_port, record, run_clients, wait_for_port
 from sending.models import Envelope
 
 
@@ -73,6 +73,8 @@ class Command(BaseCommand):
             f"p99 {api['p99']:.1f} ms vs {baseline['p99']:.1f} ms"
         )
         self.stdout.write(f"  every accepted call stored its envelope: {stored == api['ok']} ({stored})")
+        record("api", api["rate"], "calls/s", baseline=baseline["rate"], baseline_name="/healthz")
+        record("api_p99", api["p99"], "ms")
 
     def _setup(self) -> tuple[str, str]:
         sender = bench_sender("bench-api@example.com", "bench.example.com")

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.audit import SYSTEM, Actor
-from sending.management.commands._bench import bench_sender, relay_cluster, smtp_baseline
+from sending.management.commands._bench import bench_sender, record, relay_cluster, smtp_baseline
 from sending.models import BatchJob, Message, MessageState, Recipient
 from sending.services import batch as batch_service
 from sending.services import lists as list_service
@@ -53,6 +53,7 @@ class Command(BaseCommand):
             f"end to end: {rate:,.0f} messages/s; baseline: {baseline:,.0f} messages/s; "
             f"ratio {rate / baseline:.2f}"
         )
+        record("batch", rate, "messages/s", baseline=baseline, baseline_name="smtplib")
 
     def _setup(self, count: int) -> BatchJob:
         trigger = bench_sender("bench-batch@example.com", "bench.example")

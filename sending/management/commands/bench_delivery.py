@@ -18,7 +18,7 @@ from django.db import connection
 from sending.delivery import mime
 from sending.delivery import signing as dkim_signing
 from sending.delivery.worker import return_path
-from sending.management.commands._bench import bench_sender, relay_cluster, smtp_baseline
+from sending.management.commands._bench import bench_sender, record, relay_cluster, smtp_baseline
 from sending.models import Message, MessageState
 from sending.services.messages import Content, Mail, message_enqueue
 
@@ -50,12 +50,14 @@ class Command(BaseCommand):
         with SmtpSink() as sink:
             sender = self._setup()
             baseline = self._baseline(sink, sender, count)
-            self._stages(sink, sender, options["sample"])
+            stages = self._stages(sink, sender, options["sample"])
             rate = self._engine(sink, sender, count, options["timeout"])
         self.stdout.write(
             f"end to end: {rate:,.0f} messages/s; baseline: {baseline:,.0f} messages/s; "
             f"ratio {rate / baseline:.2f}"
         )
+        record("delivery", rate, "messages/s", baseline=baseline, baseline_name="smtplib")
+        record("dkim", stages["dkim"], "ms")
 
     def _setup(self):
         return bench_sender("bench@example.com", "bench.example")
@@ -65,7 +67,8 @@ class Command(BaseCommand):
         self.stdout.write(f"baseline (smtplib, one connection, pre-built messages): {rate:,.0f} messages/s")
         return rate
 
-    def _stages(self, sink, sender, sample: int) -> None:
+    def _stages(self, sink, sender, sample: int) -> dict[str, float]:
+        """Milliseconds per message of each stage, on a sample."""
         result = message_enqueue(
             Mail(
                 account=sender.account,
@@ -94,8 +97,11 @@ class Command(BaseCommand):
                     totals[name] += spent
         Message.objects.filter(envelope__env_id=result.env_id).delete()
         sink.messages.clear()
-        per = ", ".join(f"{name} {1000 * spent / len(messages):.2f} ms" for name, spent in totals.items())
-        self.stdout.write(f"per message: {per}")
+        per_message = {name: 1000 * spent / len(messages) for name, spent in totals.items()}
+        self.stdout.write(
+            "per message: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_message.items())
+        )
+        return per_message
 
     def _engine(self, sink, sender, count: int, timeout: int) -> float:
         started = time.monotonic()

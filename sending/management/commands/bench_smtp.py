@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.audit import SYSTEM
-from sending.management.commands._bench import bench_sender, free_port, run_clients, wait_for_port
+from sending.management.commands._bench import bench_sender, free_port, record, run_clients, wait_for_port
 from sending.models import Envelope
 from sending.services.senders import sender_address_set_smtp_password
 from sending.smtp import tls
@@ -95,6 +95,7 @@ class Command(BaseCommand):
         stored = Envelope.objects.count()
         self.stdout.write(f"  ratio: {ours['rate'] / max(baseline['rate'], 1e-9):.2f}")
         self.stdout.write(f"  every accepted message stored its envelope: {stored == ours['ok']} ({stored})")
+        record("smtp", ours["rate"], "messages/s", baseline=baseline["rate"], baseline_name="bare aiosmtpd")
 
     def _start_smtpd(self, port: int) -> subprocess.Popen:
         env = {

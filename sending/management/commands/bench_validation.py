@@ -21,6 +21,7 @@ from django.test import override_settings
 from email_validator import EmailNotValidError, validate_email
 
 from sending import validation
+from sending.management.commands._bench import record
 
 
 def _dns_server() -> tuple[socket.socket, int]:
@@ -97,3 +98,4 @@ class Command(BaseCommand):
             f"ratio {rate / baseline:.2f}"
         )
         self.stdout.write(f"  statuses: {dict(sorted(counts.items()))}")
+        record("validation", rate, "addresses/s", baseline=baseline, baseline_name="email-validator syntax")
