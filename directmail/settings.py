@@ -320,6 +320,8 @@ FEEDBACK_SENDER_ID = env.str("FEEDBACK_SENDER_ID", default="directmail")
 # Address validation's SMTP probe (sending.validation_probe): the egress address probes leave from (one of
 # this host's; empty: the system's), the MAIL FROM they give, and the providers never probed (they accept
 # every recipient at RCPT, or forbid probing): those answer UNKNOWN.
+# make bench's API baseline view (/bench/insert, one INSERT per call); never set in production.
+BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
 # SpamAssassin's spamd for templates' spam scores (templates_app.spam): spamd://host:port; empty: none.
 SPAMD_URL = env.str("SPAMD_URL", default="")
 SPAMD_TIMEOUT = env.float("SPAMD_TIMEOUT", default=15.0)

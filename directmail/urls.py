@@ -1,9 +1,14 @@
 """The URL map: the console (accounts and, as they land, the other apps), Django admin, health."""
 
+import secrets
+import uuid
+
+from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts import views as account_views
 from accounts.urls import auth_urlpatterns
@@ -38,6 +43,17 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+@csrf_exempt
+def bench_insert(request):
+    """make bench's API baseline (BENCH_VIEWS only): the request read as the API reads it, one INSERT in
+    autocommit, a small JSON answer; what a call costs before any of the API's own work."""
+    from sending.models import ApiNonce
+
+    params = request.POST.dict()
+    ApiNonce.objects.create(key_id="bench", nonce=params.get("SignatureNonce") or secrets.token_hex(16))
+    return JsonResponse({"RequestId": str(uuid.uuid4()).upper()})
+
+
 urlpatterns = [
     path("", root, name="home"),
     path("api/", api_views.rpc, name="api"),
@@ -52,3 +68,5 @@ urlpatterns = [
     path("", include("stats.urls")),
     path("", include(sending_public_urlpatterns)),
 ]
+if settings.BENCH_VIEWS:  # never in production: make bench turns it on for its own gunicorn
+    urlpatterns.append(path("bench/insert", bench_insert))

@@ -1,6 +1,7 @@
 """What the benchmarks share (Django lists no command here: the module name starts with _)."""
 
 import json
+import multiprocessing
 import os
 import signal
 import smtplib
@@ -75,6 +76,42 @@ def smtp_baseline(sink, sender_address: str, html: str, count: int) -> float:
     rate = count / (time.monotonic() - started)
     sink.messages.clear()
     return rate
+
+
+def bare_pipeline(port: int, messages: list, processes: int) -> float:
+    """Messages/s of the worker's own steps for `messages` (sending.delivery.worker.render: personalizing,
+    MIME, DKIM; then SMTP to the sink, one connection per process) in `processes` forked processes, with
+    no database and no queue: what the engine could do if claiming, recording and the broker cost nothing.
+    The messages come with their envelope, sender, domain and account loaded; the DKIM keys are loaded
+    here, before the clock starts."""
+    from sending.delivery.worker import _BatchCache, render, return_path
+
+    cache = _BatchCache()
+    for message in messages:
+        cache.key(message.envelope.sender.domain)
+
+    def work(chunk: list) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for message in chunk:
+                smtp.sendmail(return_path(message), [message.rcpt], render(message, cache))
+
+    context = multiprocessing.get_context("fork")  # the children inherit the loaded objects
+    children = [context.Process(target=work, args=(messages[n::processes],)) for n in range(processes)]
+    started = time.perf_counter()
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    elapsed = time.perf_counter() - started
+    failed = [child.exitcode for child in children if child.exitcode != 0]
+    if failed:
+        raise CommandError(f"the bare pipeline's processes failed: exit codes {failed}")
+    return len(messages) / elapsed
+
+
+def workers() -> int:
+    """The worker processes a cluster runs (Q_WORKERS)."""
+    return int(settings.Q_CLUSTER["workers"])
 
 
 @contextmanager

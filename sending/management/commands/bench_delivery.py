@@ -1,6 +1,8 @@
 """`make bench`: how fast the delivery engine moves mail, against a baseline measured in the same run.
 
-1. Baseline: a plain smtplib client pushes N pre-built messages over one connection to an aiosmtpd sink.
+1. Baselines: a plain smtplib client pushes N pre-built messages over one connection to an aiosmtpd sink;
+   and, after the run, the bare pipeline: the same messages through the worker's own render, DKIM and SMTP
+   code in as many processes as the cluster has workers, without database or queue (the target's measure).
 2. The engine: N messages (one recipient each, ~3 KB of HTML, DKIM on) are accepted through the enqueue
    service, then real django-q2 workers (`manage.py qcluster`) deliver them to the same sink through the
    relay transport; the clock runs from the cluster's start until every message is delivered.
@@ -18,7 +20,14 @@ from django.db import connection
 from sending.delivery import mime
 from sending.delivery import signing as dkim_signing
 from sending.delivery.worker import return_path
-from sending.management.commands._bench import bench_sender, record, relay_cluster, smtp_baseline
+from sending.management.commands._bench import (
+    bare_pipeline,
+    bench_sender,
+    record,
+    relay_cluster,
+    smtp_baseline,
+    workers,
+)
 from sending.models import Message, MessageState
 from sending.services.messages import Content, Mail, message_enqueue
 
@@ -52,11 +61,12 @@ class Command(BaseCommand):
             baseline = self._baseline(sink, sender, count)
             stages = self._stages(sink, sender, options["sample"])
             rate = self._engine(sink, sender, count, options["timeout"])
+            bare = self._bare(sink)
         self.stdout.write(
-            f"end to end: {rate:,.0f} messages/s; baseline: {baseline:,.0f} messages/s; "
-            f"ratio {rate / baseline:.2f}"
+            f"end to end: {rate:,.0f} messages/s; smtplib baseline: {baseline:,.0f} messages/s "
+            f"(ratio {rate / baseline:.2f}); bare pipeline: {bare:,.0f} messages/s (ratio {rate / bare:.2f})"
         )
-        record("delivery", rate, "messages/s", baseline=baseline, baseline_name="smtplib")
+        record("delivery", rate, "messages/s", baseline=bare, baseline_name="bare pipeline")
         record("dkim", stages["dkim"], "ms")
 
     def _setup(self):
@@ -102,6 +112,21 @@ class Command(BaseCommand):
             "per message: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_message.items())
         )
         return per_message
+
+    def _bare(self, sink) -> float:
+        """The same messages through the worker's render and SMTP code alone (no database, no queue)."""
+        messages = list(
+            Message.objects.filter(state=MessageState.DELIVERED).select_related(
+                "envelope__sender__domain", "account"
+            )
+        )
+        sink.messages.clear()
+        rate = bare_pipeline(sink.port, messages, workers())
+        self.stdout.write(
+            f"bare pipeline (the worker's render, DKIM and SMTP in {workers()} processes, no database, no "
+            f"queue): {rate:,.0f} messages/s"
+        )
+        return rate
 
     def _engine(self, sink, sender, count: int, timeout: int) -> float:
         started = time.monotonic()
