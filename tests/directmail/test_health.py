@@ -150,3 +150,13 @@ def test_a_host_without_web_serves_its_processes_metrics(tmp_path):
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "metrics server stopped" in output
+
+
+class BenchViewTests(TestCase):
+    def test_the_benchmark_view_is_not_served_unless_bench_views_is_set(self):
+        from django.urls import resolve
+        from django.urls.exceptions import Resolver404
+
+        with self.assertRaises(Resolver404):
+            resolve("/bench/insert")
+        self.assertEqual(self.client.post("/bench/insert", {"SignatureNonce": "n"}).status_code, 404)
