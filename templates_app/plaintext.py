@@ -14,6 +14,8 @@ from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 from lxml import etree
 
+from templates_app import rendering
+
 _CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_images=False, display_links=False)
 _SHOWN_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 
@@ -30,7 +32,9 @@ def _same(text: str, href: str) -> bool:
 def _with_urls(root) -> None:
     for link in root.iter("a"):
         href = (link.get("href") or "").strip()
-        if not href.lower().startswith(_SHOWN_SCHEMES):
+        # A {Variable} href is a link the recipient's data makes (a template's text part is made before
+        # the values are filled in).
+        if not href.lower().startswith(_SHOWN_SCHEMES) and not rendering.PLACEHOLDER.match(href):
             continue
         shown = link.text_content().strip()
         if not shown:

@@ -13,6 +13,7 @@ import copy
 import email
 import email.policy
 import email.utils
+import functools
 import html
 import quopri
 import re
@@ -71,8 +72,16 @@ def personalize(envelope: Envelope, message: Message) -> Envelope:
     personal = copy.copy(envelope)
     personal.subject = rendering.render_subject(envelope.subject, data)
     personal.html_body = rendering.render_html(envelope.html_body, data)
-    personal.text_body = rendering.render_text(envelope.text_body, data)
+    # Without a text part of its own, the one made from the template's HTML (once per template and
+    # process, not once per recipient), filled in like any text.
+    text = envelope.text_body or (_template_text(envelope.html_body) if envelope.html_body else "")
+    personal.text_body = rendering.render_text(text, data)
     return personal
+
+
+@functools.lru_cache(maxsize=64)
+def _template_text(html_body: str) -> str:
+    return text_from_html(html_body)
 
 
 def encode_attachment(filename: str, content_type: str, data: bytes) -> bytes:

@@ -134,20 +134,24 @@ class DeliveredTests(People, TestCase):
                                            local_part="news", send_type="trigger", actor=SYSTEM)  # fmt: skip
 
     def test_the_mail_that_arrives_is_inlined_and_its_text_part_linked(self):
+        personal = HTML.replace("</body>", "<p>For {UserName}: <a href='{Offer}'>your offer</a></p></body>")
         template = services.template_create(
-            account=self.account, name="news", subject="News for {UserName}", html_body=HTML, actor=SYSTEM
+            account=self.account, name="news", subject="News for {UserName}", html_body=personal, actor=SYSTEM
         )
         version = template.latest_version()
         content = Content(subject=version.subject, html_body=version.html_body, templated=True)
+        values = {"UserName": "Ann & Bo", "Offer": "https://shop.example/o/1"}
         message_enqueue(Mail(account=self.account, sender=self.sender, to="ann@dest.test", content=content,
-                             variables={"ann@dest.test": {"UserName": "Ann"}}))  # fmt: skip
+                             variables={"ann@dest.test": values}))  # fmt: skip
         with SmtpSink() as sink, override_settings(SMTP_RELAY_URL=f"smtp://127.0.0.1:{sink.port}"):
             deliver_due(max_seconds=20)
         [arrived] = sink.messages
         mail = email.message_from_bytes(arrived.data, policy=email.policy.default)
-        self.assertEqual(str(mail["Subject"]), "News for Ann")
+        self.assertEqual(str(mail["Subject"]), "News for Ann & Bo")
         html = mail.get_body(("html",)).get_content()
         self.assertIn('style="color: #333333;font-family: Arial;"', html)
         self.assertIn("@media only screen and (max-width: 600px)", html)
         text = mail.get_body(("plain",)).get_content()
         self.assertIn("this month's news (https://shop.example/news)", text)
+        self.assertIn("For Ann & Bo: your offer (https://shop.example/o/1)", text)  # the recipient's own
+        self.assertIn("For Ann &amp; Bo", html)
