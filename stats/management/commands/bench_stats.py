@@ -7,6 +7,7 @@ those events make. Then it times the dashboard page (30 and 90 days) and SenderS
 the events. It prints p50/p95 in ms and the ratios; it asserts nothing. Run it on an empty database.
 """
 
+import re
 import statistics
 import time
 import uuid
@@ -24,6 +25,7 @@ from django.utils import timezone
 from accounts.access import access_key_create
 from accounts.audit import SYSTEM
 from accounts.services import user_signup
+from sending import events
 from sending.api.signatures import rpc_signature
 from sending.management.commands._bench import record
 from sending.models import Domain, DomainStatus, Envelope, Message, MessageEvent
@@ -78,6 +80,29 @@ class Command(BaseCommand):
         for days in (30, 90):
             ratio = results[f"event scan {days} days (baseline)"][1] / results[f"dashboard {days} days"][1]
             self.stdout.write(f"  {days} days: scanning the events took {ratio:.1f}x the dashboard's p95")
+        fresh = self._freshness(client, account)
+        self.stdout.write(f"  a click was on the dashboard {fresh:.2f} s after it was recorded")
+        record("stats_fresh", fresh, "s")
+
+    def _freshness(self, client, account) -> float:
+        """Seconds from a click being recorded (the events core, committed) until the dashboard counts it."""
+        url = f"/a/{account.public_id}/statistics/"
+        today = account.today()
+        query = {"range": "custom", "start": today.isoformat(), "end": today.isoformat()}
+
+        def clicks() -> int:
+            page = self._page(client, url, query).content.decode()
+            found = re.search(r'data-total="unique_clicks">([\d,]+)<', page)
+            return int(found.group(1).replace(",", "")) if found else -1
+
+        before = clicks()
+        message = Message.objects.filter(account=account, clicks=0).order_by("-pk").first()
+        started = time.perf_counter()
+        with transaction.atomic():
+            events.record([events.Event("clicked", message, {"url": "https://bench.example/"}, first=True)])
+        while clicks() == before and time.perf_counter() - started < 60:
+            time.sleep(0.05)
+        return time.perf_counter() - started
 
     def _setup(self):
         user, account, _created = user_signup(
