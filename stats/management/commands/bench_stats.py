@@ -96,7 +96,7 @@ class Command(BaseCommand):
             return int(found.group(1).replace(",", "")) if found else -1
 
         before = clicks()
-        message = Message.objects.filter(account=account, clicks=0).order_by("-pk").first()
+        message = Message.objects.filter(account=account, clicks=0).order_by("-pk")[0]
         started = time.perf_counter()
         with transaction.atomic():
             events.record([events.Event("clicked", message, {"url": "https://bench.example/"}, first=True)])
