@@ -339,6 +339,8 @@ def _finding(finding: checks.Finding) -> dict:
 def template_spam_check(request, template_id: str):
     """SpamAssassin's score of what is in the editor (or the version shown), with the rules that fired."""
     _template(request, template_id)  # the account's, or 404
+    if not (request.membership.can(Perm.EDIT_CONTENT) or request.membership.can(Perm.REVIEW_TEMPLATES)):
+        raise PermissionDenied(_("Only those who write or review templates check their spam score."))
     if not spam.configured():
         return JsonResponse({"configured": False, "error": _("Spam check not configured (SPAMD_URL).")})
     body_format = request.POST.get("body_format") or BodyFormat.HTML

@@ -81,6 +81,10 @@ class WithoutSpamdTests(AccountTestCase):
         self.assertContains(page, "Spam check not configured")
         answer = self.client.post(self.url("templates_app:template_spam_check", template.public_id)).json()
         self.assertEqual(answer["configured"], False)
+        viewer = self.client_class()
+        viewer.force_login(self.viewer)  # a viewer reads templates, and asks spamd nothing
+        url = self.url("templates_app:template_spam_check", template.public_id)
+        self.assertEqual(viewer.post(url).status_code, 403)
         with self.captureOnCommitCallbacks(execute=True):
             services.version_submit(version=template.latest_version(), actor=SYSTEM)
         self.assertIsNone(template.latest_version().spam_score)
