@@ -25,6 +25,7 @@ from sending.models import GraylistCheck
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)  # a claimed retry not finished by then is claimed again
+KEEP = timedelta(days=30)
 
 Listener = Callable[[GraylistCheck], None]
 _listeners: list[Listener] = []
@@ -53,8 +54,10 @@ def schedule(account, email: str, *, request_id: str, timeout: int) -> GraylistC
 
 
 def retry_due(limit: int = 200) -> int:
-    """Hand every due check to a task of its own, after claiming it; returns how many were handed out."""
+    """Hand every due check to a task of its own, after claiming it; returns how many were handed out.
+    Checks that ended KEEP ago are forgotten (their answers went out as events)."""
     now = timezone.now()
+    GraylistCheck.objects.filter(state=GraylistCheck.State.DONE, finished_at__lt=now - KEEP).delete()
     due = GraylistCheck.objects.filter(state=GraylistCheck.State.PENDING, next_attempt_at__lte=now)
     claim = now + LEASE
     handed = 0

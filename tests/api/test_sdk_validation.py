@@ -3,10 +3,12 @@ SubStatus from syntax, typos, the suppression list, disposable and role addresse
 (the test DNS server); CheckDisposable; the quota it costs, GetValidationQuota, and what is refused."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from alibabacloud_dm20151123 import models as dm
 from django.test import override_settings
+from django.utils import timezone
 from Tea.exceptions import TeaException
 
 from accounts.crypto import encrypt
@@ -270,6 +272,11 @@ def test_check_graylist_asks_again_and_sends_the_answer_as_an_event(api, mx, hoo
     assert (never_data["status"], never_data["sub_status"]) == ("UNKNOWN", "GREYLISTED")
     # Metered as FULL: ann@ and grey@ a whole check each; never@ ended UNKNOWN: none.
     assert client.get_validation_quota().body.used_quota == 2
+    GraylistCheck.objects.filter(email="never@dest.example").update(
+        finished_at=timezone.now() - timedelta(days=31)
+    )
+    validation_graylist.retry_due()
+    assert list(GraylistCheck.objects.values_list("email", flat=True)) == ["grey@dest.example"]  # old ones go
 
 
 # A file of 10,000 rows with a known mix, as people upload them: a header, a name column, duplicates.
