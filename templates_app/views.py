@@ -165,10 +165,11 @@ def template_detail(request, template_id: str):
 def _completions(account) -> list[str]:
     """The variables the editor offers after "{": DirectMail's fields and the account's lists' own."""
     names = dict.fromkeys(rendering.STANDARD_VARIABLES)
-    custom = account.recipient_lists.exclude(recipients__custom={}).exclude(recipients__custom__isnull=True)
-    for row in custom.values_list("recipients__custom", flat=True)[:200]:  # a sample of the lists' rows
-        for key in row or {}:
-            names.setdefault(str(key), None)
+    for recipient_list in account.recipient_lists.order_by("name")[:50]:
+        # A list's fields are its file's columns: a few of its rows show them.
+        for row in recipient_list.recipients.exclude(custom={}).values_list("custom", flat=True)[:20]:
+            for key in row or {}:
+                names.setdefault(str(key), None)
     return list(names)
 
 

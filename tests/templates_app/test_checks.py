@@ -87,3 +87,17 @@ class ShownTests(AccountTestCase):
         queue = self.client.get(self.url("templates_app:review_queue"))
         self.assertContains(queue, "1 image has no alt text")
         self.assertContains(queue, 'data-check="image_only"')
+
+    def test_the_editor_completes_directmails_fields_and_the_lists_own(self):
+        from sending.services.lists import list_create, recipients_save
+
+        members = list_create(account=self.account, name="members", actor=SYSTEM)
+        details = [{"e": "a@dest.test"}, {"e": "b@dest.test", "City": "杭州"}]
+        recipients_save(recipient_list=members, details=details, actor=SYSTEM)
+        template = services.template_create(account=self.account, name="t", actor=SYSTEM)
+        self.client.force_login(self.operator)
+        page = self.client.get(self.url("templates_app:template_detail", template.public_id))
+        standard = ["UserName", "NickName", "Gender", "Birthday", "Mobile", "EAddr"]
+        self.assertEqual(page.context["completions"][:6], standard)
+        self.assertIn("City", page.context["completions"])
+        self.assertContains(page, 'id="editor-variables"')
