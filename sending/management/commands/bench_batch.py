@@ -58,13 +58,7 @@ class Command(BaseCommand):
         with SmtpSink() as sink:
             baseline = self._baseline(sink, job.sender.address, count)
             rate = self._run(sink, job, count, options["timeout"])
-            messages = list(
-                Message.objects.filter(state=MessageState.DELIVERED).select_related(
-                    "envelope__sender__domain", "account"
-                )
-            )
-            sink.messages.clear()
-            bare = bare_pipeline(sink.port, messages, workers())
+            bare = bare_pipeline(sink)
         self.stdout.write(
             f"bare pipeline (the worker's personalizing, render, DKIM and SMTP in {workers()} processes, no "
             f"database, no queue): {bare:,.0f} messages/s"

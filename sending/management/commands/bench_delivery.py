@@ -115,13 +115,7 @@ class Command(BaseCommand):
 
     def _bare(self, sink) -> float:
         """The same messages through the worker's render and SMTP code alone (no database, no queue)."""
-        messages = list(
-            Message.objects.filter(state=MessageState.DELIVERED).select_related(
-                "envelope__sender__domain", "account"
-            )
-        )
-        sink.messages.clear()
-        rate = bare_pipeline(sink.port, messages, workers())
+        rate = bare_pipeline(sink)
         self.stdout.write(
             f"bare pipeline (the worker's render, DKIM and SMTP in {workers()} processes, no database, no "
             f"queue): {rate:,.0f} messages/s"
