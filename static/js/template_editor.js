@@ -109,6 +109,8 @@
         showFrame();
         if (textOut) textOut.textContent = result.text;
         if (preheaderOut) preheaderOut.textContent = result.preheader;
+        const from = document.getElementById("inbox-from");
+        if (from) from.textContent = field("from_alias") || from.dataset.fallback;
         showChecks(result.checks);
         if (result.variables) ensureRows(result.variables);
         if (subjectOut) subjectOut.textContent = result.subject;

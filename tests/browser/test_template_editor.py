@@ -52,6 +52,8 @@ def test_write_preview_check_and_mjml(new_page):
     preview.get_by_role("heading", name="Hello Ann").wait_for()
     assert page.locator("#preview-subject").inner_text() == "News for Ann"
     assert "Hello Ann" in page.locator("#preview-preheader").inner_text()  # the inbox line
+    page.get_by_label("Sender name").fill("Tea Shop")
+    page.locator("#inbox-from").get_by_text("Tea Shop").wait_for()
 
     # Mobile width, dark mode, images blocked, the text part.
     page.get_by_role("button", name="Mobile").click()
